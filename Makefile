@@ -1,0 +1,77 @@
+# Reelvox — build. `make` builds bin/; `make asan` the sanitizer build in
+# build/asan/bin/; `make run`, `make test`, `make bench` are the front doors.
+
+VARIANT ?= release
+PKGS    := libpq json-c libcurl libjwt libsodium
+CC      ?= cc
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
+CFLAGS  := -std=c17 -D_GNU_SOURCE -Icommon $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := -lfcgi $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+ifeq ($(VARIANT),asan)
+  OUT     := build/asan
+  BINDIR  := build/asan/bin
+  CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+else
+  OUT     := build/release
+  BINDIR  := bin
+  CFLAGS  += -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+  LDFLAGS += -Wl,-z,relro,-z,now
+endif
+
+LIB_SRC  := $(wildcard common/*.c common/*/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/%.o)
+LIB      := $(OUT)/librv.a
+HANDLERS := $(wildcard handlers/*.c)
+BINS     := $(HANDLERS:handlers/%.c=$(BINDIR)/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+
+.PHONY: all asan units run test bench fmt lint clean
+.SECONDARY:
+all: $(BINS) $(UNITS)
+
+asan:
+	@$(MAKE) --no-print-directory VARIANT=asan all
+
+units: $(UNITS)
+
+$(OUT)/%.o: %.c $(wildcard common/*.h common/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	@$(AR) rcs $@ $^
+
+$(BINDIR)/%: $(OUT)/handlers/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(OUT)/tests/%: $(OUT)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+run:
+	@scripts/run
+
+test:
+	@scripts/test
+
+bench:
+	@scripts/bench
+
+fmt:
+	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c 2>/dev/null || \
+	clang-format -i common/*.[ch] handlers/*.c tests/unit/*.c
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c11 --inline-suppr --suppress=missingIncludeSystem -Icommon common handlers
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,44 @@
+/* bind.h — strict JSON input bound into a typed struct through a field table.
+ *
+ * A handler declares its input as a struct and a table of bind_field rows; one call
+ * parses the body (strict JSON, valid UTF-8, depth limit, no NUL in strings, object
+ * at the top, unknown fields rejected) and fills the struct, or answers 400 with
+ * every invalid field listed. Strings point into json-c memory owned by the arena. */
+#ifndef RV_BIND_H
+#define RV_BIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "req.h"
+
+typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL } bind_type;
+
+typedef struct bind_field {
+    const char *name;
+    bind_type type;
+    size_t offset;      /* offsetof(struct, member): const char *, long, double, int */
+    bool required;
+    double min, max;    /* strings: length in characters; numbers: value */
+    const char *const *one_of; /* strings: NULL-terminated allowed values */
+    /* Extra check of a string; returns an error message or NULL when fine. */
+    const char *(*check)(const char *s);
+    const char *message; /* what "out of bounds" says, e.g. "must be 1 to 100 characters" */
+} bind_field;
+
+/* Absent optional members: strings NULL, numbers unchanged (preset the default),
+ * bools (int) unchanged. An empty body binds like {}. */
+rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *out);
+
+/* Parses rq's body into a JSON object (arena-owned) or answers malformed_json. */
+rv_err bind_parse(rv_req *rq, json_object **out);
+
+/* Number of UTF-8 characters in an already validated string. */
+size_t bind_utf8_len(const char *s);
+
+/* Validators for bind_field.check. */
+const char *bind_check_email(const char *s);
+
+#define BIND_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+#endif

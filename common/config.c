@@ -1,0 +1,90 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rv_config cfg;
+const rv_config *config = &cfg;
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static bool env_long(const char *name, long dflt, long lo, long hi, long *out, char *why,
+                     size_t why_len)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *out = dflt;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < lo || n > hi) {
+        snprintf(why, why_len, "%s must be an integer in %ld..%ld", name, lo, hi);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool config_secret_ok(const unsigned char *s, size_t n)
+{
+    if (!s || n < CONFIG_MIN_SECRET)
+        return false;
+    bool seen[256] = {false};
+    int distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!seen[s[i]]) {
+            seen[s[i]] = true;
+            distinct++;
+        }
+    return distinct >= 12;
+}
+
+bool config_load(bool need_secret, char *why, size_t why_len)
+{
+    long n;
+    cfg.database_url = env_or("RV_DATABASE_URL", "dbname=reelvox");
+    cfg.jwt_issuer = env_or("RV_JWT_ISSUER", "reelvox");
+    cfg.data_dir = env_or("RV_DATA_DIR", "./var");
+    cfg.public_url = env_or("RV_PUBLIC_URL", "http://127.0.0.1:8080");
+    cfg.access_ttl = 900;
+    if (!env_long("RV_WORKERS", 2, 0, 256, &n, why, why_len))
+        return false;
+    cfg.workers = (int)n;
+    if (!env_long("RV_REFRESH_TTL_DAYS", 30, 1, 365, &n, why, why_len))
+        return false;
+    cfg.refresh_ttl = n * 86400;
+
+    const char *lv = env_or("RV_LOG_LEVEL", "info");
+    if (!strcmp(lv, "debug"))
+        cfg.log_level = LOG_DEBUG;
+    else if (!strcmp(lv, "info"))
+        cfg.log_level = LOG_INFO;
+    else if (!strcmp(lv, "warn"))
+        cfg.log_level = LOG_WARN;
+    else if (!strcmp(lv, "error"))
+        cfg.log_level = LOG_ERROR;
+    else {
+        snprintf(why, why_len, "RV_LOG_LEVEL must be debug, info, warn or error");
+        return false;
+    }
+
+    const char *secret = getenv("RV_JWT_SECRET");
+    cfg.jwt_secret = (const unsigned char *)secret;
+    cfg.jwt_secret_len = secret ? strlen(secret) : 0;
+    if (need_secret && !config_secret_ok(cfg.jwt_secret, cfg.jwt_secret_len)) {
+        snprintf(why, why_len,
+                 "RV_JWT_SECRET is %s: it must be at least %d random bytes "
+                 "(e.g. `openssl rand -base64 48`)",
+                 secret ? "too weak" : "missing", CONFIG_MIN_SECRET);
+        return false;
+    }
+    return true;
+}

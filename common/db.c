@@ -1,0 +1,280 @@
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+enum { MAX_STMTS = 64 };
+
+static PGconn *conn;
+static const db_stmt *prepared[MAX_STMTS]; /* index i is prepared as "s<i>" */
+static int n_prepared;
+static bool in_tx;
+static char last_state[6];
+static char last_error[256];
+
+static const db_stmt ctx_stmt = {
+    "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)",
+    2};
+
+static void remember_error(const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(last_state, sizeof last_state, "%s", st ? st : "");
+    snprintf(last_error, sizeof last_error, "%s",
+             r ? PQresultErrorMessage(r) : (conn ? PQerrorMessage(conn) : "no connection"));
+}
+
+const char *db_sqlstate(void) { return last_state; }
+const char *db_error(void) { return last_error; }
+
+void db_close(void)
+{
+    if (conn)
+        PQfinish(conn);
+    conn = NULL;
+    n_prepared = 0;
+    in_tx = false;
+}
+
+static bool connect_db(void)
+{
+    if (conn && PQstatus(conn) == CONNECTION_OK)
+        return true;
+    db_close();
+    conn = PQconnectdb(config->database_url);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        log_msg(LOG_ERROR, "database connection failed: %s", PQerrorMessage(conn));
+        snprintf(last_error, sizeof last_error, "connection failed");
+        db_close();
+        return false;
+    }
+    return true;
+}
+
+/* Index of st among the prepared statements, or -1. */
+static int stmt_index(const db_stmt *st)
+{
+    for (int i = 0; i < n_prepared; i++)
+        if (prepared[i] == st)
+            return i;
+    return -1;
+}
+
+static int prepare(const db_stmt *st)
+{
+    int i = stmt_index(st);
+    if (i >= 0)
+        return i;
+    if (n_prepared == MAX_STMTS) {
+        log_msg(LOG_ERROR, "more than %d prepared statements", MAX_STMTS);
+        return -1;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "s%d", n_prepared);
+    PGresult *r = PQprepare(conn, name, st->sql, st->n_params, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        remember_error(r);
+        log_msg(LOG_ERROR, "prepare failed: %s", last_error);
+    }
+    PQclear(r);
+    if (!ok)
+        return -1;
+    prepared[n_prepared] = st;
+    return n_prepared++;
+}
+
+static bool conn_lost(void) { return !conn || PQstatus(conn) != CONNECTION_OK; }
+
+static void ctx_params(const rv_req *rq, const char *p[2])
+{
+    p[0] = rq->user_id ? rq->user_id : "";
+    p[1] = rq->role ? rq->role : "anonymous";
+}
+
+static bool result_ok(const PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+static void clear_result(void *r) { PQclear(r); }
+
+static void keep_result(rv_req *rq, PGresult *r, PGresult **out)
+{
+    if (out) {
+        arena_defer(rq->a, clear_result, r);
+        *out = r;
+    } else {
+        PQclear(r);
+    }
+}
+
+/* Sends ctx (+ st) as one pipeline and reads the results. Returns RV_OK, or
+ * RV_E_UNAVAILABLE when the connection broke, RV_E_INTERNAL on a failed statement. */
+static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
+                       PGresult **out, bool begin, bool *answered)
+{
+    int ci = prepare(&ctx_stmt), si = st ? prepare(st) : -1;
+    if (ci < 0 || (st && si < 0))
+        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+    const char *cp[2];
+    char cname[16], sname[16];
+    ctx_params(rq, cp);
+    snprintf(cname, sizeof cname, "s%d", ci);
+    snprintf(sname, sizeof sname, "s%d", si);
+
+    if (!PQenterPipelineMode(conn))
+        return RV_E_UNAVAILABLE;
+    bool sent = (!begin || PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) &&
+                PQsendQueryPrepared(conn, cname, 2, cp, NULL, NULL, 0) &&
+                (!st || PQsendQueryPrepared(conn, sname, st->n_params, params, NULL, NULL, 0)) &&
+                PQpipelineSync(conn);
+    rv_err er = sent ? RV_OK : RV_E_UNAVAILABLE;
+    int expect = (begin ? 1 : 0) + 1 + (st ? 1 : 0);
+    for (int i = 0; sent && i <= expect; i++) {
+        PGresult *r = PQgetResult(conn);
+        if (!r) {
+            er = RV_E_UNAVAILABLE;
+            break;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        /* A FATAL on a connection now closed is the server's goodbye (e.g. 57P01,
+         * admin shutdown), sent before our statements ever arrived. */
+        if (!(s == PGRES_FATAL_ERROR && conn_lost()))
+            *answered = true;
+        if (s == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (!result_ok(r) && er == RV_OK) {
+            remember_error(r);
+            er = s == PGRES_FATAL_ERROR && conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+        }
+        if (st && i == expect - 1 && result_ok(r))
+            keep_result(rq, r, out);
+        else
+            PQclear(r);
+        PGresult *sep = PQgetResult(conn); /* NULL between commands */
+        if (sep)
+            PQclear(sep);
+    }
+    if (conn_lost())
+        return RV_E_UNAVAILABLE;
+    if (!PQexitPipelineMode(conn)) {
+        /* Leftovers mean we lost track of the protocol: start afresh. */
+        db_close();
+        return RV_E_UNAVAILABLE;
+    }
+    return er;
+}
+
+static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *params,
+                         PGresult **out, bool begin)
+{
+    /* Retry only when the server answered nothing: then it ran nothing either
+     * (an idle connection that a database restart closed). */
+    rv_err er = RV_E_UNAVAILABLE;
+    bool answered = false;
+    for (int attempt = 0; attempt < 2 && er == RV_E_UNAVAILABLE && !answered; attempt++) {
+        if (!connect_db())
+            return RV_E_UNAVAILABLE;
+        er = pipeline(rq, st, params, out, begin, &answered);
+        if (er == RV_E_UNAVAILABLE) {
+            log_msg(LOG_WARN, "database connection lost; reconnecting");
+            db_close();
+        }
+    }
+    return er;
+}
+
+rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
+{
+    if (in_tx)
+        return db_exec(rq, st, params, out);
+    return with_retry(rq, st, params, out, false);
+}
+
+rv_err db_begin(rv_req *rq)
+{
+    if (in_tx)
+        return RV_E_INTERNAL;
+    rv_err er = with_retry(rq, NULL, NULL, NULL, true);
+    in_tx = er == RV_OK;
+    if (er == RV_E_INTERNAL)
+        db_rollback(rq);
+    return er;
+}
+
+rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
+{
+    if (!conn)
+        return RV_E_UNAVAILABLE;
+    int i = prepare(st);
+    if (i < 0)
+        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+    char name[16];
+    snprintf(name, sizeof name, "s%d", i);
+    PGresult *r = PQexecPrepared(conn, name, st->n_params, params, NULL, NULL, 0);
+    if (!result_ok(r)) {
+        remember_error(r);
+        PQclear(r);
+        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+    }
+    keep_result(rq, r, out);
+    return RV_OK;
+}
+
+rv_err db_commit(rv_req *rq)
+{
+    (void)rq;
+    if (!in_tx || !conn)
+        return RV_E_INTERNAL;
+    in_tx = false;
+    PGresult *r = PQexec(conn, "COMMIT");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        remember_error(r);
+    PQclear(r);
+    if (ok)
+        return RV_OK;
+    return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+}
+
+void db_rollback(rv_req *rq)
+{
+    (void)rq;
+    in_tx = false;
+    if (!conn || PQtransactionStatus(conn) == PQTRANS_IDLE)
+        return;
+    PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+bool db_in_transaction(void)
+{
+    return in_tx || (conn && PQtransactionStatus(conn) != PQTRANS_IDLE &&
+                     PQtransactionStatus(conn) != PQTRANS_UNKNOWN);
+}
+
+const char *db_get(const PGresult *r, int row, int col)
+{
+    if (!r || row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col))
+        return NULL;
+    return PQgetvalue(r, row, col);
+}
+
+long db_get_long(const PGresult *r, int row, int col)
+{
+    const char *v = db_get(r, row, col);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+bool db_ping(rv_req *rq)
+{
+    static const db_stmt ping = {"SELECT 1", 0};
+    return db_query(rq, &ping, NULL, NULL) == RV_OK;
+}

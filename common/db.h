@@ -1,0 +1,53 @@
+/* db.h — the worker's one PostgreSQL connection and the request's transaction.
+ *
+ * The connection opens on first use and reconnects after a failure. Statements are
+ * declared by handlers as static db_stmt values and prepared once per connection.
+ * Every transaction first sets `reelvox.user_id` and `reelvox.role` locally, for
+ * row level security.
+ *
+ * db_query() is the fast path: context and one statement travel in one libpq
+ * pipeline, which PostgreSQL runs as one implicit transaction: one round trip.
+ * db_begin()/db_exec()/db_commit() run a multi-statement transaction. If the
+ * connection turns out dead before anything of the transaction ran, both reconnect
+ * and retry once, so a restarted database costs no request. Results are registered
+ * on the request arena. Errors: RV_E_UNAVAILABLE when the database cannot be
+ * reached, RV_E_INTERNAL for a failed statement (db_sqlstate() tells which). */
+#ifndef RV_DB_H
+#define RV_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "req.h"
+
+typedef struct db_stmt {
+    const char *sql;
+    int n_params;
+} db_stmt;
+
+rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out);
+
+rv_err db_begin(rv_req *rq);
+rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out);
+rv_err db_commit(rv_req *rq);
+/* Rolls back an open transaction; harmless when none is open. */
+void db_rollback(rv_req *rq);
+/* Whether a transaction begun by db_begin() is still open. */
+bool db_in_transaction(void);
+
+/* SQLSTATE of the last failed statement ("23505"), "" when none. */
+const char *db_sqlstate(void);
+/* Message of the last failed statement (for logs, never for clients). */
+const char *db_error(void);
+
+/* A cell as a string (NULL for SQL NULL). */
+const char *db_get(const PGresult *r, int row, int col);
+long db_get_long(const PGresult *r, int row, int col);
+
+/* Whether the database answers (for /healthz). */
+bool db_ping(rv_req *rq);
+
+/* Closes the connection (tests, shutdown). */
+void db_close(void);
+
+#endif

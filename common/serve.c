@@ -1,0 +1,329 @@
+#include "serve.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "resp.h"
+
+enum { MAX_WORKERS = 256 };
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} methods[] = {{RV_GET, "GET"}, {RV_POST, "POST"}, {RV_PUT, "PUT"},
+               {RV_PATCH, "PATCH"}, {RV_DELETE, "DELETE"}};
+
+static unsigned method_bit(const char *m)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (m && !strcmp(methods[i].name, m))
+            return methods[i].bit;
+    if (m && !strcmp(m, "HEAD"))
+        return RV_GET;
+    return 0;
+}
+
+static const char *allow_header(rv_req *rq, unsigned allowed)
+{
+    char *s = arena_strdup(rq->a, "");
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (allowed & methods[i].bit)
+            s = arena_printf(rq->a, "%s%s%s", s, *s ? ", " : "", methods[i].name);
+    return s;
+}
+
+static bool is_json_type(const char *ct)
+{
+    static const char json[] = "application/json";
+    if (!ct || strncasecmp(ct, json, sizeof json - 1))
+        return false;
+    char next = ct[sizeof json - 1];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+static rv_err authenticate(const rv_endpoint *ep, rv_req *rq)
+{
+    const char *token = NULL;
+    const char *h = req_param(rq, "HTTP_AUTHORIZATION");
+    if (h && !strncasecmp(h, "Bearer ", 7))
+        token = h + 7;
+    else if (!h)
+        token = req_cookie(rq, "rv_access");
+    if (!token || !*token) {
+        if (!(ep->flags & (RV_AUTH | RV_ADMIN)))
+            return RV_OK;
+        return req_fail(rq, RV_E_UNAUTHORIZED, "a valid access token is required");
+    }
+    auth_claims c;
+    rv_err er = auth_verify_access(token, time(NULL), &c);
+    if (er != RV_OK) {
+        if (!(ep->flags & (RV_AUTH | RV_ADMIN)))
+            return RV_OK; /* public endpoints ignore a stale token */
+        return req_fail(rq, er, er == RV_E_TOKEN_EXPIRED ? "the access token has expired"
+                                                         : "the access token is invalid");
+    }
+    rq->user_id = arena_strdup(rq->a, c.user_id);
+    rq->role = arena_strdup(rq->a, c.role);
+    rq->session_id = arena_strdup(rq->a, c.session_id);
+    rq->access_token = token;
+    log_set_request(rq->request_id, rq->user_id);
+    if ((ep->flags & RV_ADMIN) && strcmp(c.role, "admin"))
+        return req_fail(rq, RV_E_FORBIDDEN, "administrators only");
+    return RV_OK;
+}
+
+/* Everything before the handler: route, method, body, auth. */
+static rv_err prepare_request(const rv_endpoint *ep, rv_req *rq)
+{
+    if (!rq->path || !req_route_match(rq, ep->route, rq->path))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such resource");
+    unsigned bit = method_bit(rq->method);
+    if (!(bit & ep->methods)) {
+        resp_header(rq, "Allow", allow_header(rq, ep->methods));
+        return req_fail(rq, RV_E_METHOD_NOT_ALLOWED, "%s is not allowed here",
+                        rq->method ? rq->method : "this method");
+    }
+    if (rq->body_len > ep->body_limit)
+        return req_fail(rq, RV_E_PAYLOAD_TOO_LARGE, "the body is limited to %zu bytes",
+                        ep->body_limit);
+    if (rq->body_len && !(ep->flags & RV_RAW_BODY) && !is_json_type(rq->content_type))
+        return req_fail(rq, RV_E_UNSUPPORTED_MEDIA, "the body must be application/json");
+    return authenticate(ep, rq);
+}
+
+void serve_request(const rv_endpoint *ep, rv_req *rq)
+{
+    log_set_request(rq->request_id, NULL);
+    rv_err er = prepare_request(ep, rq);
+    if (er == RV_OK)
+        er = ep->handle(rq);
+    if (db_in_transaction()) {
+        if (er == RV_OK)
+            log_msg(LOG_WARN, "handler left a transaction open; rolled back");
+        db_rollback(rq);
+    }
+    if (er == RV_E_INTERNAL)
+        log_msg(LOG_ERROR, "internal error%s%s", *db_error() ? ": " : "", db_error());
+    if (er != RV_OK)
+        resp_problem(rq, er);
+    else if (!rq->status)
+        resp_empty(rq, 204);
+}
+
+/* Reads CONTENT_LENGTH bytes with read_fn; false answers 400/413 in rq. */
+typedef int (*read_fn)(void *ctx, char *buf, int n);
+
+static rv_err read_body(const rv_endpoint *ep, rv_req *rq, read_fn rd, void *ctx)
+{
+    const char *cl = req_param(rq, "CONTENT_LENGTH");
+    if (!cl || !*cl)
+        return RV_OK;
+    char *end;
+    errno = 0;
+    long long n = strtoll(cl, &end, 10);
+    if (errno || *end || n < 0)
+        return req_fail(rq, RV_E_VALIDATION, "invalid Content-Length");
+    if (n == 0)
+        return RV_OK;
+    if ((unsigned long long)n > ep->body_limit) {
+        rq->body_len = (size_t)n; /* prepare_request answers 413 */
+        return RV_OK;
+    }
+    char *buf = arena_alloc(rq->a, (size_t)n + 1);
+    long long got = 0;
+    while (got < n) {
+        int r = rd(ctx, buf + got, (int)(n - got));
+        if (r <= 0)
+            return req_fail(rq, RV_E_VALIDATION, "the body ended early");
+        got += r;
+    }
+    buf[n] = '\0';
+    rq->body = buf;
+    rq->body_len = (size_t)n;
+    return RV_OK;
+}
+
+static void init_req(rv_req *rq, arena *a, char **env)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->a = a;
+    rq->env = env;
+    rq->method = req_param(rq, "REQUEST_METHOD");
+    rq->path = req_param(rq, "DOCUMENT_URI");
+    if (!rq->path)
+        rq->path = req_param(rq, "PATH_INFO");
+    rq->query = req_param(rq, "QUERY_STRING");
+    rq->request_id = req_param(rq, "REQUEST_ID");
+    rq->content_type = req_param(rq, "CONTENT_TYPE");
+}
+
+static int fcgx_read(void *ctx, char *buf, int n) { return FCGX_GetStr(buf, n, ctx); }
+
+static void handle_one(const rv_endpoint *ep, arena *a, char **env, read_fn rd, void *rctx,
+                       void (*write)(void *, const char *, size_t), void *wctx)
+{
+    double t0 = now_ms();
+    rv_req rq;
+    init_req(&rq, a, env);
+    rv_err er = read_body(ep, &rq, rd, rctx);
+    if (er != RV_OK)
+        resp_problem(&rq, er);
+    else
+        serve_request(ep, &rq);
+    size_t len;
+    char *out = resp_render(&rq, &len);
+    write(wctx, out, len);
+    log_access(rq.method, rq.path, rq.status, now_ms() - t0);
+    log_clear_request();
+}
+
+static void fcgx_write(void *ctx, const char *buf, size_t n)
+{
+    FCGX_PutStr(buf, (int)n, ctx);
+}
+
+static int worker_loop(const rv_endpoint *ep)
+{
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    FCGX_Request r;
+    if (FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+        return 1;
+    arena *a = arena_new();
+    while (!stopping) {
+        if (FCGX_Accept_r(&r) < 0) {
+            if (stopping || errno == EINTR)
+                continue;
+            log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
+            break;
+        }
+        handle_one(ep, a, r.envp, fcgx_read, r.in, fcgx_write, r.out);
+        FCGX_Finish_r(&r);
+        arena_reset(a);
+    }
+    arena_free(a);
+    db_close();
+    return 0;
+}
+
+static int stdin_read(void *ctx, char *buf, int n)
+{
+    return (int)fread(buf, 1, (size_t)n, ctx);
+}
+
+static void stdout_write(void *ctx, const char *buf, size_t n) { fwrite(buf, 1, n, ctx); }
+
+static int serve_cgi(const rv_endpoint *ep)
+{
+    extern char **environ;
+    arena *a = arena_new();
+    handle_one(ep, a, environ, stdin_read, stdin, stdout_write, stdout);
+    fflush(stdout);
+    arena_free(a);
+    db_close();
+    return 0;
+}
+
+static pid_t spawn_worker(const rv_endpoint *ep)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGCHLD, SIG_DFL);
+        _exit(worker_loop(ep));
+    }
+    if (pid < 0)
+        log_msg(LOG_ERROR, "fork failed: %s", strerror(errno));
+    return pid;
+}
+
+/* The parent: keeps n workers alive, drains them on SIGTERM. */
+static int supervise(const rv_endpoint *ep, int n)
+{
+    pid_t pids[MAX_WORKERS] = {0};
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (int i = 0; i < n; i++)
+        pids[i] = spawn_worker(ep);
+    while (!stopping) {
+        int status;
+        pid_t dead = waitpid(-1, &status, 0);
+        if (dead < 0) {
+            if (errno == EINTR)
+                continue;
+            sleep(1);
+            continue;
+        }
+        for (int i = 0; i < n; i++)
+            if (pids[i] == dead) {
+                log_msg(LOG_WARN, "worker %d ended (%s %d); restarting", (int)dead,
+                        WIFSIGNALED(status) ? "signal" : "status",
+                        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                if (!stopping) {
+                    usleep(100 * 1000); /* a crash loop must not spin */
+                    pids[i] = spawn_worker(ep);
+                }
+            }
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}
+
+int serve_main(const rv_endpoint *ep, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    char why[256];
+    log_init(ep->name);
+    if (!config_load(!(ep->flags & RV_NO_SECRET), why, sizeof why)) {
+        log_msg(LOG_ERROR, "refusing to start: %s", why);
+        return 78; /* EX_CONFIG: systemd does not restart-loop on it */
+    }
+    log_set_level(config->log_level);
+    if (!(ep->flags & RV_NO_SECRET) &&
+        !auth_init(config->jwt_secret, config->jwt_secret_len, config->jwt_issuer,
+                   config->access_ttl)) {
+        log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
+        return 78;
+    }
+    if (FCGX_Init() != 0)
+        return 1;
+    if (FCGX_IsCGI())
+        return serve_cgi(ep);
+    if (config->workers == 0)
+        return worker_loop(ep);
+    log_msg(LOG_INFO, "serving %s with %d workers", ep->route, config->workers);
+    return supervise(ep, config->workers > MAX_WORKERS ? MAX_WORKERS : config->workers);
+}

@@ -1,0 +1,47 @@
+/* serve.h — the shared serve loop every endpoint binary hands itself to.
+ *
+ * A binary describes its endpoint with one rv_endpoint and calls serve_main(). The
+ * loop owns what every endpoint shares: prefork workers on the FastCGI socket at
+ * fd 0 (or one CGI request when started as CGI), route and method checks (405 with
+ * Allow), the body limit (413) and JSON content type (415), authentication (401/403),
+ * the per-request arena, rolling back a transaction a handler left open, the access
+ * log and rendering errors as problem+json. */
+#ifndef RV_SERVE_H
+#define RV_SERVE_H
+
+#include <stddef.h>
+
+#include "req.h"
+
+enum {
+    RV_GET = 1 << 0,
+    RV_POST = 1 << 1,
+    RV_PUT = 1 << 2,
+    RV_PATCH = 1 << 3,
+    RV_DELETE = 1 << 4,
+};
+
+enum {
+    RV_AUTH = 1 << 0,     /* a valid access token is required */
+    RV_ADMIN = 1 << 1,    /* ... of an admin (implies RV_AUTH) */
+    RV_RAW_BODY = 1 << 2, /* body is not JSON: skip the Content-Type check */
+    RV_NO_SECRET = 1 << 3,/* the binary never touches tokens (health, poller) */
+};
+
+typedef struct rv_endpoint {
+    const char *name;   /* binary and log name, "auth_login" */
+    const char *route;  /* "/api/jobs/{id}" */
+    unsigned methods;   /* RV_GET | ... */
+    unsigned flags;     /* RV_AUTH | ... */
+    size_t body_limit;  /* bytes; 0 means no body accepted */
+    rv_err (*handle)(rv_req *rq);
+} rv_endpoint;
+
+/* Runs the endpoint until SIGTERM; returns the process exit status. */
+int serve_main(const rv_endpoint *ep, int argc, char **argv);
+
+/* Serves one request already described by env and body (the core of every mode;
+ * exposed for tests). The response is in rq after the call. */
+void serve_request(const rv_endpoint *ep, rv_req *rq);
+
+#endif
