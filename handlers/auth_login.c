@@ -1,0 +1,71 @@
+/* POST /api/auth/login — public.
+ *
+ * Body: {email, password}
+ * 200 {user, accessToken, refreshToken, expiresIn} + cookies.
+ * 401 invalid_credentials — the same answer, after the same Argon2id work, for an
+ * unknown email and for a wrong password. 400, 413, 415, 429, 503. */
+#include <stddef.h>
+
+#include "auth.h"
+#include "bind.h"
+#include "config.h"
+#include "db.h"
+#include "serve.h"
+#include "session.h"
+
+typedef struct {
+    const char *email, *password;
+} login_input;
+
+/* Loose bounds on purpose: a login must not reveal the registration rules. */
+static const bind_field fields[] = {
+    {"email", BIND_STRING, offsetof(login_input, email), true, 1, 254, NULL, NULL,
+     "must be 1 to 254 characters"},
+    {"password", BIND_STRING, offsetof(login_input, password), true, 1, 128, NULL, NULL,
+     "must be 1 to 128 characters"},
+};
+
+static const db_stmt lookup = {"SELECT user_id, password_hash FROM rv_login_lookup($1)", 1};
+static const db_stmt start = {
+    "SELECT user_json, role, session_id FROM rv_session_start($1, $2, $3)", 3};
+static const db_stmt rehash = {"SELECT rv_set_password($1, $2, NULL)", 2};
+
+static rv_err auth_login(rv_req *rq)
+{
+    login_input in = {0};
+    rv_err er = bind_json(rq, fields, BIND_COUNT(fields), &in);
+    if (er != RV_OK)
+        return er;
+
+    PGresult *r;
+    const char *p1[] = {in.email};
+    if ((er = db_query(rq, &lookup, p1, &r)) != RV_OK)
+        return er;
+    const char *user_id = db_get(r, 0, 0), *hash = db_get(r, 0, 1);
+    if (!auth_password_check(hash, in.password))
+        return req_fail(rq, RV_E_INVALID_CREDENTIALS, "the email or password is wrong");
+
+    if (auth_password_needs_rehash(hash)) {
+        char fresh[AUTH_PWHASH_LEN];
+        const char *p[] = {user_id, fresh};
+        if (auth_password_hash(in.password, fresh))
+            (void)db_query(rq, &rehash, p, NULL); /* best effort: next login retries */
+    }
+
+    char refresh[AUTH_REFRESH_TOKEN_LEN + 1], refresh_hash[2 * AUTH_HASH_LEN + 1];
+    auth_refresh_new(refresh, refresh_hash);
+    const char *p2[] = {user_id, refresh_hash, arena_printf(rq->a, "%ld", config->refresh_ttl)};
+    if ((er = db_query(rq, &start, p2, &r)) != RV_OK)
+        return er;
+    if (PQntuples(r) != 1)
+        return RV_E_INTERNAL;
+    session_grant g = {db_get(r, 0, 0), user_id, db_get(r, 0, 1), db_get(r, 0, 2), refresh, true};
+    return session_respond(rq, 200, &g);
+}
+
+static const rv_endpoint endpoint = {
+    .name = "auth_login", .route = "/api/auth/login", .methods = RV_POST, .flags = 0,
+    .body_limit = 16 * 1024, .handle = auth_login,
+};
+
+int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
