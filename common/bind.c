@@ -58,6 +58,11 @@ const char *bind_check_email(const char *s)
     return NULL;
 }
 
+const char *bind_check_uuid(const char *s)
+{
+    return req_is_uuid(s) ? NULL : "must be a UUID";
+}
+
 static const char *bounds_msg(rv_req *rq, const bind_field *f)
 {
     if (f->message)

@@ -38,6 +38,7 @@ size_t bind_utf8_len(const char *s);
 
 /* Validators for bind_field.check. */
 const char *bind_check_email(const char *s);
+const char *bind_check_uuid(const char *s);
 
 #define BIND_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 

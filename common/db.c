@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@ static PGconn *conn;
 static const db_stmt *prepared[MAX_STMTS]; /* index i is prepared as "s<i>" */
 static int n_prepared;
 static bool in_tx;
+static const char *channels[4];
+static int n_channels;
 static char last_state[6];
 static char last_error[256];
 
@@ -51,6 +54,14 @@ static bool connect_db(void)
         snprintf(last_error, sizeof last_error, "connection failed");
         db_close();
         return false;
+    }
+    for (int i = 0; i < n_channels; i++) {
+        char *q = PQescapeIdentifier(conn, channels[i], strlen(channels[i]));
+        char sql[128];
+        snprintf(sql, sizeof sql, "LISTEN %s", q ? q : "\"\"");
+        PQfreemem(q);
+        PGresult *r = PQexec(conn, sql);
+        PQclear(r);
     }
     return true;
 }
@@ -277,4 +288,48 @@ bool db_ping(rv_req *rq)
 {
     static const db_stmt ping = {"SELECT 1", 0};
     return db_query(rq, &ping, NULL, NULL) == RV_OK;
+}
+
+rv_err db_listen(rv_req *rq, const char *channel)
+{
+    (void)rq;
+    if (n_channels == 4)
+        return RV_E_INTERNAL;
+    channels[n_channels++] = channel;
+    db_close(); /* the next connect LISTENs on every channel */
+    return connect_db() ? RV_OK : RV_E_UNAVAILABLE;
+}
+
+int db_wait_notify(int timeout_ms)
+{
+    if (!connect_db())
+        return 0;
+    int n = 0;
+    PGnotify *note;
+    PQconsumeInput(conn);
+    while ((note = PQnotifies(conn))) {
+        PQfreemem(note);
+        n++;
+    }
+    if (n)
+        return n;
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return 0;
+    if (!PQconsumeInput(conn)) {
+        db_close();
+        return 0;
+    }
+    while ((note = PQnotifies(conn))) {
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
+void db_forget_after_fork(void)
+{
+    conn = NULL;
+    n_prepared = 0;
+    in_tx = false;
 }

@@ -50,4 +50,14 @@ bool db_ping(rv_req *rq);
 /* Closes the connection (tests, shutdown). */
 void db_close(void);
 
+/* LISTENs on channel now and again after every reconnect. At most 4 channels. */
+rv_err db_listen(rv_req *rq, const char *channel);
+/* Waits up to timeout_ms for notifications; drains them all. Returns how many came
+ * (0 on timeout or when the connection is down: the caller's sweep covers it). */
+int db_wait_notify(int timeout_ms);
+
+/* In a freshly forked child: forgets the parent's connection without closing it
+ * (closing would end the parent's session), so the child opens its own. */
+void db_forget_after_fork(void);
+
 #endif

@@ -138,9 +138,16 @@ bool req_route_match(rv_req *rq, const char *route, const char *path)
             const char *close = strchr(route, '}');
             const char *seg_end = strchr(path, '/');
             size_t seg = seg_end ? (size_t)(seg_end - path) : strlen(path);
-            if (!close || seg == 0 || rq->n_path == REQ_MAX_PATH_PARAMS)
+            if (!close || rq->n_path == REQ_MAX_PATH_PARAMS)
                 return false;
-            rq->path_names[rq->n_path] = arena_strndup(rq->a, route + 1, (size_t)(close - route - 1));
+            size_t name_len = (size_t)(close - route - 1);
+            if (name_len && route[name_len] == '*') { /* {name*}: the rest of the path */
+                seg = strlen(path);
+                name_len--;
+            }
+            if (seg == 0)
+                return false;
+            rq->path_names[rq->n_path] = arena_strndup(rq->a, route + 1, name_len);
             rq->path_values[rq->n_path] = arena_strndup(rq->a, path, seg);
             rq->n_path++;
             route = close + 1;

@@ -76,7 +76,8 @@ const char *req_path(const rv_req *rq, const char *name);
 char *req_unescape(arena *a, const char *src, size_t n, bool plus_is_space);
 
 /* Matches path against route ("/api/jobs/{id}"), storing {name} segments into rq.
- * A parameter matches one non-empty segment without '/'. */
+ * A parameter matches one non-empty segment without '/'; a last {name*} matches the
+ * non-empty rest of the path. */
 bool req_route_match(rv_req *rq, const char *route, const char *path);
 
 /* Reads ?page&limit (defaults 1 and 20, limit 1..100). Bad values add field errors

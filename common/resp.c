@@ -1,7 +1,9 @@
 #include "resp.h"
 
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 static const char JSON_TYPE[] = "application/json; charset=utf-8";
 static const char PROBLEM_TYPE[] = "application/problem+json; charset=utf-8";
@@ -123,9 +125,13 @@ char *resp_render(rv_req *rq, size_t *len)
         n += (size_t)snprintf(buf + n, cap - n, "Content-Type: %s\r\n", rq->resp_type);
     if (rq->request_id)
         n += (size_t)snprintf(buf + n, cap - n, "X-Request-Id: %.64s\r\n", rq->request_id);
-    n += (size_t)snprintf(buf + n, cap - n, "Cache-Control: no-store\r\n");
-    for (rv_header *h = rq->resp_headers; h; h = h->next)
+    bool cache_set = false;
+    for (rv_header *h = rq->resp_headers; h; h = h->next) {
         n += (size_t)snprintf(buf + n, cap - n, "%s: %s\r\n", h->name, h->value);
+        cache_set |= !strcasecmp(h->name, "Cache-Control");
+    }
+    if (!cache_set) /* API answers are per user: never cached by default */
+        n += (size_t)snprintf(buf + n, cap - n, "Cache-Control: no-store\r\n");
     n += (size_t)snprintf(buf + n, cap - n, "\r\n");
     if (rq->resp_len) {
         memcpy(buf + n, rq->resp_body, rq->resp_len);

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "log.h"
 #include "resp.h"
+#include "storage.h"
 
 enum { MAX_WORKERS = 256 };
 
@@ -318,6 +319,9 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
         return 78;
     }
+    if (!(ep->flags & RV_NO_SECRET))
+        store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
+                   config->public_url);
     if (FCGX_Init() != 0)
         return 1;
     if (FCGX_IsCGI())

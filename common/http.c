@@ -1,0 +1,172 @@
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+typedef struct {
+    http_call *call;
+    arena *a;
+    FILE *file;
+    size_t cap, got;
+    char *buf;
+    size_t buf_cap;
+    struct curl_slist *headers;
+    CURL *easy;
+} transfer;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    transfer *t = ud;
+    size_t n = size * nmemb;
+    if (t->got + n > t->cap) {
+        t->call->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    if (t->file) {
+        if (fwrite(data, 1, n, t->file) != n)
+            return 0;
+    } else {
+        if (t->got + n + 1 > t->buf_cap) {
+            size_t nc = t->buf_cap ? t->buf_cap * 2 : 4096;
+            while (nc < t->got + n + 1)
+                nc *= 2;
+            char *nb = arena_alloc(t->a, nc);
+            if (t->got)
+                memcpy(nb, t->buf, t->got);
+            t->buf = nb;
+            t->buf_cap = nc;
+        }
+        memcpy(t->buf + t->got, data, n);
+        t->buf[t->got + n] = '\0';
+    }
+    t->got += n;
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    transfer *t = ud;
+    size_t n = size * nmemb;
+    static const char ra[] = "retry-after:";
+    if (n > sizeof ra && !strncasecmp(data, ra, sizeof ra - 1)) {
+        char tmp[32];
+        size_t m = n - (sizeof ra - 1);
+        if (m >= sizeof tmp)
+            m = sizeof tmp - 1;
+        memcpy(tmp, data + sizeof ra - 1, m);
+        tmp[m] = '\0';
+        char *end;
+        double v = strtod(tmp, &end);
+        if (end != tmp && v >= 0 && v < 86400)
+            t->call->retry_after = v;
+    }
+    return n;
+}
+
+static void setup(transfer *t, CURLM *multi)
+{
+    http_call *c = t->call;
+    CURL *e = curl_easy_init();
+    t->easy = e;
+    t->cap = c->max_bytes ? c->max_bytes : (c->save_to ? 512u << 20 : 4u << 20);
+    if (c->save_to && !(t->file = fopen(c->save_to, "wb"))) {
+        snprintf(c->error, sizeof c->error, "cannot write the download");
+        return;
+    }
+    for (int i = 0; i < HTTP_MAX_HEADERS && c->headers[i]; i++)
+        t->headers = curl_slist_append(t->headers, c->headers[i]);
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method ? c->method : "GET");
+    if (c->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms ? c->timeout_ms : 15000L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "reelvox/0.1");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->error);
+    curl_multi_add_handle(multi, e);
+}
+
+void http_run(arena *a, http_call *calls, size_t n)
+{
+    static bool inited;
+    if (!inited) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        inited = true;
+    }
+    if (n == 0)
+        return;
+    CURLM *multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    transfer *ts = arena_alloc(a, n * sizeof *ts);
+    for (size_t i = 0; i < n; i++) {
+        ts[i].call = &calls[i];
+        ts[i].a = a;
+        calls[i].status = 0;
+        calls[i].error[0] = '\0';
+        calls[i].retry_after = 0;
+        calls[i].too_large = false;
+        setup(&ts[i], multi);
+    }
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        transfer *t;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (m->data.result == CURLE_OK)
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &t->call->status);
+        else if (!t->call->error[0])
+            snprintf(t->call->error, sizeof t->call->error, "%s",
+                     curl_easy_strerror(m->data.result));
+    }
+    for (size_t i = 0; i < n; i++) {
+        transfer *t = &ts[i];
+        if (t->easy) {
+            curl_multi_remove_handle(multi, t->easy);
+            curl_easy_cleanup(t->easy);
+        }
+        curl_slist_free_all(t->headers);
+        if (t->file && fclose(t->file) != 0)
+            t->call->status = 0;
+        t->call->resp = t->buf ? t->buf : arena_strdup(a, "");
+        t->call->resp_len = t->got;
+        if (t->call->too_large) {
+            t->call->status = 0;
+            snprintf(t->call->error, sizeof t->call->error, "response too large");
+        }
+    }
+    curl_multi_cleanup(multi);
+}
+
+bool http_transient(const http_call *c)
+{
+    return c->status == 0 || c->status == 408 || c->status == 425 || c->status == 429 ||
+           c->status >= 500;
+}

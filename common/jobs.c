@@ -1,0 +1,82 @@
+#include "jobs.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "db.h"
+#include "providers/provider.h"
+#include "resp.h"
+
+static const db_stmt submit_job = {
+    "SELECT status, job_json, job_id, retry_after, required, balance"
+    "  FROM rv_job_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
+    6};
+static const db_stmt submit_tts = {
+    "SELECT status, job_json, job_id, retry_after, required, balance"
+    "  FROM rv_tts_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
+    6};
+
+/* 1..255 visible ASCII characters, as API.md says. */
+static bool idempotency_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 1 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static rv_err answer(rv_req *rq, const PGresult *r)
+{
+    const char *status = db_get(r, 0, 0);
+    if (!status)
+        return RV_E_INTERNAL;
+    if (!strcmp(status, "created") || !strcmp(status, "repeated")) {
+        resp_header(rq, "Location", arena_printf(rq->a, "/api/jobs/%s", db_get(r, 0, 2)));
+        return resp_json(rq, 202, db_get(r, 0, 1));
+    }
+    if (!strcmp(status, "rate_limited")) {
+        req_problem_set(rq, "retryAfter", json_object_new_int64(db_get_long(r, 0, 3)));
+        return req_fail(rq, RV_E_RATE_LIMITED, "too many generations; try again later");
+    }
+    if (!strcmp(status, "insufficient")) {
+        req_problem_set(rq, "required", json_object_new_int64(db_get_long(r, 0, 4)));
+        req_problem_set(rq, "balance", json_object_new_int64(db_get_long(r, 0, 5)));
+        return req_fail(rq, RV_E_INSUFFICIENT_CREDITS, "this job costs %s credits",
+                        db_get(r, 0, 4));
+    }
+    if (!strcmp(status, "no_provider"))
+        return req_fail(rq, RV_E_PROVIDER_UNAVAILABLE,
+                        "no configured provider can do this kind of job");
+    if (!strcmp(status, "voice_not_found"))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
+    if (!strcmp(status, "voice_not_active"))
+        return req_fail(rq, RV_E_INVALID_STATE, "the voice is not ready yet");
+    return RV_E_INTERNAL;
+}
+
+rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id)
+{
+    const char *idem = req_header(rq, "Idempotency-Key");
+    if (idem && !idempotency_key_ok(idem))
+        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+
+    unsigned char raw[16];
+    char token[33];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(token, sizeof token, raw, sizeof raw);
+    const char *json = json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN);
+    const char *available = prov_available_for(rq->a, kind);
+    PGresult *r;
+    rv_err er;
+    if (voice_id) {
+        const char *p[] = {rq->user_id, voice_id, json, idem, available, token};
+        er = db_query(rq, &submit_tts, p, &r);
+    } else {
+        const char *p[] = {rq->user_id, kind, json, idem, available, token};
+        er = db_query(rq, &submit_job, p, &r);
+    }
+    return er != RV_OK ? er : answer(rq, r);
+}

@@ -1,0 +1,20 @@
+/* jobs.h — what the endpoints that start or show jobs share.
+ *
+ * jobs_submit() is a whole submit in one transaction (see rv_job_submit in
+ * sql/002_jobs.sql): Idempotency-Key, rate limit, provider choice, credits, the row
+ * and the NOTIFY; it answers 202 + Location with the job, or the error. Job JSON
+ * comes from the database (rv_job_json); views.h adds signed links. */
+#ifndef RV_JOBS_H
+#define RV_JOBS_H
+
+#include <json-c/json.h>
+
+#include "req.h"
+
+/* Submits a job of kind with input (borrowed). voice_id: for tts, the voice to
+ * check and record; NULL for other kinds.
+ * Answers 202, or returns 400 (bad Idempotency-Key), 402, 404/409 (voice), 429,
+ * 503 provider_unavailable / unavailable. */
+rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id);
+
+#endif

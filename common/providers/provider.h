@@ -1,0 +1,88 @@
+/* provider.h — the AI providers Reelvox can send work to.
+ *
+ * One adapter per provider, each a table of functions (see prov_adapter). Which
+ * provider serves a kind is configuration (admin_config.providers.kinds, first
+ * available wins); whether a provider is available here depends on its key being
+ * in the environment. Only the poller talks to providers; handlers only ask which
+ * ones are available. */
+#ifndef RV_PROVIDER_H
+#define RV_PROVIDER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "arena.h"
+#include "err.h"
+#include "http.h"
+
+/* What a provider said about a job. */
+typedef enum {
+    PROV_PENDING,   /* accepted, not started */
+    PROV_RUNNING,
+    PROV_SUCCEEDED, /* output_url set */
+    PROV_FAILED,    /* permanent; message set */
+    PROV_CANCELLED,
+} prov_state;
+
+typedef struct prov_status {
+    prov_state state;
+    int progress;           /* 0..100 */
+    const char *provider_job_id;
+    const char *output_url; /* where to fetch the result (expires!) */
+    const char *message;    /* for failures */
+} prov_status;
+
+/* How a call went: ok, or an error that may be retried (network, 5xx, 429) or not. */
+typedef enum { PROV_OK, PROV_TRANSIENT, PROV_PERMANENT } prov_outcome;
+
+typedef struct prov_result {
+    prov_outcome outcome;
+    double retry_after; /* seconds the provider asked us to wait, 0 if it did not */
+    const char *message;
+    prov_status status;
+} prov_result;
+
+/* The job as the poller hands it to an adapter. */
+typedef struct prov_job {
+    const char *id, *kind, *model, *provider_job_id, *callback_token, *user_id;
+    json_object *input; /* the job's input; borrowed */
+} prov_job;
+
+/* A remote provider is driven by building HTTP calls and reading their answers;
+ * the poller runs the calls (many at once). The local provider has no calls: the
+ * poller runs it in a child process (local.h). */
+typedef struct prov_adapter {
+    const char *name;
+    /* Whether this deployment can use the provider (its key is configured). */
+    bool (*available)(void);
+    /* Whether the provider can do this kind of job at all. */
+    bool (*serves)(const char *kind);
+    bool remote;
+
+    /* Builds the call that starts job. */
+    void (*build_submit)(arena *a, const prov_job *job, http_call *c);
+    /* Builds the status call, the cancel call, and the call that lists recent work
+     * (to find a job a dead poller may have submitted). */
+    void (*build_get)(arena *a, const char *provider_job_id, http_call *c);
+    void (*build_cancel)(arena *a, const char *provider_job_id, http_call *c);
+    void (*build_find)(arena *a, http_call *c);
+    /* Reads the answer of a submit or get call. */
+    prov_result (*read)(arena *a, const http_call *c);
+    /* Looks for job_id in the answer of a find call; true with *st filled if found. */
+    bool (*find_in)(arena *a, const http_call *c, const char *job_id, prov_status *st);
+    /* Reads a webhook event's payload (already verified and stored). */
+    bool (*read_event)(arena *a, json_object *payload, prov_status *st);
+} prov_adapter;
+
+/* Reads a provider's status from a prediction-like object; shared by read and
+ * read_event of the Replicate adapter (exposed for tests). */
+bool prov_replicate_status(arena *a, json_object *prediction, prov_status *st);
+
+/* The adapter called name, or NULL. */
+const prov_adapter *prov_find(const char *name);
+
+/* The providers that are available here and can serve kind, as a PostgreSQL array
+ * literal ("{local,replicate}"). */
+char *prov_available_for(arena *a, const char *kind);
+
+#endif

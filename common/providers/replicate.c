@@ -1,0 +1,240 @@
+/* Replicate: predictions API and Standard Webhooks.
+ *
+ * Official models are addressed as POST /v1/models/{owner}/{name}/predictions,
+ * versioned ones ("owner/name:version") as POST /v1/predictions {version}. Every
+ * prediction carries our callback URL with the job id and its token, so a webhook
+ * is matched to its job even when we never stored the prediction id. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "provider.h"
+
+static const char *base_url(void)
+{
+    const char *u = getenv("RV_REPLICATE_URL");
+    return u && *u ? u : "https://api.replicate.com";
+}
+
+static bool available(void)
+{
+    const char *t = getenv("RV_REPLICATE_API_TOKEN");
+    return t && *t;
+}
+
+static bool serves(const char *kind)
+{
+    return !strcmp(kind, "tts") || !strcmp(kind, "sfx") || !strcmp(kind, "voice_clone") ||
+           !strcmp(kind, "voice_conversion");
+}
+
+static void auth_headers(arena *a, http_call *c)
+{
+    c->headers[0] = arena_printf(a, "Authorization: Bearer %s", getenv("RV_REPLICATE_API_TOKEN"));
+    c->headers[1] = "Content-Type: application/json";
+    c->headers[2] = NULL;
+}
+
+static json_object *get(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static void copy(json_object *to, const char *to_key, json_object *from, const char *key)
+{
+    json_object *v = get(from, key);
+    if (v)
+        json_object_object_add(to, to_key, json_object_get(v));
+}
+
+/* Our job input → the model's input. */
+static json_object *model_input(const prov_job *job)
+{
+    json_object *in = json_object_new_object(), *src = job->input;
+    if (!strcmp(job->kind, "tts")) {
+        copy(in, "text", src, "text");
+        json_object *ids = get(get(src, "voice"), "providerVoiceIds");
+        copy(in, "voice_id", ids, "replicate");
+        copy(in, "speed", src, "speed");
+        copy(in, "volume", src, "volume");
+        copy(in, "pitch", src, "pitch");
+        copy(in, "sample_rate", src, "sampleRate");
+        copy(in, "audio_format", src, "audioFormat");
+        json_object *emo = get(src, "emotion");
+        if (emo && strcmp(json_object_get_string(emo), "neutral") &&
+            strcmp(json_object_get_string(emo), "auto"))
+            json_object_object_add(in, "emotion", json_object_get(emo));
+        json_object_object_add(in, "channel", json_object_new_string("mono"));
+    } else if (!strcmp(job->kind, "sfx")) {
+        copy(in, "prompt", src, "prompt");
+        copy(in, "duration", src, "durationSeconds");
+    } else {
+        json_object_object_foreach(src, k, v) json_object_object_add(in, k, json_object_get(v));
+    }
+    return in;
+}
+
+static void build_submit(arena *a, const prov_job *job, http_call *c)
+{
+    json_object *body = json_object_new_object();
+    const char *model = job->model ? job->model : "minimax/speech-02-turbo";
+    const char *colon = strchr(model, ':');
+    if (colon) {
+        json_object_object_add(body, "version", json_object_new_string(colon + 1));
+        c->url = arena_printf(a, "%s/v1/predictions", base_url());
+    } else {
+        c->url = arena_printf(a, "%s/v1/models/%s/predictions", base_url(), model);
+    }
+    json_object_object_add(body, "input", model_input(job));
+    json_object_object_add(body, "webhook",
+                           json_object_new_string(arena_printf(
+                               a, "%s/webhooks/replicate?job=%s&token=%s", config->public_url,
+                               job->id, job->callback_token)));
+    json_object *filter = json_object_new_array();
+    json_object_array_add(filter, json_object_new_string("start"));
+    json_object_array_add(filter, json_object_new_string("completed"));
+    json_object_object_add(body, "webhook_events_filter", filter);
+    c->method = "POST";
+    c->body = arena_strdup(a, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+    json_object_put(body);
+    auth_headers(a, c);
+}
+
+static void build_get(arena *a, const char *id, http_call *c)
+{
+    c->method = "GET";
+    c->url = arena_printf(a, "%s/v1/predictions/%s", base_url(), id);
+    auth_headers(a, c);
+}
+
+static void build_cancel(arena *a, const char *id, http_call *c)
+{
+    c->method = "POST";
+    c->url = arena_printf(a, "%s/v1/predictions/%s/cancel", base_url(), id);
+    auth_headers(a, c);
+}
+
+static void build_find(arena *a, http_call *c)
+{
+    c->method = "GET";
+    c->url = arena_printf(a, "%s/v1/predictions", base_url());
+    auth_headers(a, c);
+}
+
+/* The output URL: a string, the first string of an array, or {audio|audio_file|url}. */
+static const char *output_url(arena *a, json_object *out)
+{
+    if (!out)
+        return NULL;
+    if (json_object_is_type(out, json_type_string))
+        return arena_strdup(a, json_object_get_string(out));
+    if (json_object_is_type(out, json_type_array) && json_object_array_length(out) > 0)
+        return output_url(a, json_object_array_get_idx(out, 0));
+    if (json_object_is_type(out, json_type_object)) {
+        static const char *const keys[] = {"audio", "audio_file", "url", "preview", NULL};
+        for (const char *const *k = keys; *k; k++)
+            if (get(out, *k))
+                return output_url(a, get(out, *k));
+    }
+    return NULL;
+}
+
+bool prov_replicate_status(arena *a, json_object *p, prov_status *st)
+{
+    json_object *id = get(p, "id"), *status = get(p, "status");
+    if (!id || !status || !json_object_is_type(status, json_type_string))
+        return false;
+    const char *s = json_object_get_string(status);
+    memset(st, 0, sizeof *st);
+    st->provider_job_id = arena_strdup(a, json_object_get_string(id));
+    if (!strcmp(s, "starting")) {
+        st->state = PROV_PENDING;
+        st->progress = 5;
+    } else if (!strcmp(s, "processing")) {
+        st->state = PROV_RUNNING;
+        st->progress = 50;
+    } else if (!strcmp(s, "succeeded")) {
+        st->state = PROV_SUCCEEDED;
+        st->progress = 100;
+        st->output_url = output_url(a, get(p, "output"));
+        if (!st->output_url) {
+            st->state = PROV_FAILED;
+            st->message = "the provider returned no output";
+        }
+    } else if (!strcmp(s, "canceled")) {
+        st->state = PROV_CANCELLED;
+        st->message = "cancelled at the provider";
+    } else if (!strcmp(s, "failed") || !strcmp(s, "aborted")) {
+        st->state = PROV_FAILED;
+        json_object *err = get(p, "error");
+        st->message = err && json_object_is_type(err, json_type_string)
+                          ? arena_strdup(a, json_object_get_string(err))
+                          : arena_printf(a, "the prediction %s", s);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static prov_result read_answer(arena *a, const http_call *c)
+{
+    prov_result r = {.outcome = PROV_OK, .retry_after = c->retry_after};
+    if (http_transient(c)) {
+        r.outcome = PROV_TRANSIENT;
+        r.message = c->status ? arena_printf(a, "the provider answered %ld", c->status)
+                              : arena_printf(a, "the provider did not answer: %s", c->error);
+        return r;
+    }
+    if (c->status < 200 || c->status > 299) {
+        r.outcome = PROV_PERMANENT;
+        r.message = arena_printf(a, "the provider refused the job (%ld)", c->status);
+        return r;
+    }
+    json_object *p = json_tokener_parse(c->resp);
+    if (!p || !prov_replicate_status(a, p, &r.status)) {
+        /* A 2xx we cannot read may still have started work: treat as transient so
+         * the rescue path looks the job up before anything is submitted again. */
+        r.outcome = PROV_TRANSIENT;
+        r.message = "the provider's answer could not be read";
+    }
+    json_object_put(p);
+    return r;
+}
+
+static bool find_in(arena *a, const http_call *c, const char *job_id, prov_status *st)
+{
+    if (c->status != 200)
+        return false;
+    json_object *list = json_tokener_parse(c->resp);
+    json_object *results = get(list, "results");
+    bool found = false;
+    char *needle = arena_printf(a, "job=%s", job_id);
+    for (size_t i = 0; results && i < json_object_array_length(results) && !found; i++) {
+        json_object *p = json_object_array_get_idx(results, i);
+        json_object *hook = get(p, "webhook");
+        if (hook && strstr(json_object_get_string(hook), needle))
+            found = prov_replicate_status(a, p, st);
+    }
+    json_object_put(list);
+    return found;
+}
+
+static bool read_event(arena *a, json_object *payload, prov_status *st)
+{
+    return prov_replicate_status(a, payload, st);
+}
+
+const prov_adapter prov_replicate = {
+    .name = "replicate",
+    .available = available,
+    .serves = serves,
+    .remote = true,
+    .build_submit = build_submit,
+    .build_get = build_get,
+    .build_cancel = build_cancel,
+    .build_find = build_find,
+    .read = read_answer,
+    .find_in = find_in,
+    .read_event = read_event,
+};

@@ -1,0 +1,180 @@
+#include "storage.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static unsigned char link_key[crypto_auth_hmacsha256_KEYBYTES];
+static bool have_key;
+static const char *root_dir = "./var";
+static const char *base_url = "http://127.0.0.1:8080";
+
+bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
+                const char *public_url)
+{
+    static const char label[] = "reelvox media link v1";
+    if (sodium_init() < 0 || !secret || !len)
+        return false;
+    /* A key of its own, so a link signature never doubles as a token signature. */
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, secret, len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, sizeof label - 1);
+    crypto_auth_hmacsha256_final(&st, link_key);
+    have_key = true;
+    root_dir = data_dir;
+    base_url = public_url;
+    return true;
+}
+
+static char *slugify(arena *a, const char *hint)
+{
+    char *s = arena_alloc(a, 33);
+    size_t n = 0;
+    bool dash = false;
+    for (const char *p = hint ? hint : ""; *p && n < 32; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c) && c < 0x80) {
+            s[n++] = (char)tolower(c);
+            dash = false;
+        } else if (n && !dash) {
+            s[n++] = '-';
+            dash = true;
+        }
+    }
+    while (n && s[n - 1] == '-')
+        n--;
+    s[n] = '\0';
+    return n ? s : arena_strdup(a, "file");
+}
+
+char *store_new_key(arena *a, const char *prefix, const char *user_id, const char *name_hint,
+                    const char *ext)
+{
+    unsigned char rnd[6];
+    char hex[13], when[20];
+    time_t now = time(NULL);
+    struct tm tm;
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
+    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint),
+                        hex, ext);
+}
+
+bool store_key_valid(const char *key)
+{
+    if (!key || !*key || key[0] == '/' || strlen(key) > 512)
+        return false;
+    const char *seg = key;
+    for (const char *p = key;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '/' || c == '\0') {
+            size_t n = (size_t)(p - seg);
+            if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+                return false;
+            if (c == '\0')
+                return true;
+            seg = p + 1;
+        } else if (!(isalnum(c) && c < 0x80) && c != '.' && c != '_' && c != '-') {
+            return false;
+        }
+    }
+}
+
+char *store_path(arena *a, const char *key)
+{
+    return arena_printf(a, "%s/storage/%s", root_dir, key);
+}
+
+static rv_err mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int r = mkdir(path, 0755);
+        *p = '/';
+        if (r != 0 && errno != EEXIST) {
+            log_msg(LOG_ERROR, "mkdir failed: %s", strerror(errno));
+            return RV_E_INTERNAL;
+        }
+    }
+    return RV_OK;
+}
+
+rv_err store_temp_path(arena *a, const char *key, char **tmp)
+{
+    if (!store_key_valid(key))
+        return RV_E_INTERNAL;
+    unsigned char rnd[6];
+    char hex[13];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    char *path = arena_printf(a, "%s.tmp-%s", store_path(a, key), hex);
+    rv_err er = mkdirs(path);
+    if (er == RV_OK)
+        *tmp = path;
+    return er;
+}
+
+rv_err store_commit(arena *a, const char *tmp, const char *key)
+{
+    if (!store_key_valid(key) || rename(tmp, store_path(a, key)) != 0) {
+        log_msg(LOG_ERROR, "storing %s failed: %s", key, strerror(errno));
+        unlink(tmp);
+        return RV_E_INTERNAL;
+    }
+    return RV_OK;
+}
+
+rv_err store_delete(arena *a, const char *key)
+{
+    if (!store_key_valid(key))
+        return RV_E_INTERNAL;
+    if (unlink(store_path(a, key)) != 0 && errno != ENOENT)
+        return RV_E_INTERNAL;
+    return RV_OK;
+}
+
+static void link_sig(const char *key, long exp, char out[48])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    char expstr[24];
+    int n = snprintf(expstr, sizeof expstr, "\n%ld", exp);
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, link_key, sizeof link_key);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)expstr, (unsigned long long)n);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2base64(out, 48, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+char *store_signed_url(arena *a, const char *key, long ttl, time_t now)
+{
+    char sig[48];
+    long exp = (long)now + ttl;
+    link_sig(key, exp, sig);
+    return arena_printf(a, "%s/media/%s?exp=%ld&sig=%s", base_url, key, exp, sig);
+}
+
+bool store_check_link(const char *key, const char *exp, const char *sig, time_t now)
+{
+    if (!have_key || !store_key_valid(key) || !exp || !sig || strlen(sig) != 43)
+        return false;
+    char *end;
+    errno = 0;
+    long e = strtol(exp, &end, 10);
+    if (errno || *end || end == exp || e < (long)now)
+        return false;
+    char want[48];
+    link_sig(key, e, want);
+    return sodium_memcmp(want, sig, 43) == 0;
+}

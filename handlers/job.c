@@ -1,0 +1,61 @@
+/* GET|DELETE /api/jobs/{id} — authenticated.
+ *
+ * GET → 200 job (a succeeded job's result carries a signed url).
+ * DELETE → 200 job, cancelled and refunded (the poller then stops the provider's
+ * work); 409 invalid_state if the job already ended. 404 for an unknown id or
+ * someone else's job (admins see all). 401, 405, 503. */
+#include <string.h>
+
+#include "db.h"
+#include "views.h"
+#include "resp.h"
+#include "serve.h"
+
+static const db_stmt get_job = {
+    "SELECT rv_job_json(j), a.storage_key FROM jobs j LEFT JOIN audios a ON a.job_id = j.id"
+    " WHERE j.id = $1 AND (j.user_id = $2 OR $3 = 'admin')",
+    3};
+static const db_stmt cancel_job = {"SELECT status, job_json FROM rv_job_cancel($2, $1)", 2};
+
+static rv_err show(rv_req *rq, const char *id)
+{
+    const char *p[] = {id, rq->user_id, rq->role};
+    PGresult *r;
+    rv_err er = db_query(rq, &get_job, p, &r);
+    if (er != RV_OK)
+        return er;
+    if (PQntuples(r) != 1)
+        return req_fail(rq, RV_E_NOT_FOUND, "no such job");
+    json_object *job = views_job(rq, db_get(r, 0, 0), db_get(r, 0, 1));
+    return job ? resp_jobj(rq, 200, json_object_get(job)) : RV_E_INTERNAL;
+}
+
+static rv_err cancel(rv_req *rq, const char *id)
+{
+    const char *p[] = {id, rq->user_id};
+    PGresult *r;
+    rv_err er = db_query(rq, &cancel_job, p, &r);
+    if (er != RV_OK)
+        return er;
+    const char *status = db_get(r, 0, 0);
+    if (!status || !strcmp(status, "not_found"))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such job");
+    if (!strcmp(status, "invalid_state"))
+        return req_fail(rq, RV_E_INVALID_STATE, "the job has already ended");
+    return resp_json(rq, 200, db_get(r, 0, 1));
+}
+
+static rv_err job(rv_req *rq)
+{
+    const char *id = req_path(rq, "id");
+    if (!req_is_uuid(id))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such job");
+    return rq->method[0] == 'D' ? cancel(rq, id) : show(rq, id);
+}
+
+static const rv_endpoint endpoint = {
+    .name = "job", .route = "/api/jobs/{id}", .methods = RV_GET | RV_DELETE, .flags = RV_AUTH,
+    .body_limit = 0, .handle = job,
+};
+
+int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
