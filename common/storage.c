@@ -20,16 +20,16 @@ bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
                 const char *public_url)
 {
     static const char label[] = "reelvox media link v1";
+    root_dir = data_dir;
+    base_url = public_url;
     if (sodium_init() < 0 || !secret || !len)
-        return false;
+        return false; /* files work; links cannot be signed */
     /* A key of its own, so a link signature never doubles as a token signature. */
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, secret, len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, sizeof label - 1);
     crypto_auth_hmacsha256_final(&st, link_key);
     have_key = true;
-    root_dir = data_dir;
-    base_url = public_url;
     return true;
 }
 

@@ -194,7 +194,6 @@ DECLARE
     bal bigint;
     cost bigint;
     lim bigint;
-    recent bigint;
     oldest timestamptz;
     prov text;
     cfg jsonb := (SELECT value FROM admin_config WHERE key = 'providers');
@@ -214,14 +213,20 @@ BEGIN
         RETURN QUERY SELECT 'no_provider', NULL::json, NULL::uuid, 0, 0::bigint, bal;
         RETURN;
     END IF;
+    -- Limited when the lim-th newest job is still inside the minute: it is also
+    -- the job whose leaving frees a slot. Costs lim index entries, not the window.
+    -- 0 or less disables the limit.
     lim := COALESCE((SELECT (value ->> 'generationsPerMinute')::bigint FROM admin_config
                       WHERE key = 'rate_limits'), 3);
-    SELECT count(*), min(created_at) INTO recent, oldest FROM jobs
-     WHERE user_id = p_user AND created_at > now() - interval '60 seconds';
-    IF recent >= lim THEN
-        RETURN QUERY SELECT 'rate_limited', NULL::json, NULL::uuid,
-            GREATEST(1, ceil(60 - extract(epoch FROM now() - oldest)))::integer, 0::bigint, bal;
-        RETURN;
+    IF lim > 0 THEN
+        SELECT created_at INTO oldest FROM jobs
+         WHERE user_id = p_user AND created_at > now() - interval '60 seconds'
+         ORDER BY created_at DESC OFFSET lim - 1 LIMIT 1;
+        IF oldest IS NOT NULL THEN
+            RETURN QUERY SELECT 'rate_limited', NULL::json, NULL::uuid,
+                GREATEST(1, ceil(60 - extract(epoch FROM now() - oldest)))::integer, 0::bigint, bal;
+            RETURN;
+        END IF;
     END IF;
     cost := rv_job_cost(p_kind, p_input);
     IF bal < cost THEN
@@ -314,15 +319,17 @@ END $$;
 
 -- Due queued jobs, and dispatches whose lease ran out (rescue: the caller must look
 -- the job up at the provider before submitting it again: `rescued` tells).
-CREATE FUNCTION rv_jobs_claim(p_poller text, p_limit integer, p_lease integer)
+CREATE FUNCTION rv_jobs_claim(p_poller text, p_local boolean, p_limit integer, p_lease integer)
 RETURNS TABLE (job_id uuid, kind text, input jsonb, provider text, provider_model text,
                provider_job_id text, callback_token text, attempts integer,
                max_attempts integer, user_id uuid, rescued boolean)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH due AS (
-        SELECT id, status = 'dispatching' AS rescued FROM jobs
-         WHERE (status = 'queued' AND run_at <= now())
-            OR (status = 'dispatching' AND locked_until < now())
+        SELECT id, status <> 'queued' AS rescued FROM jobs
+         WHERE ((status = 'queued' AND run_at <= now())
+                OR (status = 'dispatching' AND locked_until < now())
+                OR (status = 'running' AND provider = 'local' AND locked_until < now()))
+           AND (provider = 'local') = p_local
          ORDER BY run_at
          LIMIT p_limit
          FOR UPDATE SKIP LOCKED
@@ -376,6 +383,17 @@ BEGIN
                     locked_until = NULL, locked_by = NULL
      WHERE id = p_job AND status IN ('dispatching', 'running')
        AND (locked_by IS NULL OR locked_by = p_poller);
+    RETURN FOUND;
+END $$;
+
+-- A local job started synthesising: running, and the poller's lease kept, so a
+-- job whose poller and child both died is rescued when the lease runs out.
+CREATE FUNCTION rv_job_started_local(p_job uuid, p_poller text)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    UPDATE jobs SET status = 'running', progress = GREATEST(progress, 10),
+                    provider_job_id = 'local', started_at = COALESCE(started_at, now())
+     WHERE id = p_job AND status IN ('dispatching', 'running') AND locked_by = p_poller;
     RETURN FOUND;
 END $$;
 
@@ -532,10 +550,12 @@ GRANT SELECT ON jobs, audios, voices TO reelvox_app;
 GRANT DELETE ON audios, voices TO reelvox_app;
 
 REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
-    rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_release,
+    rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_job_release,
     rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
-    rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_release,
+    rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_job_release,
     rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done TO reelvox_app;

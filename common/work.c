@@ -1,0 +1,592 @@
+#include "work.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "media.h"
+#include "providers/local.h"
+#include "providers/provider.h"
+#include "storage.h"
+
+/* --------------------------------------------------------------- statements */
+
+static const db_stmt claim = {
+    "SELECT job_id, kind, input, provider, provider_model, provider_job_id, callback_token,"
+    "       attempts, user_id, rescued FROM rv_jobs_claim($1, $2, $3, $4)",
+    4};
+static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
+static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
+static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
+static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb)", 2};
+static const db_stmt release = {"SELECT rv_job_release($1, $2, $3)", 3};
+static const db_stmt lease = {
+    "SELECT job_id, kind, input, provider, provider_job_id, user_id, status"
+    "  FROM rv_job_lease($1, $2, $3)",
+    3};
+static const db_stmt pending_events = {
+    "SELECT event_id, provider, job_id, payload FROM rv_webhooks_pending($1)", 1};
+static const db_stmt event_done = {"SELECT rv_webhook_done($1)", 1};
+static const db_stmt due_checks = {
+    "SELECT job_id, kind, input, provider, provider_job_id, user_id"
+    "  FROM rv_jobs_due_checks($1, $2, $3)",
+    3};
+static const db_stmt overdue = {
+    "SELECT job_id, provider, provider_job_id FROM rv_jobs_overdue($1, $2, $3)", 3};
+static const db_stmt to_cancel = {
+    "SELECT job_id, provider, provider_job_id FROM rv_jobs_to_cancel($1)", 1};
+
+/* A job some pass is working on. */
+typedef struct job_ref {
+    const char *id, *kind, *provider, *provider_job_id, *user_id, *callback_token, *model;
+    json_object *input;
+    int attempts;
+    bool rescued;
+    const prov_adapter *ad;
+    http_call call;
+    prov_status st;
+    const char *key, *tmp; /* output download */
+} job_ref;
+
+static const char *num(work_ctx *w, long v) { return arena_printf(w->rq->a, "%ld", v); }
+
+static const char *error_json(work_ctx *w, const char *code, const char *message)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "code", json_object_new_string(code));
+    json_object_object_add(o, "message", json_object_new_string(message ? message : code));
+    const char *s = arena_strdup(w->rq->a, json_object_to_json_string(o));
+    json_object_put(o);
+    return s;
+}
+
+static json_object *parse_kept(work_ctx *w, const char *s)
+{
+    json_object *o = s ? json_tokener_parse(s) : NULL;
+    return o ? req_keep(w->rq, o) : NULL;
+}
+
+/* ------------------------------------------------------------ state moves */
+
+double work_backoff(int attempts, double retry_after, double jitter01)
+{
+    double cap = 300, base = pow(2, attempts > 1 ? attempts - 1 : 0);
+    double d = fmin(cap, base) * (0.5 + jitter01 / 2);
+    return d > retry_after ? d : retry_after;
+}
+
+static void to_running(work_ctx *w, job_ref *j, int progress)
+{
+    const char *p[] = {j->id, w->poller_id, j->st.provider_job_id, num(w, progress),
+                       num(w, w->check_in_s)};
+    PGresult *r;
+    if (db_query(w->rq, &running, p, &r) != RV_OK)
+        return;
+    /* Cancelled while we dispatched: stop the provider's work now. */
+    if (strcmp(db_get(r, 0, 0), "t") && j->ad && j->ad->remote && j->st.provider_job_id) {
+        http_call c = {0};
+        j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
+        http_run(w->rq->a, &c, 1);
+    }
+}
+
+static void to_retry(work_ctx *w, job_ref *j, double retry_after, const char *message)
+{
+    double d = work_backoff(j->attempts, retry_after, randombytes_uniform(1000) / 1000.0);
+    const char *p[] = {j->id, w->poller_id, arena_printf(w->rq->a, "%.3f", d),
+                       error_json(w, "provider_transient", message)};
+    log_msg(LOG_WARN, "job %s: %s; retrying in %.1f s", j->id, message, d);
+    (void)db_query(w->rq, &retry, p, NULL);
+}
+
+static void to_failed(work_ctx *w, const char *job_id, const char *code, const char *message)
+{
+    const char *p[] = {job_id, error_json(w, code, message)};
+    log_msg(LOG_INFO, "job %s failed: %s", job_id, message);
+    (void)db_query(w->rq, &fail, p, NULL);
+}
+
+static void to_released(work_ctx *w, const char *job_id, long check_in)
+{
+    const char *p[] = {job_id, w->poller_id, num(w, check_in)};
+    (void)db_query(w->rq, &release, p, NULL);
+}
+
+/* ------------------------------------------------------- finishing outputs */
+
+/* What a probed file is, as a MIME type. */
+static const char *content_type_of(const media_info *mi)
+{
+    if (strstr(mi->format, "mp3"))
+        return "audio/mpeg";
+    if (strstr(mi->format, "wav"))
+        return "audio/wav";
+    if (strstr(mi->format, "flac"))
+        return "audio/flac";
+    if (strstr(mi->format, "ogg"))
+        return "audio/ogg";
+    return "application/octet-stream";
+}
+
+static const char *ext_for(const char *content_type)
+{
+    if (!content_type)
+        return "bin";
+    if (strstr(content_type, "mpeg"))
+        return "mp3";
+    if (strstr(content_type, "wav"))
+        return "wav";
+    if (strstr(content_type, "flac"))
+        return "flac";
+    if (strstr(content_type, "ogg"))
+        return "ogg";
+    return "bin";
+}
+
+/* Records a stored file as the job's result; drops the file if the job ended
+ * meanwhile. */
+static void succeed_with(work_ctx *w, const char *job_id, const char *key, const media_info *mi,
+                         const char *filename)
+{
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "filename", json_object_new_string(filename));
+    struct stat sb;
+    json_object_object_add(a, "contentType", json_object_new_string(content_type_of(mi)));
+    json_object_object_add(a, "bytes",
+                           json_object_new_int64(stat(store_path(w->rq->a, key), &sb) ? 0
+                                                                                       : sb.st_size));
+    json_object_object_add(a, "durationMs", json_object_new_int64(mi->duration_ms));
+    json_object_object_add(a, "sampleRate", json_object_new_int(mi->sample_rate));
+    json_object_object_add(a, "channels", json_object_new_int(mi->channels));
+    json_object_object_add(a, "storageKey", json_object_new_string(key));
+    const char *p[] = {job_id, arena_strdup(w->rq->a, json_object_to_json_string(a))};
+    json_object_put(a);
+    PGresult *r;
+    if (db_query(w->rq, &succeed, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
+        store_delete(w->rq->a, key);
+        return;
+    }
+    log_msg(LOG_INFO, "job %s succeeded", job_id);
+}
+
+/* Downloads the outputs of every succeeded job in js concurrently, then stores
+ * and records each. */
+static void finish_all(work_ctx *w, job_ref **js, int n)
+{
+    if (n == 0)
+        return;
+    http_call *calls = arena_alloc(w->rq->a, (size_t)n * sizeof *calls);
+    for (int i = 0; i < n; i++) {
+        job_ref *j = js[i];
+        j->key = store_new_key(w->rq->a, "audios", j->user_id, j->kind, "out");
+        char *tmp;
+        if (store_temp_path(w->rq->a, j->key, &tmp) != RV_OK)
+            tmp = NULL;
+        j->tmp = tmp;
+        calls[i].method = "GET";
+        calls[i].url = j->st.output_url;
+        calls[i].save_to = tmp ? tmp : "/dev/null";
+        calls[i].timeout_ms = 120000;
+    }
+    http_run(w->rq->a, calls, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        job_ref *j = js[i];
+        http_call *c = &calls[i];
+        media_info mi;
+        if (!j->tmp || http_transient(c)) {
+            if (j->tmp)
+                unlink(j->tmp);
+            log_msg(LOG_WARN, "job %s: output download failed (%ld %s); checking again soon",
+                    j->id, c->status, c->error);
+            to_released(w, j->id, 5);
+            continue;
+        }
+        if (c->status != 200 || media_probe(j->tmp, &mi) != RV_OK || !mi.has_audio) {
+            unlink(j->tmp);
+            to_failed(w, j->id, "output_unavailable",
+                      c->status != 200 ? "the provider's output has expired or is gone"
+                                       : "the provider's output is not playable audio");
+            continue;
+        }
+        /* Name the file by what it is, not by what was asked for. */
+        const char *ext = ext_for(content_type_of(&mi));
+        char *key = arena_printf(w->rq->a, "%.*s%s", (int)(strlen(j->key) - 3), j->key, ext);
+        if (store_commit(w->rq->a, j->tmp, key) != RV_OK) {
+            to_released(w, j->id, 5);
+            continue;
+        }
+        succeed_with(w, j->id, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext));
+    }
+}
+
+/* Applies what a provider said. Succeeded jobs are collected in *done for
+ * finish_all; everything else is recorded here. */
+static void apply(work_ctx *w, job_ref *j, job_ref **done, int *n_done)
+{
+    switch (j->st.state) {
+    case PROV_PENDING:
+    case PROV_RUNNING:
+        to_running(w, j, j->st.progress);
+        break;
+    case PROV_SUCCEEDED:
+        done[(*n_done)++] = j;
+        break;
+    case PROV_FAILED:
+        to_failed(w, j->id, "provider_failed", j->st.message);
+        break;
+    case PROV_CANCELLED:
+        to_failed(w, j->id, "provider_cancelled", j->st.message);
+        break;
+    }
+}
+
+/* ----------------------------------------------------------------- passes */
+
+static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed)
+{
+    int n = PQntuples(r);
+    job_ref *js = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *js);
+    for (int i = 0; i < n; i++) {
+        job_ref *j = &js[i];
+        j->id = db_get(r, i, 0);
+        j->kind = db_get(r, i, 1);
+        j->input = parse_kept(w, db_get(r, i, 2));
+        j->provider = db_get(r, i, 3);
+        j->ad = prov_find(j->provider);
+        if (claimed) {
+            j->model = db_get(r, i, 4);
+            j->provider_job_id = db_get(r, i, 5);
+            j->callback_token = db_get(r, i, 6);
+            j->attempts = (int)db_get_long(r, i, 7);
+            j->user_id = db_get(r, i, 8);
+            j->rescued = !strcmp(db_get(r, i, 9), "t");
+        } else {
+            j->provider_job_id = db_get(r, i, 4);
+            j->user_id = db_get(r, i, 5);
+        }
+    }
+    *out = js;
+    return n;
+}
+
+/* The webhook inbox: each event moves its job, then is marked processed. */
+static int pass_inbox(work_ctx *w)
+{
+    PGresult *r;
+    if (db_query(w->rq, &pending_events, (const char *[]){num(w, w->batch)}, &r) != RV_OK)
+        return 0;
+    int n = PQntuples(r), n_done = 0;
+    job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
+    const char **finished_events = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof(char *));
+    int n_finished = 0;
+    for (int i = 0; i < n; i++) {
+        const char *event = db_get(r, i, 0), *job_id = db_get(r, i, 2);
+        const prov_adapter *ad = prov_find(db_get(r, i, 1));
+        json_object *payload = parse_kept(w, db_get(r, i, 3));
+        PGresult *lr;
+        const char *lp[] = {job_id, w->poller_id, num(w, w->lease_s)};
+        if (!job_id || db_query(w->rq, &lease, lp, &lr) != RV_OK)
+            continue;
+        if (PQntuples(lr) == 0) {
+            /* Terminal (the event changes nothing) — or another poller holds the
+             * job: then leave the event for a later sweep. */
+            static const db_stmt is_terminal = {
+                "SELECT rv_job_terminal(status) FROM jobs WHERE id = $1", 1};
+            PGresult *tr;
+            if (db_query(w->rq, &is_terminal, (const char *[]){job_id}, &tr) == RV_OK &&
+                (PQntuples(tr) == 0 || !strcmp(db_get(tr, 0, 0), "t")))
+                finished_events[n_finished++] = event;
+            continue;
+        }
+        job_ref *j = arena_alloc(w->rq->a, sizeof *j);
+        j->id = job_id;
+        j->kind = db_get(lr, 0, 1);
+        j->provider = db_get(lr, 0, 3);
+        j->user_id = db_get(lr, 0, 5);
+        j->ad = ad;
+        if (!ad || !ad->read_event || !ad->read_event(w->rq->a, payload, &j->st)) {
+            log_msg(LOG_WARN, "webhook event %s for job %s could not be read", event, job_id);
+            to_released(w, job_id, w->check_in_s);
+        } else {
+            apply(w, j, done, &n_done);
+        }
+        finished_events[n_finished++] = event;
+    }
+    finish_all(w, done, n_done);
+    for (int i = 0; i < n_finished; i++)
+        (void)db_query(w->rq, &event_done, (const char *[]){finished_events[i]}, NULL);
+    return n_finished;
+}
+
+/* Cancelled jobs whose provider work is still going, and jobs past deadline. */
+static int pass_stop(work_ctx *w)
+{
+    PGresult *c, *o;
+    int moved = 0;
+    const char *pc[] = {num(w, w->batch)};
+    const char *po[] = {w->poller_id, num(w, w->batch), num(w, w->lease_s)};
+    if (db_query(w->rq, &to_cancel, pc, &c) != RV_OK ||
+        db_query(w->rq, &overdue, po, &o) != RV_OK)
+        return 0;
+    int nc = PQntuples(c), no = PQntuples(o);
+    http_call *calls = arena_alloc(w->rq->a, (size_t)(nc + no + 1) * sizeof *calls);
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        PGresult *r = pass ? o : c;
+        for (int i = 0; i < PQntuples(r); i++) {
+            const prov_adapter *ad = prov_find(db_get(r, i, 1));
+            const char *pid = db_get(r, i, 2);
+            if (ad && ad->remote && pid)
+                ad->build_cancel(w->rq->a, pid, &calls[n++]);
+        }
+    }
+    http_run(w->rq->a, calls, (size_t)n);
+    for (int i = 0; i < no; i++, moved++)
+        to_failed(w, db_get(o, i, 0), "deadline_exceeded", "the job took too long");
+    return moved + nc;
+}
+
+/* Running jobs whose webhook is late: ask the provider. */
+static int pass_checks(work_ctx *w)
+{
+    PGresult *r;
+    const char *p[] = {w->poller_id, num(w, w->batch), num(w, w->lease_s)};
+    if (db_query(w->rq, &due_checks, p, &r) != RV_OK)
+        return 0;
+    job_ref *js;
+    int n = read_jobs(w, r, &js, false), n_done = 0, k = 0;
+    http_call *calls = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *calls);
+    job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
+    for (int i = 0; i < n; i++)
+        if (js[i].ad && js[i].ad->remote && js[i].provider_job_id)
+            js[i].ad->build_get(w->rq->a, js[i].provider_job_id, &calls[k++]);
+    http_run(w->rq->a, calls, (size_t)k);
+    k = 0;
+    for (int i = 0; i < n; i++) {
+        job_ref *j = &js[i];
+        if (!(j->ad && j->ad->remote && j->provider_job_id)) {
+            to_released(w, j->id, w->check_in_s);
+            continue;
+        }
+        prov_result res = j->ad->read(w->rq->a, &calls[k++]);
+        if (res.outcome != PROV_OK) {
+            to_released(w, j->id, w->check_in_s);
+            continue;
+        }
+        j->st = res.status;
+        if (j->st.state == PROV_PENDING || j->st.state == PROV_RUNNING)
+            to_released(w, j->id, w->check_in_s);
+        else
+            apply(w, j, done, &n_done);
+    }
+    finish_all(w, done, n_done);
+    return n;
+}
+
+/* Rescued jobs may already be at the provider: look them up first. */
+static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad)
+{
+    bool any = false;
+    for (int i = 0; i < n && !any; i++)
+        any = js[i].rescued;
+    if (!any)
+        return;
+    http_call c = {0};
+    ad->build_find(w->rq->a, &c);
+    http_run(w->rq->a, &c, 1);
+    for (int i = 0; i < n; i++) {
+        if (!js[i].rescued)
+            continue;
+        if (c.status != 200) {
+            js[i].call.status = -1; /* cannot tell: try again later, never resubmit blind */
+        } else if (ad->find_in(w->rq->a, &c, js[i].id, &js[i].st)) {
+            js[i].call.status = -2; /* found: adopt it */
+            log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", js[i].id);
+        } else {
+            js[i].rescued = false; /* never arrived: submit */
+        }
+    }
+}
+
+static int pass_dispatch_remote(work_ctx *w)
+{
+    PGresult *r;
+    const char *p[] = {w->poller_id, "false", num(w, w->batch), num(w, w->lease_s)};
+    if (db_query(w->rq, &claim, p, &r) != RV_OK)
+        return 0;
+    job_ref *js;
+    int n = read_jobs(w, r, &js, true), n_done = 0;
+    const prov_adapter *rep = prov_find("replicate");
+    job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
+    find_rescued(w, js, n, rep);
+
+    http_call *calls = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *calls);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        job_ref *j = &js[i];
+        if (!j->ad || !j->ad->remote || !j->ad->available()) {
+            to_failed(w, j->id, "provider_unavailable", "the job's provider is not configured");
+            continue;
+        }
+        if (j->rescued)
+            continue;
+        prov_job pj = {j->id, j->kind, j->model, NULL, j->callback_token, j->user_id, j->input};
+        j->ad->build_submit(w->rq->a, &pj, &calls[k]);
+        calls[k].user = j;
+        calls[k].timeout_ms = 20000;
+        k++;
+    }
+    http_run(w->rq->a, calls, (size_t)k);
+
+    for (int i = 0; i < n; i++) {
+        job_ref *j = &js[i];
+        if (j->rescued && j->call.status == -2)
+            apply(w, j, done, &n_done);
+        else if (j->rescued)
+            to_retry(w, j, 5, "could not look the job up at the provider");
+    }
+    for (int i = 0; i < k; i++) {
+        job_ref *j = calls[i].user;
+        prov_result res = j->ad->read(w->rq->a, &calls[i]);
+        if (res.outcome == PROV_TRANSIENT) {
+            to_retry(w, j, res.retry_after, res.message);
+        } else if (res.outcome == PROV_PERMANENT) {
+            to_failed(w, j->id, "provider_rejected", res.message);
+        } else {
+            j->st = res.status;
+            apply(w, j, done, &n_done);
+        }
+    }
+    finish_all(w, done, n_done);
+    return n;
+}
+
+/* ------------------------------------------------------- local children */
+
+int work_local_running(const work_ctx *w)
+{
+    int n = 0;
+    for (int i = 0; i < w->local_slots; i++)
+        n += w->local[i].pid > 0;
+    return n;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void work_reap(work_ctx *w)
+{
+    for (int i = 0; i < w->local_slots; i++) {
+        if (w->local[i].pid <= 0)
+            continue;
+        int status;
+        pid_t r = waitpid(w->local[i].pid, &status, WNOHANG);
+        if (r == 0 && now_s() - w->local[i].started > (double)w->local_timeout_s) {
+            kill(w->local[i].pid, SIGKILL);
+            r = waitpid(w->local[i].pid, &status, 0);
+        }
+        if (r == 0)
+            continue;
+        bool ok = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) != LOCAL_TRANSIENT;
+        if (!ok) {
+            job_ref j = {.id = w->local[i].job_id, .attempts = 1};
+            log_msg(LOG_WARN, "local child for job %s ended with %s %d", j.id,
+                    r > 0 && WIFSIGNALED(status) ? "signal" : "status",
+                    r > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            to_retry(w, &j, 0, "the local synthesis process ended abnormally");
+        }
+        w->local[i].pid = 0;
+    }
+}
+
+static int pass_dispatch_local(work_ctx *w)
+{
+    int free_slots = w->local_slots - work_local_running(w);
+    if (free_slots <= 0)
+        return 0;
+    PGresult *r;
+    const char *p[] = {w->poller_id, "true", num(w, free_slots),
+                       num(w, w->local_timeout_s + 60)};
+    if (db_query(w->rq, &claim, p, &r) != RV_OK)
+        return 0;
+    job_ref *js;
+    int n = read_jobs(w, r, &js, true);
+    for (int i = 0; i < n; i++) {
+        int slot = 0;
+        while (slot < w->local_slots && w->local[slot].pid > 0)
+            slot++;
+        if (slot == w->local_slots) /* cannot happen: claimed at most the free slots */
+            break;
+        local_job lj = {js[i].id, js[i].user_id, js[i].input, w->poller_id};
+        pid_t pid = fork();
+        if (pid == 0) {
+            db_forget_after_fork();
+            _exit(local_run(&lj));
+        }
+        if (pid < 0) {
+            to_retry(w, &js[i], 1, "could not start the local synthesis");
+            continue;
+        }
+        w->local[slot].pid = pid;
+        snprintf(w->local[slot].job_id, sizeof w->local[slot].job_id, "%s", js[i].id);
+        w->local[slot].started = now_s();
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ sweep */
+
+static long env_long(const char *name, long dflt, long lo, long hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return errno || *end || n < lo || n > hi ? dflt : n;
+}
+
+void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
+{
+    memset(w, 0, sizeof *w);
+    w->rq = rq;
+    w->poller_id = poller_id;
+    w->local_slots = (int)env_long("RV_LOCAL_CONCURRENCY", 2, 1, WORK_MAX_LOCAL);
+    w->lease_s = 60;
+    w->check_in_s = env_long("RV_POLL_INTERVAL", 30, 1, 3600);
+    w->local_timeout_s = env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600);
+    w->batch = 50;
+}
+
+int work_sweep(work_ctx *w)
+{
+    int moved = 0, n;
+    work_reap(w);
+    moved += pass_inbox(w);
+    moved += pass_stop(w);
+    moved += pass_checks(w);
+    /* Keep claiming while full batches come back, within reason. */
+    for (int round = 0; round < 20; round++) {
+        moved += n = pass_dispatch_remote(w);
+        if (n < w->batch)
+            break;
+    }
+    moved += pass_dispatch_local(w);
+    return moved;
+}

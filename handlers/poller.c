@@ -1,0 +1,114 @@
+/* poller — the only component that talks to providers.
+ *
+ * Started by reelvox-poller.timer every minute (and by scripts/up in a loop). A run
+ * lasts --window seconds (RV_POLLER_WINDOW, default 55): it sweeps at once, then
+ * LISTENs on reelvox_jobs and reelvox_webhooks so new work is dispatched within
+ * milliseconds, and sweeps again every RV_POLLER_SWEEP_MS (2000) whatever the
+ * notifications say — they are only a wake-up hint. `--once` does one full pass,
+ * waits for its local children, and exits (tests use it). SIGTERM ends the run
+ * after the current pass. Any number of pollers may run at once.
+ * Exit status: 0, or 78 on bad configuration. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "storage.h"
+#include "work.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long arg_long(const char *s, long dflt)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : dflt;
+    return s && (errno || *end || v < 0) ? dflt : v;
+}
+
+int main(int argc, char **argv)
+{
+    char why[256], host[64] = "host";
+    bool once = false;
+    long window = arg_long(getenv("RV_POLLER_WINDOW"), 55);
+    long sweep_ms = arg_long(getenv("RV_POLLER_SWEEP_MS"), 2000);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--once"))
+            once = true;
+        else if (!strcmp(argv[i], "--window") && i + 1 < argc)
+            window = arg_long(argv[++i], window);
+        else {
+            fprintf(stderr, "usage: poller [--once] [--window SECONDS]\n");
+            return 64;
+        }
+    }
+    log_init("poller");
+    if (!config_load(false, why, sizeof why)) {
+        log_msg(LOG_ERROR, "refusing to start: %s", why);
+        return 78;
+    }
+    log_set_level(config->log_level);
+    store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir, config->public_url);
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    gethostname(host, sizeof host - 1);
+    char poller_id[96];
+    snprintf(poller_id, sizeof poller_id, "%s:%d", host, (int)getpid());
+    arena *a = arena_new();
+    rv_req rq = {.a = a, .role = "system"};
+    work_ctx w;
+    work_init(&w, &rq, poller_id);
+    if (db_listen(&rq, "reelvox_jobs") != RV_OK || db_listen(&rq, "reelvox_webhooks") != RV_OK)
+        log_msg(LOG_WARN, "database not reachable yet; sweeping on a timer");
+
+    double end = now_s() + (double)window;
+    while (!stopping) {
+        work_sweep(&w);
+        arena_reset(a);
+        if (once) {
+            /* One pass means the local work it started has finished too. */
+            while (work_local_running(&w) > 0 && !stopping) {
+                usleep(20 * 1000);
+                work_sweep(&w);
+                arena_reset(a);
+            }
+            break;
+        }
+        double left = end - now_s();
+        if (left <= 0)
+            break;
+        int wait_ms = (int)(left * 1000 < (double)sweep_ms ? left * 1000 : (double)sweep_ms);
+        db_wait_notify(wait_ms);
+    }
+    while (work_local_running(&w) > 0) { /* let children finish their job */
+        usleep(50 * 1000);
+        work_reap(&w);
+        arena_reset(a);
+    }
+    arena_free(a);
+    db_close();
+    log_msg(LOG_INFO, "poller run ended");
+    return 0;
+}
