@@ -212,8 +212,8 @@ static const char *bounds_msg(rv_req *rq, const bind_field *f)
     if (f->message)
         return f->message;
     if (f->type == BIND_STRING)
-        return arena_printf(rq->a, "must be %g to %g characters", f->min, f->max);
-    return arena_printf(rq->a, "must be from %g to %g", f->min, f->max);
+        return arena_printf(rq->a, "must be %.15g to %.15g characters", f->min, f->max);
+    return arena_printf(rq->a, "must be from %.15g to %.15g", f->min, f->max);
 }
 
 static void bind_string(rv_req *rq, const bind_field *f, json_object *v, void *slot)
