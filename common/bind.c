@@ -112,6 +112,13 @@ static bool lex_number(const unsigned char *s, size_t n, size_t *i)
     return true;
 }
 
+/* Whether a number or literal may end before s[i]: "01" and "true1" are one bad
+ * token, not two good ones. */
+static bool token_end(const unsigned char *s, size_t n, size_t i)
+{
+    return i == n || (s[i] && strchr(" \t\n\r,]}", s[i]));
+}
+
 /* Checks every token of s[0..n) against RFC 8259; nesting, commas and depth are left
  * to json-c. Needed because json-c's strict mode still takes single-quoted names,
  * NaN and Infinity, "1.", raw control characters in strings and overlong, surrogate
@@ -136,7 +143,7 @@ static bool lex_ok(const char *body, size_t n)
             if (nul && k < n && s[k] == ':')
                 return false; /* a member name with a NUL */
         } else if (c == '-' || isdigit(c)) {
-            if (!lex_number(s, n, &i))
+            if (!lex_number(s, n, &i) || !token_end(s, n, i))
                 return false;
         } else {
             size_t k = i;
@@ -145,7 +152,7 @@ static bool lex_ok(const char *body, size_t n)
             bool known = false;
             for (size_t j = 0; j < 3 && !known; j++)
                 known = strlen(literals[j]) == k - i && !memcmp(s + i, literals[j], k - i);
-            if (!known)
+            if (!known || !token_end(s, n, k))
                 return false;
             i = k;
         }
