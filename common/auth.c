@@ -95,14 +95,16 @@ rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
     jwt_t *jwt = NULL;
     rv_err er = RV_E_UNAUTHORIZED;
     long exp, nbf, iat;
-    const char *iss, *typ;
+    const char *alg, *iss, *typ;
 
     /* Never hand libjwt an empty key: it would accept an unsigned token. */
     if (!jwt_key || jwt_key_len < 32 || !token || strlen(token) > 4096)
         return RV_E_UNAUTHORIZED;
     if (jwt_decode(&jwt, token, jwt_key, (int)jwt_key_len) != 0 || !jwt)
         goto done;
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+    /* libjwt matches alg names ignoring case; RFC 7515 does not ("hs256" is no alg). */
+    alg = jwt_get_header(jwt, "alg");
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256 || !alg || strcmp(alg, "HS256"))
         goto done;
     iss = jwt_get_grant(jwt, "iss");
     typ = jwt_get_grant(jwt, "typ");
