@@ -77,8 +77,7 @@ static bool int_claim(jwt_t *jwt, const char *name, long *out)
 {
     char *js = jwt_get_grants_json(jwt, name), *end;
     bool ok = false;
-    if (js && (isdigit((unsigned char)js[0]) ||
-               (js[0] == '-' && isdigit((unsigned char)js[1])))) {
+    if (js && (isdigit((unsigned char)js[0]) || (js[0] == '-' && isdigit((unsigned char)js[1])))) {
         errno = 0;
         long v = strtol(js, &end, 10);
         if (!errno && *end == '\0') {

@@ -131,8 +131,8 @@ static bool lex_ok(const char *body, size_t n)
     while (i < n) {
         unsigned char c = s[i];
         bool nul;
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '{' || c == '}' ||
-            c == '[' || c == ']' || c == ':' || c == ',') {
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '{' || c == '}' || c == '[' ||
+            c == ']' || c == ':' || c == ',') {
             i++;
         } else if (c == '"') {
             if (!lex_string(s, n, &i, &nul))
