@@ -6,7 +6,10 @@
 
 enum { CHUNK = 16 * 1024 }; /* arena.c's chunk size: allocations around it matter */
 
-static bool aligned(const void *p) { return (uintptr_t)p % alignof(max_align_t) == 0; }
+static bool aligned(const void *p)
+{
+    return (uintptr_t)p % alignof(max_align_t) == 0;
+}
 
 static bool all_zero(const unsigned char *p, size_t n)
 {

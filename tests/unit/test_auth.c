@@ -119,8 +119,8 @@ static void expect(const char *what, const char *token, rv_err want)
 {
     rv_err got = verify_at(token, NOW);
     if (got != want)
-        fail_msg("%s: got %s, want %s (%.200s)", what, err_info(got)->code,
-                 err_info(want)->code, token ? token : "NULL");
+        fail_msg("%s: got %s, want %s (%.200s)", what, err_info(got)->code, err_info(want)->code,
+                 token ? token : "NULL");
 }
 
 /* --- access tokens -------------------------------------------------------------- */
@@ -154,8 +154,8 @@ static void test_issue_and_verify(void **state)
     assert_int_equal(verify_at(t, NOW - AUTH_LEEWAY - 1), RV_E_UNAUTHORIZED);
 
     /* The hand-built good token is what auth_issue_access would make. */
-    expect("hand-built", hand_token(a, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload(a, NULL, 0),
-                                    KEY, KEY_LEN),
+    expect("hand-built",
+           hand_token(a, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload(a, NULL, 0), KEY, KEY_LEN),
            RV_OK);
     expect("libjwt-built", jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, NULL, 0)), RV_OK);
 }
@@ -212,10 +212,8 @@ static void test_claims(void **state)
                cases[i].want);
     }
     /* Expired and otherwise wrong is wrong, not expired. */
-    static const struct edit old_refresh[] = {{"exp", REL, NULL, -10},
-                                              {"typ", RAW, "\"refresh\""}};
-    expect("expired refresh",
-           jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, old_refresh, 2)),
+    static const struct edit old_refresh[] = {{"exp", REL, NULL, -10}, {"typ", RAW, "\"refresh\""}};
+    expect("expired refresh", jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, old_refresh, 2)),
            RV_E_UNAUTHORIZED);
 }
 
@@ -223,15 +221,18 @@ static void test_alg_none(void **state)
 {
     arena *a = *state;
     const char *claims = payload(a, NULL, 0);
-    static const char *const headers[] = {"{\"alg\":\"none\"}", "{\"alg\":\"none\",\"typ\":\"JWT\"}",
-                                          "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}", "{}",
-                                          "{\"alg\":\"\"}", "{\"alg\":null}"};
+    static const char *const headers[] = {"{\"alg\":\"none\"}",
+                                          "{\"alg\":\"none\",\"typ\":\"JWT\"}",
+                                          "{\"alg\":\"None\"}",
+                                          "{\"alg\":\"NONE\"}",
+                                          "{}",
+                                          "{\"alg\":\"\"}",
+                                          "{\"alg\":null}"};
     for (size_t i = 0; i < N_ELEMS(headers); i++) {
         expect(headers[i], hand_token(a, headers[i], claims, NULL, 0), RV_E_UNAUTHORIZED);
         const char *t = hand_token(a, headers[i], claims, NULL, 0);
         expect("no final dot", arena_strndup(a, t, strlen(t) - 1), RV_E_UNAUTHORIZED);
-        expect("signed anyway", hand_token(a, headers[i], claims, KEY, KEY_LEN),
-               RV_E_UNAUTHORIZED);
+        expect("signed anyway", hand_token(a, headers[i], claims, KEY, KEY_LEN), RV_E_UNAUTHORIZED);
     }
 }
 
@@ -254,8 +255,7 @@ static void test_wrong_keys(void **state)
     arena *a = *state;
     const char *claims = payload(a, NULL, 0);
     static const char hs256[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    expect("wrong key", jwt_sign(a, JWT_ALG_HS256, WRONG_KEY, KEY_LEN, claims),
-           RV_E_UNAUTHORIZED);
+    expect("wrong key", jwt_sign(a, JWT_ALG_HS256, WRONG_KEY, KEY_LEN, claims), RV_E_UNAUTHORIZED);
     expect("key prefix", jwt_sign(a, JWT_ALG_HS256, KEY, 32, claims), RV_E_UNAUTHORIZED);
     expect("one-byte key", jwt_sign(a, JWT_ALG_HS256, KEY, 1, claims), RV_E_UNAUTHORIZED);
     expect("empty key", hand_token(a, hs256, claims, (const unsigned char *)"", 0),
@@ -279,9 +279,10 @@ static void test_tampered(void **state)
     const char *admin = issue(a, "admin", NOW);
     const char *dot1 = strchr(good, '.'), *dot2 = strrchr(good, '.');
     const char *adot1 = strchr(admin, '.'), *adot2 = strrchr(admin, '.');
-    expect("spliced", arena_printf(a, "%.*s%.*s%s", (int)(dot1 - good), good,
-                                   (int)(adot2 - adot1), adot1, dot2),
-           RV_E_UNAUTHORIZED);
+    expect(
+        "spliced",
+        arena_printf(a, "%.*s%.*s%s", (int)(dot1 - good), good, (int)(adot2 - adot1), adot1, dot2),
+        RV_E_UNAUTHORIZED);
 }
 
 static void test_truncated_and_extended(void **state)
@@ -310,8 +311,8 @@ static void test_garbage(void **state)
     for (size_t i = 0; i < 10 * 1024; i++)
         junk[i] = i % 700 == 699 ? '.' : "AbC-_9"[i % 6];
     expect("10 KB of base64url", junk, RV_E_UNAUTHORIZED);
-    static const char *const bits[] = {"", ".", "..", "...", "a.b.c", "a.b", "e30.e30.",
-                                       "e30.e30.e30", "\xFF\xFE.\x01.\x02"};
+    static const char *const bits[] = {
+        "", ".", "..", "...", "a.b.c", "a.b", "e30.e30.", "e30.e30.e30", "\xFF\xFE.\x01.\x02"};
     for (size_t i = 0; i < N_ELEMS(bits); i++)
         expect(bits[i], bits[i], RV_E_UNAUTHORIZED);
     expect("NULL", NULL, RV_E_UNAUTHORIZED);
@@ -342,9 +343,9 @@ static void test_password_rehash(void **state)
 {
     (void)state;
     char weak[AUTH_PWHASH_LEN];
-    assert_int_equal(crypto_pwhash_str_alg(weak, "pw1234567890", 12, 1, 8u << 20,
-                                           crypto_pwhash_ALG_ARGON2ID13),
-                     0);
+    assert_int_equal(
+        crypto_pwhash_str_alg(weak, "pw1234567890", 12, 1, 8u << 20, crypto_pwhash_ALG_ARGON2ID13),
+        0);
     assert_true(auth_password_needs_rehash(weak));
     assert_true(auth_password_check(weak, "pw1234567890")); /* still checks */
     assert_true(auth_password_needs_rehash("not a hash"));
@@ -387,10 +388,10 @@ static void test_refresh_malformed(void **state)
     auth_refresh_new(t, h);
     const char *bad[] = {
         "",
-        arena_strndup(a, t, 42),                  /* short */
-        arena_printf(a, "%sA", t),                /* long */
-        arena_printf(a, "%.42s=", t),             /* padding */
-        arena_printf(a, "%s=", t),                /* padded, long */
+        arena_strndup(a, t, 42),                   /* short */
+        arena_printf(a, "%sA", t),                 /* long */
+        arena_printf(a, "%.42s=", t),              /* padding */
+        arena_printf(a, "%s=", t),                 /* padded, long */
         arena_printf(a, "%.20s+%.22s", t, t + 21), /* standard alphabet */
         arena_printf(a, "%.20s/%.22s", t, t + 21),
         arena_printf(a, "%.20s %.22s", t, t + 21),

@@ -45,7 +45,7 @@ static rv_err bind_body(arena *a, const char *body, size_t len, struct input *in
 
 struct bind_case {
     const char *body;
-    size_t len;         /* 0: strlen(body) */
+    size_t len; /* 0: strlen(body) */
     rv_err want;
     const char *errors; /* fields reported, in order, for RV_E_VALIDATION */
 };
@@ -126,7 +126,7 @@ static void test_not_json(void **state)
 
 static void test_top_level_not_object(void **state)
 {
-    static const char *const bodies[] = {"[]", "[{\"text\":\"a\"}]", "\"text\"", "1", "null",
+    static const char *const bodies[] = {"[]",  "[{\"text\":\"a\"}]", "\"text\"", "1", "null",
                                          "true"};
     arena *a = *state;
     for (size_t i = 0; i < N_ELEMS(bodies); i++) {
@@ -204,7 +204,8 @@ static void test_validation(void **state)
         /* Unknown fields. */
         {"{\"text\":\"a\",\"extra\":1}", 0, RV_E_VALIDATION, "extra"},
         {"{\"text\":\"a\",\"Text\":\"b\"}", 0, RV_E_VALIDATION, "Text"},
-        {"{\"text\":\"a\",\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\":1}",
+        {"{\"text\":\"a\",\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\":"
+         "1}",
          0, RV_E_VALIDATION, "(unknown)"},
         /* Strings: type, NUL, bounds counted in characters. */
         {"{\"text\":5}", 0, RV_E_VALIDATION, "text"},
@@ -435,11 +436,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_not_json),    T(test_top_level_not_object),
+        T(test_not_json),     T(test_top_level_not_object),
         T(test_invalid_utf8), T(test_depth),
-        T(test_validation),  T(test_values),
-        T(test_messages),    T(test_default_bounds_message),
-        T(test_parse),       T(test_utf8_len),
+        T(test_validation),   T(test_values),
+        T(test_messages),     T(test_default_bounds_message),
+        T(test_parse),        T(test_utf8_len),
         T(test_check_email),
     };
     return cmocka_run_group_tests_name("bind", tests, NULL, NULL);

@@ -8,7 +8,7 @@
 
 static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /* 40, varied */
 
-static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",    "RV_JWT_ISSUER",
+static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",       "RV_JWT_ISSUER",
                                    "RV_WORKERS",      "RV_REFRESH_TTL_DAYS", "RV_PUBLIC_URL",
                                    "RV_DATA_DIR",     "RV_LOG_LEVEL"};
 
@@ -20,7 +20,10 @@ static int clear_env(void **state)
     return 0;
 }
 
-static bool secret_ok(const char *s) { return config_secret_ok((const unsigned char *)s, strlen(s)); }
+static bool secret_ok(const char *s)
+{
+    return config_secret_ok((const unsigned char *)s, strlen(s));
+}
 
 /* s repeated up to n characters. */
 static char *cycle(char *buf, const char *s, size_t n)
@@ -145,8 +148,7 @@ static void test_long_values(void **state)
         char why[256] = "";
         bool ok = config_load(false, why, sizeof why);
         if (ok != cases[i].ok)
-            fail_msg("%s=\"%s\": config_load gave %d (%s)", cases[i].var, cases[i].value, ok,
-                     why);
+            fail_msg("%s=\"%s\": config_load gave %d (%s)", cases[i].var, cases[i].value, ok, why);
         if (!ok) {
             assert_non_null(strstr(why, cases[i].var));
             continue;
@@ -164,9 +166,15 @@ static void test_log_level(void **state)
         bool ok;
         log_level level;
     } cases[] = {
-        {"debug", true, LOG_DEBUG}, {"info", true, LOG_INFO}, {"warn", true, LOG_WARN},
-        {"error", true, LOG_ERROR}, {"", true, LOG_INFO},     {"verbose", false},
-        {"INFO", false},            {"warning", false},       {"info ", false},
+        {"debug", true, LOG_DEBUG},
+        {"info", true, LOG_INFO},
+        {"warn", true, LOG_WARN},
+        {"error", true, LOG_ERROR},
+        {"", true, LOG_INFO},
+        {"verbose", false},
+        {"INFO", false},
+        {"warning", false},
+        {"info ", false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         setenv("RV_LOG_LEVEL", cases[i].value, 1);
@@ -202,9 +210,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, clear_env)
     const struct CMUnitTest tests[] = {
-        T(test_secret_ok),    T(test_defaults),   T(test_secret_needed),
-        T(test_secret_not_needed), T(test_long_values), T(test_log_level),
-        T(test_strings),
+        T(test_secret_ok),   T(test_defaults),  T(test_secret_needed), T(test_secret_not_needed),
+        T(test_long_values), T(test_log_level), T(test_strings),
     };
     if (sodium_init() < 0)
         return 1;

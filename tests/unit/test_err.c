@@ -79,12 +79,21 @@ static void test_reason(void **state)
         int status;
         const char *reason;
     } cases[] = {
-        {200, "OK"},          {201, "Created"},   {202, "Accepted"},
-        {204, "No Content"},  {400, "Bad Request"}, {401, "Unauthorized"},
-        {404, "Not Found"},   {405, "Method Not Allowed"},
-        {413, "Content Too Large"}, {429, "Too Many Requests"},
-        {500, "Internal Server Error"}, {503, "Service Unavailable"},
-        {418, "Unknown"},     {0, "Unknown"}, {-1, "Unknown"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {413, "Content Too Large"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {503, "Service Unavailable"},
+        {418, "Unknown"},
+        {0, "Unknown"},
+        {-1, "Unknown"},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++)
         assert_string_equal(err_reason(cases[i].status), cases[i].reason);

@@ -161,8 +161,7 @@ static void test_escaping(void **state)
         char *text = capture_end(a);
         assert_int_equal(count_lines(text), 2);
         char *l2 = strchr(text, '\n') + 1;
-        assert_string_equal(unit_get_str(unit_json(a, text, (size_t)(l2 - text)), "msg"),
-                            nasty[i]);
+        assert_string_equal(unit_get_str(unit_json(a, text, (size_t)(l2 - text)), "msg"), nasty[i]);
         assert_string_equal(unit_get_str(unit_json(a, l2, strlen(l2)), "path"), nasty[i]);
     }
 }
@@ -183,8 +182,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, reset_log, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_line),     T(test_request_ids), T(test_level_filter),
-        T(test_access),   T(test_escaping),    T(test_long_message),
+        T(test_line),   T(test_request_ids), T(test_level_filter),
+        T(test_access), T(test_escaping),    T(test_long_message),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -39,8 +39,7 @@ static void test_unescape(void **state)
         {"a%00b", false, NULL},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
-        const char *got =
-            req_unescape(a, cases[i].src, strlen(cases[i].src), cases[i].plus);
+        const char *got = req_unescape(a, cases[i].src, strlen(cases[i].src), cases[i].plus);
         if (!cases[i].want && got)
             fail_msg("\"%s\" decoded to \"%s\", want refused", cases[i].src, got);
         if (cases[i].want && !got)
@@ -69,20 +68,20 @@ static void test_query(void **state)
         {"a=1&b=2", "a", "1"},
         {"a=1&b=2", "b", "2"},
         {"a=1&b=2", "c", NULL},
-        {"a=1&a=2", "a", "1"},      /* first of repeated keys */
-        {"a=&b=1", "a", ""},        /* empty value */
-        {"flag&b=1", "flag", ""},   /* no '=' at all */
+        {"a=1&a=2", "a", "1"},    /* first of repeated keys */
+        {"a=&b=1", "a", ""},      /* empty value */
+        {"flag&b=1", "flag", ""}, /* no '=' at all */
         {"a==b", "a", "=b"},
         {"&&a=1&&", "a", "1"},
-        {"=x&a=1", "", NULL},       /* empty keys are dropped */
+        {"=x&a=1", "", NULL}, /* empty keys are dropped */
         {"q=x+y%20z", "q", "x y z"},
-        {"%61=5", "a", "5"},        /* keys are decoded too */
-        {"q=%zz", "q", NULL},       /* undecodable value: absent */
+        {"%61=5", "a", "5"},  /* keys are decoded too */
+        {"q=%zz", "q", NULL}, /* undecodable value: absent */
         {"q=%2", "q", NULL},
         {"q=%00", "q", NULL},
-        {"q=a%00b&r=1", "r", "1"},  /* ...without hiding the others */
+        {"q=a%00b&r=1", "r", "1"}, /* ...without hiding the others */
         {"k%zz=1", "k%zz", NULL},
-        {"A=1", "a", NULL},         /* case matters */
+        {"A=1", "a", NULL}, /* case matters */
         {"", "a", NULL},
         {NULL, "a", NULL},
     };
@@ -91,8 +90,7 @@ static void test_query(void **state)
         const char *got = req_query(rq, cases[i].name);
         if (!cases[i].want != !got)
             fail_msg("?%s [%s]: got %s, want %s", cases[i].query ? cases[i].query : "(none)",
-                     cases[i].name, got ? got : "NULL",
-                     cases[i].want ? cases[i].want : "NULL");
+                     cases[i].name, got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
         if (got)
             assert_string_equal(got, cases[i].want);
     }
@@ -296,8 +294,7 @@ static void test_is_uuid(void **state)
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++)
         if (req_is_uuid(cases[i].s) != cases[i].want)
-            fail_msg("req_is_uuid(%s) != %d", cases[i].s ? cases[i].s : "NULL",
-                     cases[i].want);
+            fail_msg("req_is_uuid(%s) != %d", cases[i].s ? cases[i].s : "NULL", cases[i].want);
 }
 
 static void test_field_error(void **state)
@@ -337,10 +334,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_unescape),       T(test_unescape_length), T(test_query),
-        T(test_query_parsed_once), T(test_cookie),       T(test_header),
-        T(test_route_match),    T(test_route_rematch),   T(test_page),
-        T(test_is_uuid),        T(test_field_error),     T(test_problem_set),
+        T(test_unescape),          T(test_unescape_length), T(test_query),
+        T(test_query_parsed_once), T(test_cookie),          T(test_header),
+        T(test_route_match),       T(test_route_rematch),   T(test_page),
+        T(test_is_uuid),           T(test_field_error),     T(test_problem_set),
         T(test_fail_and_keep),
     };
     return cmocka_run_group_tests_name("req", tests, NULL, NULL);

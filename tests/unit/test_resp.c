@@ -207,12 +207,18 @@ static void test_pagination(void **state)
         long page, limit, total, pages;
         bool next, prev;
     } cases[] = {
-        {1, 20, 0, 0, false, false},   {2, 20, 0, 0, false, true},
-        {1, 20, 1, 1, false, false},   {1, 20, 20, 1, false, false},
-        {1, 20, 21, 2, true, false},   {1, 20, 40, 2, true, false},
-        {2, 20, 40, 2, false, true},   {2, 20, 41, 3, true, true},
-        {3, 20, 41, 3, false, true},   {9, 20, 41, 3, false, true},
-        {1, 1, 1, 1, false, false},    {1, 100, 101, 2, true, false},
+        {1, 20, 0, 0, false, false},
+        {2, 20, 0, 0, false, true},
+        {1, 20, 1, 1, false, false},
+        {1, 20, 20, 1, false, false},
+        {1, 20, 21, 2, true, false},
+        {1, 20, 40, 2, true, false},
+        {2, 20, 40, 2, false, true},
+        {2, 20, 41, 3, true, true},
+        {3, 20, 41, 3, false, true},
+        {9, 20, 41, 3, false, true},
+        {1, 1, 1, 1, false, false},
+        {1, 100, 101, 2, true, false},
         {1, 100, 1000000, 10000, true, false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {

@@ -41,7 +41,10 @@ static inline char **unit_env1(arena *a, const char *name, const char *value)
     return env;
 }
 
-static inline void unit_put(void *obj) { json_object_put(obj); }
+static inline void unit_put(void *obj)
+{
+    json_object_put(obj);
+}
 
 /* Parses text as JSON; the object is released with the arena. Fails the test when
  * text is not JSON. */
