@@ -96,10 +96,13 @@ void *arena_alloc(arena *a, size_t n)
     return p;
 }
 
+/* Like strndup(3): copies at most n bytes and stops at a NUL, so a caller may pass
+ * a bound larger than the string without reading past its end. */
 char *arena_strndup(arena *a, const char *s, size_t n)
 {
     if (!s)
         return NULL;
+    n = strnlen(s, n);
     char *d = arena_alloc(a, n + 1);
     memcpy(d, s, n);
     d[n] = '\0';

@@ -19,7 +19,7 @@ void arena_reset(arena *a);          /* runs cleanups, keeps the first chunk */
 
 void *arena_alloc(arena *a, size_t n);  /* zeroed, aligned to max_align_t */
 char *arena_strdup(arena *a, const char *s);          /* NULL gives NULL */
-char *arena_strndup(arena *a, const char *s, size_t n);
+char *arena_strndup(arena *a, const char *s, size_t n); /* at most n bytes, stops at NUL */
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap);
 

@@ -1,5 +1,6 @@
 #include "auth.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jwt.h>
 #include <stdlib.h>
@@ -69,14 +70,23 @@ static bool copy_claim(jwt_t *jwt, const char *name, char *dst, size_t cap)
     return true;
 }
 
+/* libjwt 1.10's jwt_get_grant_int() answers 0 without setting errno when the claim
+ * is a string, real, bool or null, which would let "nbf":"later" or "iat":null pass
+ * the time checks; so the claim's JSON text is parsed here, integers only. */
 static bool int_claim(jwt_t *jwt, const char *name, long *out)
 {
-    errno = 0;
-    long v = jwt_get_grant_int(jwt, name);
-    if (errno) /* ENOENT when missing or not an integer */
-        return false;
-    *out = v;
-    return true;
+    char *js = jwt_get_grants_json(jwt, name), *end;
+    bool ok = false;
+    if (js && (isdigit((unsigned char)js[0]) || (js[0] == '-' && isdigit((unsigned char)js[1])))) {
+        errno = 0;
+        long v = strtol(js, &end, 10);
+        if (!errno && *end == '\0') {
+            *out = v;
+            ok = true;
+        }
+    }
+    free(js);
+    return ok;
 }
 
 rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
@@ -84,14 +94,16 @@ rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
     jwt_t *jwt = NULL;
     rv_err er = RV_E_UNAUTHORIZED;
     long exp, nbf, iat;
-    const char *iss, *typ;
+    const char *alg, *iss, *typ;
 
     /* Never hand libjwt an empty key: it would accept an unsigned token. */
     if (!jwt_key || jwt_key_len < 32 || !token || strlen(token) > 4096)
         return RV_E_UNAUTHORIZED;
     if (jwt_decode(&jwt, token, jwt_key, (int)jwt_key_len) != 0 || !jwt)
         goto done;
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+    /* libjwt matches alg names ignoring case; RFC 7515 does not ("hs256" is no alg). */
+    alg = jwt_get_header(jwt, "alg");
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256 || !alg || strcmp(alg, "HS256"))
         goto done;
     iss = jwt_get_grant(jwt, "iss");
     typ = jwt_get_grant(jwt, "typ");

@@ -6,10 +6,166 @@
 
 enum { MAX_DEPTH = 16 };
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), 0 when there is none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4;
+    else
+        return 0;
+    if (c == 0xE0)
+        lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+        hi = 0x9F; /* surrogates */
+    else if (c == 0xF0)
+        lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* A string token at s[*i] (the opening quote); *nul tells whether it holds \u0000. */
+static bool lex_string(const unsigned char *s, size_t n, size_t *i, bool *nul)
+{
+    size_t k = *i + 1;
+    *nul = false;
+    while (k < n && s[k] != '"') {
+        if (s[k] < 0x20)
+            return false;
+        if (s[k] == '\\') {
+            if (++k == n)
+                return false;
+            if (s[k] == 'u') {
+                if (n - k < 5)
+                    return false;
+                for (size_t j = 1; j <= 4; j++)
+                    if (!isxdigit(s[k + j]))
+                        return false;
+                *nul = *nul || !memcmp(s + k + 1, "0000", 4);
+                k += 5;
+            } else if (s[k] && strchr("\"\\/bfnrt", s[k])) {
+                k++;
+            } else {
+                return false;
+            }
+            continue;
+        }
+        size_t len = utf8_seq(s + k, n - k);
+        if (!len)
+            return false;
+        k += len;
+    }
+    if (k == n)
+        return false;
+    *i = k + 1;
+    return true;
+}
+
+static size_t digits(const unsigned char *s, size_t n, size_t k)
+{
+    size_t start = k;
+    while (k < n && isdigit(s[k]))
+        k++;
+    return k - start;
+}
+
+/* A number token at s[*i]: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool lex_number(const unsigned char *s, size_t n, size_t *i)
+{
+    size_t k = *i, d;
+    if (s[k] == '-')
+        k++;
+    if (k < n && s[k] == '0')
+        k++;
+    else if ((d = digits(s, n, k)) > 0)
+        k += d;
+    else
+        return false;
+    if (k < n && s[k] == '.') {
+        if (!(d = digits(s, n, k + 1)))
+            return false;
+        k += 1 + d;
+    }
+    if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+        k++;
+        if (k < n && (s[k] == '+' || s[k] == '-'))
+            k++;
+        if (!(d = digits(s, n, k)))
+            return false;
+        k += d;
+    }
+    *i = k;
+    return true;
+}
+
+/* Whether a number or literal may end before s[i]: "01" and "true1" are one bad
+ * token, not two good ones. */
+static bool token_end(const unsigned char *s, size_t n, size_t i)
+{
+    return i == n || (s[i] && strchr(" \t\n\r,]}", s[i]));
+}
+
+/* Checks every token of s[0..n) against RFC 8259; nesting, commas and depth are left
+ * to json-c. Needed because json-c's strict mode still takes single-quoted names,
+ * NaN and Infinity, "1.", raw control characters in strings and overlong, surrogate
+ * or out-of-range UTF-8, and cuts a member name at "\u0000". */
+static bool lex_ok(const char *body, size_t n)
+{
+    static const char *const literals[] = {"true", "false", "null"};
+    const unsigned char *s = (const unsigned char *)body;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        bool nul;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '{' || c == '}' || c == '[' ||
+            c == ']' || c == ':' || c == ',') {
+            i++;
+        } else if (c == '"') {
+            if (!lex_string(s, n, &i, &nul))
+                return false;
+            size_t k = i;
+            while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+                k++;
+            if (nul && k < n && s[k] == ':')
+                return false; /* a member name with a NUL */
+        } else if (c == '-' || isdigit(c)) {
+            if (!lex_number(s, n, &i) || !token_end(s, n, i))
+                return false;
+        } else {
+            size_t k = i;
+            while (k < n && isalpha(s[k]))
+                k++;
+            bool known = false;
+            for (size_t j = 0; j < 3 && !known; j++)
+                known = strlen(literals[j]) == k - i && !memcmp(s + i, literals[j], k - i);
+            if (!known || !token_end(s, n, k))
+                return false;
+            i = k;
+        }
+    }
+    return true;
+}
+
 rv_err bind_parse(rv_req *rq, json_object **out)
 {
     const char *body = rq->body_len ? rq->body : "{}";
     size_t len = rq->body_len ? rq->body_len : 2;
+    if (!lex_ok(body, len))
+        return req_fail(rq, RV_E_MALFORMED_JSON, "body is not valid JSON");
     json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
     if (!tok)
         return RV_E_INTERNAL;
@@ -68,8 +224,8 @@ static const char *bounds_msg(rv_req *rq, const bind_field *f)
     if (f->message)
         return f->message;
     if (f->type == BIND_STRING)
-        return arena_printf(rq->a, "must be %g to %g characters", f->min, f->max);
-    return arena_printf(rq->a, "must be from %g to %g", f->min, f->max);
+        return arena_printf(rq->a, "must be %.15g to %.15g characters", f->min, f->max);
+    return arena_printf(rq->a, "must be from %.15g to %.15g", f->min, f->max);
 }
 
 static void bind_string(rv_req *rq, const bind_field *f, json_object *v, void *slot)
