@@ -6,7 +6,7 @@ PKGS    := libpq json-c libcurl libjwt libsodium espeak-ng libavformat libavcode
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS  := -std=c17 -D_GNU_SOURCE -Icommon $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := -lfcgi $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS  := -lfcgi -lunistring $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 ifeq ($(VARIANT),asan)
   OUT     := build/asan
@@ -71,7 +71,7 @@ fmt:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr --suppress=missingIncludeSystem -Icommon common handlers
+	  --std=c11 --inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Icommon common handlers
 
 clean:
 	rm -rf build bin

@@ -3,39 +3,14 @@
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
+#include <unistr.h>
 
 enum { MAX_DEPTH = 16 };
 
-/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), 0 when there is none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+bool bind_utf8_valid(const char *s, size_t n)
 {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (c == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-        hi = 0x8F; /* above U+10FFFF */
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
+    /* libunistring follows RFC 3629: no overlong forms, surrogates or > U+10FFFF. */
+    return u8_check((const uint8_t *)s, n) == NULL;
 }
 
 /* A string token at s[*i] (the opening quote); *nul tells whether it holds \u0000. */
@@ -64,10 +39,10 @@ static bool lex_string(const unsigned char *s, size_t n, size_t *i, bool *nul)
             }
             continue;
         }
-        size_t len = utf8_seq(s + k, n - k);
-        if (!len)
+        int len = u8_mblen(s + k, n - k); /* the body's UTF-8 was checked already */
+        if (len <= 0)
             return false;
-        k += len;
+        k += (size_t)len;
     }
     if (k == n)
         return false;
@@ -164,6 +139,8 @@ rv_err bind_parse(rv_req *rq, json_object **out)
 {
     const char *body = rq->body_len ? rq->body : "{}";
     size_t len = rq->body_len ? rq->body_len : 2;
+    if (!bind_utf8_valid(body, len))
+        return req_fail(rq, RV_E_MALFORMED_JSON, "body is not valid UTF-8");
     if (!lex_ok(body, len))
         return req_fail(rq, RV_E_MALFORMED_JSON, "body is not valid JSON");
     json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);

@@ -2,8 +2,11 @@
 
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistr.h>
 
 static const char *handler_name = "reelvox";
 static log_level min_level = LOG_INFO;
@@ -59,6 +62,10 @@ void log_msg(log_level lv, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* A cut or hostile message must not make the line invalid JSON. */
+    const uint8_t *bad;
+    while ((bad = u8_check((const uint8_t *)msg, strlen(msg))))
+        msg[bad - (const uint8_t *)msg] = '?';
     json_object *o = line_start(lv);
     json_object_object_add(o, "msg", json_object_new_string(msg));
     line_end(o);
@@ -71,7 +78,9 @@ void log_access(const char *method, const char *path, int status, double duratio
         return;
     json_object *o = line_start(lv);
     json_object_object_add(o, "method", json_object_new_string(method ? method : ""));
-    json_object_object_add(o, "path", json_object_new_string(path ? path : ""));
+    /* nginx hands over the decoded path: keep the line valid JSON whatever it is. */
+    bool ok = path && u8_check((const uint8_t *)path, strlen(path)) == NULL;
+    json_object_object_add(o, "path", json_object_new_string(!path ? "" : ok ? path : "(not UTF-8)"));
     json_object_object_add(o, "status", json_object_new_int(status));
     json_object_object_add(o, "durationMs", json_object_new_double(duration_ms));
     line_end(o);

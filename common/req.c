@@ -1,5 +1,7 @@
 #include "req.h"
 
+#include "bind.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcgiapp.h>
@@ -76,7 +78,8 @@ static void parse_query(rv_req *rq)
         char *k = req_unescape(rq->a, q, klen, true);
         char *v = eq ? req_unescape(rq->a, eq + 1, len - klen - 1, true)
                      : arena_strdup(rq->a, "");
-        if (k && v && *k) {
+        /* Undecodable or ill-formed UTF-8 values are absent: never passed on. */
+        if (k && v && *k && bind_utf8_valid(v, strlen(v))) {
             rv_kv *kv = arena_alloc(rq->a, sizeof *kv);
             kv->key = k;
             kv->value = v;

@@ -254,9 +254,9 @@ static void test_render(void **state)
     assert_string_equal(render(&rq), "Status: 201 Created\r\n"
                                      "Content-Type: application/json; charset=utf-8\r\n"
                                      "X-Request-Id: abc123\r\n"
-                                     "Cache-Control: no-store\r\n"
                                      "Location: /api/jobs/1\r\n"
                                      "X-Second: 2\r\n"
+                                     "Cache-Control: no-store\r\n"
                                      "\r\n"
                                      "{\"id\":1}");
 
