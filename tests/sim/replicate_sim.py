@@ -380,8 +380,11 @@ class Sim:
         self.verbose = args.verbose
         self.lock = threading.RLock()
         self.stopping = threading.Event()
-        self.pool = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="sim-work")
-        self.timers = Scheduler(self.pool)
+        # Two pools, so a receiver that hangs never holds up predictions' progress:
+        # state changes and outputs on one, webhook deliveries on the other.
+        self.work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sim-work")
+        self.hooks = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="sim-hook")
+        self.timers = Scheduler(self.work)
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
         self.reset()
 
@@ -577,7 +580,7 @@ class Sim:
         if p.faults["webhooks"] == "duplicate":
             p.outbox.append(Delivery(d.event, d.msg_id, d.body))
         if not p.sending:
-            p.sending = submit(self.pool, self._pump, p, p.epoch)
+            p.sending = submit(self.hooks, self._pump, p, p.epoch)
 
     def _pump(self, p, epoch):
         """Deliver one prediction's webhooks in order; a failed one is retried later, in place."""
@@ -603,7 +606,7 @@ class Sim:
                 elif d.attempt <= p.faults["webhook_retries"]:
                     self.stats["webhook_retries"] += 1
                     backoff = p.faults["webhook_backoff_ms"] / 1000 * 2.5 ** (d.attempt - 1)
-                    self.timers.at(backoff, self._pump, p, epoch)
+                    self.timers.at(backoff, submit, self.hooks, self._pump, p, epoch)
                     return  # still "sending": nothing overtakes the retried delivery
                 else:
                     self.stats["webhooks_given_up"] += 1
@@ -668,7 +671,8 @@ class Sim:
     def stop(self):
         self.stopping.set()
         self.timers.stop()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.work.shutdown(wait=False, cancel_futures=True)
+        self.hooks.shutdown(wait=False, cancel_futures=True)
 
 
 class _Failed(Exception):
@@ -748,11 +752,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "replicate-sim/1.0"
     sys_version = ""
+    timeout = 60  # idle keep-alive connections do not hold a thread forever
+    sim: Sim = None
 
     def version_string(self):
         return self.server_version
-    timeout = 60  # idle keep-alive connections do not hold a thread forever
-    sim: Sim = None
 
     # ---- plumbing
 
@@ -1114,7 +1118,7 @@ def main(argv=None):
     ap.add_argument("--delay-ms", type=int, default=50, help="default processing time (50)")
     ap.add_argument("--start-ms", type=int, default=5, help="default time spent starting (5)")
     ap.add_argument("--late-ms", type=int, default=1500, help="default delay for webhooks=late (1500)")
-    ap.add_argument("--workers", type=int, default=16, help="webhook/worker pool size (16)")
+    ap.add_argument("--workers", type=int, default=16, help="webhook delivery pool size (16)")
     ap.add_argument("--verbose", action="store_true", help="log requests and delivery errors to stderr")
     args = ap.parse_args(argv)
     try:

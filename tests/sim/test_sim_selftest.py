@@ -404,6 +404,25 @@ def test_webhook_to_dead_receiver_is_retried_then_given_up(env):
     assert simctl.stats(sim=env["sim"])["webhooks_given_up"] == 1
 
 
+def test_hung_receiver_does_not_stall_predictions(env):
+    import socket
+    port = simctl.free_port(exclude={env["sim"].port, env["rx"].port})
+    with socket.socket() as hole:  # accepts connections (backlog) and never answers
+        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hole.bind(("127.0.0.1", port))
+        hole.listen(128)
+        for i in range(40):
+            s, _, _ = call(env, "POST", SPEECH, {
+                "input": {"text": f"into the void {i} " + simctl.directive(webhook_timeout_s=2, webhook_retries=0)},
+                "webhook": f"http://127.0.0.1:{port}/hook?job=void"})
+            assert s == 201
+        t0 = time.monotonic()
+        _, _, _, p = create(env, "still moving")
+        assert wait_done(env, p["id"], timeout=1.5)["status"] == "succeeded"
+        assert time.monotonic() - t0 < 1.0
+        assert all(x["status"] == "succeeded" for x in simctl.predictions(job="void", sim=env["sim"]))
+
+
 def test_output_is_a_real_wav_and_grows_with_text(env):
     durations = []
     for text in ("Hi.", "This sentence is quite a lot longer than the first one, so it lasts longer."):
