@@ -6,10 +6,51 @@
 
 enum { MAX_DEPTH = 16 };
 
+bool bind_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned char c = *p;
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF; /* bounds of the second byte */
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* UTF-16 surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else
+            return false; /* continuation byte, C0, C1 or F5..FF */
+        if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
+            return false;
+        for (size_t i = 2; i < len; i++)
+            if (p[i] < 0x80 || p[i] > 0xBF)
+                return false;
+        p += len;
+    }
+    return true;
+}
+
 rv_err bind_parse(rv_req *rq, json_object **out)
 {
     const char *body = rq->body_len ? rq->body : "{}";
     size_t len = rq->body_len ? rq->body_len : 2;
+    /* json-c's own check lets overlong forms, surrogates and code points above
+     * U+10FFFF through; PostgreSQL refuses them later (a 500). */
+    if (!bind_utf8_valid(body, len))
+        return req_fail(rq, RV_E_MALFORMED_JSON, "body is not valid UTF-8");
     json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
     if (!tok)
         return RV_E_INTERNAL;

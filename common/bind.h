@@ -33,6 +33,10 @@ rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *ou
 /* Parses rq's body into a JSON object (arena-owned) or answers malformed_json. */
 rv_err bind_parse(rv_req *rq, json_object **out);
 
+/* Whether s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+bool bind_utf8_valid(const char *s, size_t n);
+
 /* Number of UTF-8 characters in an already validated string. */
 size_t bind_utf8_len(const char *s);
 
