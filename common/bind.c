@@ -43,6 +43,31 @@ bool bind_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+/* json-c takes NaN and Infinity even in strict mode; JSON has neither. */
+static bool all_finite(json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_double:
+        return isfinite(json_object_get_double(o));
+    case json_type_array:
+        for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
+            if (!all_finite(json_object_array_get_idx(o, i)))
+                return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            if (!all_finite(val))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
 rv_err bind_parse(rv_req *rq, json_object **out)
 {
     const char *body = rq->body_len ? rq->body : "{}";
@@ -67,6 +92,9 @@ rv_err bind_parse(rv_req *rq, json_object **out)
     }
     if (!json_object_is_type(obj, json_type_object))
         return req_fail(rq, RV_E_MALFORMED_JSON, "body must be a JSON object");
+    if (!all_finite(obj))
+        return req_fail(rq, RV_E_MALFORMED_JSON,
+                        "body is not valid JSON (NaN, Infinity or a number out of range)");
     *out = obj;
     return RV_OK;
 }
