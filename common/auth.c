@@ -71,9 +71,21 @@ static bool copy_claim(jwt_t *jwt, const char *name, char *dst, size_t cap)
 
 static bool int_claim(jwt_t *jwt, const char *name, long *out)
 {
+    /* jwt_get_grant_int() sets errno only when the claim is missing: a string, a
+     * float or an array reads as -1, which passed the nbf and iat checks. So the
+     * claim's own JSON must be an integer literal. */
+    char *js = jwt_get_grants_json(jwt, name);
+    if (!js)
+        return false;
+    const char *digits = js + (js[0] == '-');
+    size_t n = strlen(digits);
+    bool integer = n > 0 && n <= 18 && strspn(digits, "0123456789") == n;
+    free(js);
+    if (!integer)
+        return false;
     errno = 0;
     long v = jwt_get_grant_int(jwt, name);
-    if (errno) /* ENOENT when missing or not an integer */
+    if (errno)
         return false;
     *out = v;
     return true;
