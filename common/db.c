@@ -125,6 +125,20 @@ static void keep_result(rv_req *rq, PGresult *r, PGresult **out)
     }
 }
 
+/* Whether r is the server ending the session rather than answering a statement:
+ * a connection-level failure, or severity FATAL/PANIC (57P01 when a restart
+ * closed an idle connection). libpq may not have read the EOF that follows yet,
+ * so PQstatus alone misses it. The session's transaction dies with it. */
+static bool is_goodbye(const PGresult *r)
+{
+    if (PQresultStatus(r) != PGRES_FATAL_ERROR)
+        return false;
+    if (conn_lost())
+        return true;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    return sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"));
+}
+
 /* Sends ctx (+ st) as one pipeline and reads the results. Returns RV_OK, or
  * RV_E_UNAVAILABLE when the connection broke, RV_E_INTERNAL on a failed statement. */
 static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
@@ -154,9 +168,11 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
             break;
         }
         ExecStatusType s = PQresultStatus(r);
-        /* A FATAL on a connection now closed is the server's goodbye (e.g. 57P01,
-         * admin shutdown), sent before our statements ever arrived. */
-        if (!(s == PGRES_FATAL_ERROR && conn_lost()))
+        bool goodbye = is_goodbye(r);
+        /* Neither the server's goodbye nor the PIPELINE_ABORTED placeholders libpq
+         * queues behind it are answers: the pipeline's transaction never
+         * committed, so running it again on a new connection is safe. */
+        if (!goodbye && s != PGRES_PIPELINE_ABORTED)
             *answered = true;
         if (s == PGRES_PIPELINE_SYNC) {
             PQclear(r);
@@ -164,7 +180,7 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
         }
         if (!result_ok(r) && er == RV_OK) {
             remember_error(r);
-            er = s == PGRES_FATAL_ERROR && conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+            er = goodbye ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
         }
         if (st && i == expect - 1 && result_ok(r))
             keep_result(rq, r, out);
