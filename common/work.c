@@ -444,7 +444,8 @@ static int pass_dispatch_remote(work_ctx *w)
         prov_job pj = {j->id, j->kind, j->model, NULL, j->callback_token, j->user_id, j->input};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
         calls[k].user = j;
-        calls[k].timeout_ms = 20000;
+        /* Well inside the lease, so no other poller rescues a job still in flight. */
+        calls[k].timeout_ms = w->lease_s * 1000 / 2 < 20000 ? w->lease_s * 1000 / 2 : 20000;
         k++;
     }
     http_run(w->rq->a, calls, (size_t)k);
@@ -568,7 +569,7 @@ void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
     w->rq = rq;
     w->poller_id = poller_id;
     w->local_slots = (int)env_long("RV_LOCAL_CONCURRENCY", 2, 1, WORK_MAX_LOCAL);
-    w->lease_s = 60;
+    w->lease_s = env_long("RV_POLLER_LEASE", 60, 4, 3600);
     w->check_in_s = env_long("RV_POLL_INTERVAL", 30, 1, 3600);
     w->local_timeout_s = env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600);
     w->batch = 50;

@@ -23,7 +23,7 @@ typedef struct work_ctx {
     rv_req *rq;            /* arena (reset by the caller between sweeps) + db context */
     const char *poller_id; /* hostname:pid */
     int local_slots;       /* RV_LOCAL_CONCURRENCY, default 2 */
-    long lease_s;          /* lease of a remote dispatch or check: 60 */
+    long lease_s;          /* lease of a remote dispatch or check: RV_POLLER_LEASE, 60 */
     long check_in_s;       /* when to poll a running job if no webhook came: 30 */
     long local_timeout_s;  /* a local child running longer is killed: 300 */
     int batch;             /* jobs claimed per round: 50 */
