@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <jwt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ bool auth_init(const unsigned char *key, size_t key_len, const char *issuer, lon
         return false;
     jwt_key = key;
     jwt_key_len = key_len;
+    auth_cache_clear();
     jwt_iss = issuer;
     access_ttl = ttl;
     return true;
@@ -89,16 +91,83 @@ static bool int_claim(jwt_t *jwt, const char *name, long *out)
     return ok;
 }
 
+/* Tokens this worker has verified, so a client's repeated requests (a token lives
+ * 15 minutes) skip libjwt's decode, JSON parse and HMAC: three quarters of an
+ * /api/me request's instructions. Only successfully verified tokens enter; a hit
+ * needs the whole token to be equal (compared in constant time, so a probe learns
+ * nothing of another user's token); exp is still checked on every use. */
+enum { CACHE_SLOTS = 64, CACHE_TOKEN_MAX = 1024 };
+static struct {
+    size_t len;
+    char token[CACHE_TOKEN_MAX];
+    auth_claims claims;
+    long not_before; /* the later of nbf and iat */
+} cache[CACHE_SLOTS];
+
+static size_t cache_slot(const char *token, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the signature: spreads well */
+    for (size_t i = len > 43 ? len - 43 : 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ull;
+    return (size_t)(h % CACHE_SLOTS);
+}
+
+static bool cache_get(const char *token, size_t len, auth_claims *out, long *not_before)
+{
+    size_t i = cache_slot(token, len);
+    if (len == 0 || cache[i].len != len || sodium_memcmp(cache[i].token, token, len) != 0)
+        return false;
+    *out = cache[i].claims;
+    *not_before = cache[i].not_before;
+    return true;
+}
+
+static void cache_put(const char *token, size_t len, const auth_claims *c, long not_before)
+{
+    if (len >= CACHE_TOKEN_MAX)
+        return;
+    size_t i = cache_slot(token, len);
+    memcpy(cache[i].token, token, len);
+    cache[i].len = len;
+    cache[i].claims = *c;
+    cache[i].not_before = not_before;
+}
+
+void auth_cache_clear(void)
+{
+    sodium_memzero(cache, sizeof cache);
+}
+
+static rv_err verify_uncached(const char *token, time_t now, auth_claims *out, long *not_before);
+
 rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
+{
+    if (!jwt_key || jwt_key_len < 32 || !token)
+        return RV_E_UNAUTHORIZED;
+    size_t len = strlen(token);
+    if (len > 4096)
+        return RV_E_UNAUTHORIZED;
+    long not_before = 0;
+    if (cache_get(token, len, out, &not_before)) {
+        if (not_before > (long)now + AUTH_LEEWAY)
+            return RV_E_UNAUTHORIZED;
+        return out->exp <= (long)now ? RV_E_TOKEN_EXPIRED : RV_OK;
+    }
+    rv_err er = verify_uncached(token, now, out, &not_before);
+    if (er == RV_OK)
+        cache_put(token, len, out, not_before);
+    return er;
+}
+
+static rv_err verify_uncached(const char *token, time_t now, auth_claims *out, long *not_before)
 {
     jwt_t *jwt = NULL;
     rv_err er = RV_E_UNAUTHORIZED;
     long exp, nbf, iat;
     const char *alg, *iss, *typ;
 
-    /* Never hand libjwt an empty key: it would accept an unsigned token. */
-    if (!jwt_key || jwt_key_len < 32 || !token || strlen(token) > 4096)
-        return RV_E_UNAUTHORIZED;
+    /* Never hand libjwt an empty key: it would accept an unsigned token (the key is
+     * checked by the caller). */
     if (jwt_decode(&jwt, token, jwt_key, (int)jwt_key_len) != 0 || !jwt)
         goto done;
     /* libjwt matches alg names ignoring case; RFC 7515 does not ("hs256" is no alg). */
@@ -119,6 +188,7 @@ rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
         !copy_claim(jwt, "sid", out->session_id, sizeof out->session_id))
         goto done;
     out->exp = exp;
+    *not_before = nbf > iat ? nbf : iat;
     er = exp <= (long)now ? RV_E_TOKEN_EXPIRED : RV_OK;
 done:
     jwt_free(jwt);

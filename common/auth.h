@@ -41,8 +41,12 @@ char *auth_issue_access(const char *user_id, const char *role, const char *sessi
                         time_t now, long *expires_in);
 
 /* Verifies token at time now. RV_E_TOKEN_EXPIRED for a valid but expired token,
- * RV_E_UNAUTHORIZED for anything else wrong; RV_OK fills *out. */
+ * RV_E_UNAUTHORIZED for anything else wrong; RV_OK fills *out. A token verified
+ * before is answered from a small per-process cache (exp still checked). */
 rv_err auth_verify_access(const char *token, time_t now, auth_claims *out);
+
+/* Forgets every cached verification (tests; a key change). */
+void auth_cache_clear(void);
 
 /* Argon2id hash of password into out (NUL-terminated). False on out of memory. */
 bool auth_password_hash(const char *password, char out[AUTH_PWHASH_LEN]);

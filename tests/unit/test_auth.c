@@ -407,6 +407,26 @@ static void test_refresh_malformed(void **state)
     assert_false(auth_refresh_hash(NULL, h));
     assert_true(auth_refresh_hash("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE", h));
 }
+/* The per-process cache of verified tokens answers only for the exact token. */
+static void test_cache(void **state)
+{
+    arena *a = *state;
+    const char *t = issue(a, "user", NOW);
+    auth_claims c;
+    assert_int_equal(auth_verify_access(t, NOW, &c), RV_OK); /* now cached */
+    assert_int_equal(auth_verify_access(t, NOW, &c), RV_OK);
+    assert_string_equal(c.user_id, UID);
+    size_t n = strlen(t);
+    char *other = arena_strdup(a, t);
+    other[n - 1] = other[n - 1] == 'A' ? 'B' : 'A'; /* same slot, different token */
+    assert_int_equal(verify_at(other, NOW), RV_E_UNAUTHORIZED);
+    assert_int_equal(verify_at(arena_strndup(a, t, n - 1), NOW), RV_E_UNAUTHORIZED);
+    assert_int_equal(verify_at(t, NOW + 900), RV_E_TOKEN_EXPIRED); /* exp checked on a hit */
+    assert_int_equal(verify_at(t, NOW - AUTH_LEEWAY - 1), RV_E_UNAUTHORIZED);
+    assert_int_equal(verify_at("", NOW), RV_E_UNAUTHORIZED);
+    auth_cache_clear();
+    assert_int_equal(verify_at(t, NOW), RV_OK);
+}
 
 int main(void)
 {
@@ -421,6 +441,7 @@ int main(void)
         T(test_tampered),
         T(test_truncated_and_extended),
         T(test_garbage),
+        T(test_cache),
         T(test_password),
         T(test_password_rehash),
         T(test_refresh_new),
