@@ -71,17 +71,60 @@ void log_msg(log_level lv, const char *fmt, ...)
     line_end(o);
 }
 
+/* A JSON string for s: plain ASCII that needs no escape goes as it is (request
+ * ids, UUIDs, most paths: the fast path of every access line); anything else is
+ * escaped by json-c. Ill-formed UTF-8 is replaced. Returns buf or json-c memory
+ * valid until *tmp is put. */
+static const char *json_str(const char *s, char *buf, size_t cap, json_object **tmp)
+{
+    size_t n = strlen(s);
+    bool plain = n + 3 <= cap;
+    for (size_t i = 0; plain && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if (plain) {
+        buf[0] = '"';
+        memcpy(buf + 1, s, n);
+        buf[n + 1] = '"';
+        buf[n + 2] = '\0';
+        return buf;
+    }
+    bool ok = u8_check((const uint8_t *)s, n) == NULL;
+    *tmp = json_object_new_string(ok ? s : "(not UTF-8)");
+    return json_object_to_json_string_ext(*tmp, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The access line is written on every request: formatted directly, the time
+ * string made once per second. */
 void log_access(const char *method, const char *path, int status, double duration_ms)
 {
     log_level lv = status >= 500 ? LOG_ERROR : LOG_INFO;
     if (lv < min_level)
         return;
-    json_object *o = line_start(lv);
-    json_object_object_add(o, "method", json_object_new_string(method ? method : ""));
-    /* nginx hands over the decoded path: keep the line valid JSON whatever it is. */
-    bool ok = path && u8_check((const uint8_t *)path, strlen(path)) == NULL;
-    json_object_object_add(o, "path", json_object_new_string(!path ? "" : ok ? path : "(not UTF-8)"));
-    json_object_object_add(o, "status", json_object_new_int(status));
-    json_object_object_add(o, "durationMs", json_object_new_double(duration_ms));
-    line_end(o);
+    static time_t last_sec = -1;
+    static char when[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != last_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        last_sec = ts.tv_sec;
+    }
+    char b1[80], b2[80], b3[24], b4[512];
+    json_object *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+    const char *rid = cur_request_id ? json_str(cur_request_id, b1, sizeof b1, &t1) : "null";
+    const char *uid = cur_user_id ? json_str(cur_user_id, b2, sizeof b2, &t2) : "null";
+    fprintf(stderr,
+            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"handler\":\"%s\",\"requestId\":%s,"
+            "\"userId\":%s,\"method\":%s,\"path\":%s,\"status\":%d,\"durationMs\":%.3f}\n",
+            when, ts.tv_nsec / 1000000, level_names[lv], handler_name, rid, uid,
+            json_str(method ? method : "", b3, sizeof b3, &t3),
+            json_str(path ? path : "", b4, sizeof b4, &t4), status, duration_ms);
+    json_object_put(t1);
+    json_object_put(t2);
+    json_object_put(t3);
+    json_object_put(t4);
 }
