@@ -443,7 +443,7 @@ rv_err media_writer_open(media_writer **out, const char *path, media_format fmt,
      * umask, as for any file this process makes. */
     int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) {
-        WHY("cannot create output file: %s", strerror(errno));
+        WHY("cannot create output file: %m"); /* errno, thread-safe unlike strerror */
         writer_free(w);
         return RV_E_INTERNAL;
     }

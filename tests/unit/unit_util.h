@@ -86,6 +86,7 @@ static inline bool unit_write_file(const char *path, const void *data, size_t n)
 /* The whole file, malloc'd (caller frees); NULL on failure. *n gets the size. */
 static inline unsigned char *unit_read_file(const char *path, size_t *n)
 {
+    *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
