@@ -1,0 +1,114 @@
+/* media.h — audio files through libavformat/libavcodec: probe and write.
+ *
+ * media_probe() looks at a file we did not make (uploads, provider outputs) and says
+ * what it really holds; media_writer turns 16-bit mono PCM into an mp3, wav or flac
+ * file (resampled, encoded frame by frame) — the local provider's output path.
+ *
+ * No shell, no ffmpeg binary: libraries only. Paths are always opened through the
+ * `file:` protocol, so a name can never select another protocol. libav's own log
+ * lines go to log.h at debug level instead of raw stderr.
+ *
+ * Thread safety: functions may run in several threads at once on different objects;
+ * a media_writer belongs to one thread at a time. */
+#ifndef RV_MEDIA_H
+#define RV_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* media_probe() refuses (RV_E_UNPROCESSABLE) audio that decodes to more than this,
+ * which also bounds the CPU one hostile file can cost. */
+enum { MEDIA_MAX_DURATION_MS = 3 * 3600 * 1000 };
+
+/* Containers media_probe() opens; everything else (playlists, image sequences,
+ * concat, raw guesses...) is refused before a byte of it is parsed as such. */
+#define MEDIA_PROBE_FORMATS "wav,w64,mp3,flac,ogg,mov,matroska,aac,aiff,caf"
+
+typedef struct media_info {
+    char format[48];     /* demuxer name: "wav", "mp3", "flac", "mov,mp4,m4a,3gp,3g2,mj2" */
+    bool has_audio;      /* false: the container opened but holds no audio stream */
+    char codec[32];      /* audio codec: "mp3", "pcm_s16le", "flac"; "" without audio */
+    int64_t duration_ms; /* audio actually decoded, never a header's claim */
+    int sample_rate;     /* Hz, of the first decoded frame */
+    int channels;        /* of the first decoded frame */
+} media_info;
+
+/* Opens path, finds the best audio stream and decodes all of it. Header durations
+ * are ignored: duration_ms is the sum of the decoded frames, so a WAV header that
+ * claims 2 GB over a few bytes reports the few bytes, and a truncated file reports
+ * what survives (a damaged frame is skipped, not fatal). Probing is bounded:
+ * probesize 2 MB, analyzeduration 5 s, 16 streams, MEDIA_MAX_DURATION_MS of audio,
+ * and 30 s of wall time.
+ *
+ * path: borrowed. out: written on RV_OK only (zeroed, then filled; without audio
+ * only format and has_audio = false are set).
+ * Errors: RV_E_UNPROCESSABLE when the file cannot be opened as one of
+ * MEDIA_PROBE_FORMATS (missing, empty, garbage), when its audio stream yields no
+ * decodable frame, or when it exceeds the bounds above; RV_E_INTERNAL when out of
+ * memory. Never crashes on any input. */
+rv_err media_probe(const char *path, media_info *out);
+
+typedef enum media_format { MEDIA_MP3, MEDIA_WAV, MEDIA_FLAC } media_format;
+
+/* "mp3" | "wav" | "flac" (exact, lower case) into *out; false for anything else,
+ * NULL included. */
+bool media_format_parse(const char *name, media_format *out);
+
+/* "audio/mpeg", "audio/wav", "audio/flac". */
+const char *media_content_type(media_format fmt);
+
+/* Whether rate is one of the output rates we offer: 8000, 16000, 22050, 24000,
+ * 32000, 44100 (all of which LAME, FLAC and WAV accept). */
+bool media_rate_ok(int rate);
+
+typedef struct media_writer media_writer;
+
+typedef struct media_written {
+    int64_t duration_ms;      /* from the number of samples in the file */
+    int64_t bytes;            /* size of the finished file */
+    int sample_rate;          /* of the file */
+    const char *content_type; /* static string, see media_content_type() */
+} media_written;
+
+/* Starts a file at path that will hold fmt at out_rate, mono, from 16-bit mono PCM
+ * at in_rate (any rate libswresample takes, 1000..384000). mp3 is libmp3lame CBR:
+ * 128 kbit/s at 32 kHz and up, 64 at 16-24 kHz, 32 at 8 kHz (speech needs no more,
+ * and MPEG-2.5 tops out at 160). The bytes go to a temporary file beside path;
+ * path itself appears only when media_writer_finish() succeeds, so a reader never
+ * sees half a file and a failure never leaves one.
+ *
+ * path: borrowed, copied. *out: owned by the caller, released by exactly one of
+ * media_writer_finish() or media_writer_abort(); NULL on failure.
+ * Errors: RV_E_UNPROCESSABLE for an unknown format or rate, RV_E_INTERNAL for
+ * everything else (no encoder, cannot create the file); why gets a short reason. */
+rv_err media_writer_open(media_writer **out, const char *path, media_format fmt, int in_rate,
+                         int out_rate, char *why, size_t why_len);
+
+/* Appends n samples (n = 0 is fine). Resamples and encodes as whole frames become
+ * available, so memory stays at a few frames whatever the length.
+ * Errors: RV_E_UNPROCESSABLE when the file would pass max_ms (0 = no limit, see
+ * media_writer_limit()); RV_E_INTERNAL when encoding or writing fails. After an
+ * error the writer only accepts media_writer_abort(). */
+rv_err media_writer_write(media_writer *w, const int16_t *pcm, size_t n, char *why, size_t why_len);
+
+/* Caps the length of the output; exceeding it fails the write. */
+void media_writer_limit(media_writer *w, int64_t max_ms);
+
+/* Flushes resampler and encoder, writes the trailer, moves the file to its path and
+ * frees w (always, even on failure, when the temporary file is removed). res may
+ * be NULL. Errors: RV_E_UNPROCESSABLE when no sample was written at all (the file
+ * would be empty), RV_E_INTERNAL otherwise. */
+rv_err media_writer_finish(media_writer *w, media_written *res, char *why, size_t why_len);
+
+/* Removes the temporary file and frees w. NULL is fine. */
+void media_writer_abort(media_writer *w);
+
+/* Sends libav's log lines (warnings and worse) to log_msg() at LOG_DEBUG, once per
+ * process. Called by every function above; exposed for code that uses libav
+ * directly. */
+void media_init(void);
+
+#endif
