@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BASE_URL, DATA_DIR, TIMEOUT, assert_json, assert_problem, content_type
+from conftest import BASE_URL, DATA_DIR, TIMEOUT, assert_problem
 
 URL = urllib.parse.urlsplit(BASE_URL)
 HOST, PORT = URL.hostname, URL.port or 80
