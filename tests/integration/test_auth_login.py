@@ -19,7 +19,9 @@ def test_login_ok(api, db, register):
     assert_user(b["user"], u.email)
     assert b["user"] == u.user
     assert isinstance(b["expiresIn"], int) and 0 < b["expiresIn"] <= 900
-    assert_session_cookies(r, b["accessToken"], b["refreshToken"])
+    c = assert_session_cookies(r, b["accessToken"], b["refreshToken"])
+    assert int(c["rv_access"]["max-age"]) == b["expiresIn"]
+    assert int(c["rv_refresh"]["max-age"]) > b["expiresIn"]
     assert r.headers.get("Cache-Control") == "no-store"
     assert len(b["refreshToken"]) >= 32 and b["refreshToken"] != u.refresh
 
