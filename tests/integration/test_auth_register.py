@@ -4,12 +4,13 @@
 (an unknown referral code is a 400 on referralCode); 409 email_taken; 405; 413; 415;
 429 (test_nginx) and 503 (test_zz_db_restart)."""
 import concurrent.futures
+import json
 import threading
 
 import pytest
 
 from conftest import (PASSWORD, Api, assert_json, assert_problem, assert_session_cookies,
-                      assert_user, do_register, login, unique_email)
+                      assert_user, do_register, jwt_claims, login, unique_email)
 
 REGISTER = "/api/auth/register"
 
@@ -38,7 +39,8 @@ def test_register_creates_account(api, db):
     assert db.ledger(u["id"]) == [(u["credits"], "signup", "Signup credits")]
     h = db.scalar("SELECT password_hash FROM user_credentials WHERE user_id = :'u'", u=u["id"])
     assert h.startswith("$argon2id$") and PASSWORD not in h
-    assert db.tokens(u["id"]) == [(me and db.tokens(u["id"])[0][0], False)]
+    # One session: one live refresh token, whose family is the token's sid.
+    assert db.tokens(u["id"]) == [(jwt_claims(b["accessToken"])["sid"], False)]
 
 
 def test_register_name_round_trip(register, api):
@@ -181,8 +183,7 @@ def test_register_invalid_utf8(api, db, bad, where):
                                    "multipart/form-data; boundary=x"])
 def test_register_wrong_content_type(api, db, ctype):
     email = unique_email()
-    import json as _json
-    data = _json.dumps({"email": email, "password": PASSWORD}).encode()
+    data = json.dumps({"email": email, "password": PASSWORD}).encode()
     headers = {} if ctype is None else {"Content-Type": ctype}
     r = api.request("POST", REGISTER, data=data, headers=headers)
     assert_problem(r, 415, "unsupported_media_type")
@@ -190,9 +191,8 @@ def test_register_wrong_content_type(api, db, ctype):
 
 
 def test_register_content_type_parameters_accepted(api):
-    import json as _json
     email = unique_email()
-    data = _json.dumps({"email": email, "password": PASSWORD}).encode()
+    data = json.dumps({"email": email, "password": PASSWORD}).encode()
     r = api.request("POST", REGISTER, data=data, ctype="Application/JSON; charset=UTF-8")
     assert_json(r, 201)
 

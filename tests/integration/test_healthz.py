@@ -1,7 +1,7 @@
 """GET /healthz (public) and GET /api/version (public, no database)."""
 import pytest
 
-from conftest import assert_json, assert_problem, content_type
+from conftest import assert_json, assert_problem
 
 
 def test_healthz_ok(api):
