@@ -107,15 +107,17 @@ static void setup(transfer *t, CURLM *multi)
 
 void http_run(arena *a, http_call *calls, size_t n)
 {
-    static bool inited;
-    if (!inited) {
+    /* One multi handle per process: its connection cache keeps connections to a
+     * provider alive from one batch to the next (no TCP/TLS handshake per call). */
+    static CURLM *multi;
+    if (!multi) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        inited = true;
+        multi = curl_multi_init();
+        curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 128L);
     }
     if (n == 0)
         return;
-    CURLM *multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
     transfer *ts = arena_alloc(a, n * sizeof *ts);
     for (size_t i = 0; i < n; i++) {
         ts[i].call = &calls[i];
@@ -162,7 +164,6 @@ void http_run(arena *a, http_call *calls, size_t n)
             snprintf(t->call->error, sizeof t->call->error, "response too large");
         }
     }
-    curl_multi_cleanup(multi);
 }
 
 bool http_transient(const http_call *c)

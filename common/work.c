@@ -36,8 +36,10 @@ static const db_stmt lease = {
     "  FROM rv_job_lease($1, $2, $3)",
     3};
 static const db_stmt pending_events = {
-    "SELECT event_id, provider, job_id, payload FROM rv_webhooks_pending($1)", 1};
-static const db_stmt event_done = {"SELECT rv_webhook_done($1)", 1};
+    "SELECT event_id, provider, job_id, payload, job_status, kind, user_id, busy"
+    "  FROM rv_webhooks_pending($1, $2)",
+    2};
+static const db_stmt events_done = {"SELECT rv_webhooks_done($1::bigint[])", 1};
 static const db_stmt due_checks = {
     "SELECT job_id, kind, input, provider, provider_job_id, user_id"
     "  FROM rv_jobs_due_checks($1, $2, $3)",
@@ -94,7 +96,8 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     if (db_query(w->rq, &running, p, &r) != RV_OK)
         return;
     /* Cancelled while we dispatched: stop the provider's work now. */
-    if (strcmp(db_get(r, 0, 0), "t") && j->ad && j->ad->remote && j->st.provider_job_id) {
+    const char *st = db_get(r, 0, 0);
+    if (st && !strcmp(st, "cancelled") && j->ad && j->ad->remote && j->st.provider_job_id) {
         http_call c = {0};
         j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
         http_run(w->rq->a, &c, 1);
@@ -280,53 +283,62 @@ static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed
     return n;
 }
 
-/* The webhook inbox: each event moves its job, then is marked processed. */
-static int pass_inbox(work_ctx *w)
+/* One batch of the webhook inbox: each event moves its job, then is marked
+ * processed. Progress and failures are guarded moves in SQL and need no lease; a
+ * success is leased first, so only one poller downloads its output. Events of a
+ * job another poller holds wait for a later batch. Returns the events done. */
+static int inbox_batch(work_ctx *w, int *seen)
 {
     PGresult *r;
-    if (db_query(w->rq, &pending_events, (const char *[]){num(w, w->batch)}, &r) != RV_OK)
+    const char *p[] = {num(w, w->batch), w->poller_id};
+    if (db_query(w->rq, &pending_events, p, &r) != RV_OK)
         return 0;
-    int n = PQntuples(r), n_done = 0;
+    int n = PQntuples(r), n_done = 0, n_finished = 0;
     job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
-    const char **finished_events = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof(char *));
-    int n_finished = 0;
+    char *finished = arena_strdup(w->rq->a, "{");
+    *seen = n;
     for (int i = 0; i < n; i++) {
-        const char *event = db_get(r, i, 0), *job_id = db_get(r, i, 2);
-        const prov_adapter *ad = prov_find(db_get(r, i, 1));
-        json_object *payload = parse_kept(w, db_get(r, i, 3));
-        PGresult *lr;
-        const char *lp[] = {job_id, w->poller_id, num(w, w->lease_s)};
-        if (!job_id || db_query(w->rq, &lease, lp, &lr) != RV_OK)
-            continue;
-        if (PQntuples(lr) == 0) {
-            /* Terminal (the event changes nothing) — or another poller holds the
-             * job: then leave the event for a later sweep. */
-            static const db_stmt is_terminal = {
-                "SELECT rv_job_terminal(status) FROM jobs WHERE id = $1", 1};
-            PGresult *tr;
-            if (db_query(w->rq, &is_terminal, (const char *[]){job_id}, &tr) == RV_OK &&
-                (PQntuples(tr) == 0 || !strcmp(db_get(tr, 0, 0), "t")))
-                finished_events[n_finished++] = event;
-            continue;
-        }
+        const char *event = db_get(r, i, 0), *job_status = db_get(r, i, 4);
+        bool ended = !job_status || !strcmp(job_status, "succeeded") ||
+                     !strcmp(job_status, "failed") || !strcmp(job_status, "cancelled");
+        if (!ended && !strcmp(db_get(r, i, 7), "t"))
+            continue; /* another poller is on it */
         job_ref *j = arena_alloc(w->rq->a, sizeof *j);
-        j->id = job_id;
-        j->kind = db_get(lr, 0, 1);
-        j->provider = db_get(lr, 0, 3);
-        j->user_id = db_get(lr, 0, 5);
-        j->ad = ad;
-        if (!ad || !ad->read_event || !ad->read_event(w->rq->a, payload, &j->st)) {
-            log_msg(LOG_WARN, "webhook event %s for job %s could not be read", event, job_id);
-            to_released(w, job_id, w->check_in_s);
-        } else {
+        j->id = db_get(r, i, 2);
+        j->kind = db_get(r, i, 5);
+        j->user_id = db_get(r, i, 6);
+        j->ad = prov_find(db_get(r, i, 1));
+        json_object *payload = parse_kept(w, db_get(r, i, 3));
+        if (!ended && (!j->ad || !j->ad->read_event ||
+                       !j->ad->read_event(w->rq->a, payload, &j->st))) {
+            log_msg(LOG_WARN, "webhook event %s for job %s could not be read", event, j->id);
+        } else if (!ended && j->st.state == PROV_SUCCEEDED) {
+            PGresult *lr;
+            const char *lp[] = {j->id, w->poller_id, num(w, w->lease_s)};
+            if (db_query(w->rq, &lease, lp, &lr) != RV_OK || PQntuples(lr) == 0)
+                continue; /* ended or taken meanwhile: the next batch sees which */
+            done[n_done++] = j;
+        } else if (!ended) {
             apply(w, j, done, &n_done);
         }
-        finished_events[n_finished++] = event;
+        finished = arena_printf(w->rq->a, "%s%s%s", finished, n_finished++ ? "," : "", event);
     }
     finish_all(w, done, n_done);
-    for (int i = 0; i < n_finished; i++)
-        (void)db_query(w->rq, &event_done, (const char *[]){finished_events[i]}, NULL);
+    if (n_finished)
+        (void)db_query(w->rq, &events_done,
+                       (const char *[]){arena_printf(w->rq->a, "%s}", finished)}, NULL);
     return n_finished;
+}
+
+static int pass_inbox(work_ctx *w)
+{
+    int moved = 0, seen = 0;
+    for (int round = 0; round < 20; round++) {
+        moved += inbox_batch(w, &seen);
+        if (seen < w->batch)
+            break;
+    }
+    return moved;
 }
 
 /* Cancelled jobs whose provider work is still going, and jobs past deadline. */
@@ -422,12 +434,14 @@ static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad
 static int pass_dispatch_remote(work_ctx *w)
 {
     PGresult *r;
-    const char *p[] = {w->poller_id, "false", num(w, w->batch), num(w, w->lease_s)};
+    const prov_adapter *rep = prov_find("replicate");
+    if (!rep->available())
+        return 0; /* this poller has no key: other pollers take those jobs */
+    const char *p[] = {w->poller_id, "{replicate}", num(w, w->batch), num(w, w->lease_s)};
     if (db_query(w->rq, &claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;
     int n = read_jobs(w, r, &js, true), n_done = 0;
-    const prov_adapter *rep = prov_find("replicate");
     job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
     find_rescued(w, js, n, rep);
 
@@ -435,10 +449,6 @@ static int pass_dispatch_remote(work_ctx *w)
     int k = 0;
     for (int i = 0; i < n; i++) {
         job_ref *j = &js[i];
-        if (!j->ad || !j->ad->remote || !j->ad->available()) {
-            to_failed(w, j->id, "provider_unavailable", "the job's provider is not configured");
-            continue;
-        }
         if (j->rescued)
             continue;
         prov_job pj = {j->id, j->kind, j->model, NULL, j->callback_token, j->user_id, j->input};
@@ -521,7 +531,7 @@ static int pass_dispatch_local(work_ctx *w)
     if (free_slots <= 0)
         return 0;
     PGresult *r;
-    const char *p[] = {w->poller_id, "true", num(w, free_slots),
+    const char *p[] = {w->poller_id, "{local}", num(w, free_slots),
                        num(w, w->local_timeout_s + 60)};
     if (db_query(w->rq, &claim, p, &r) != RV_OK)
         return 0;
@@ -578,10 +588,14 @@ void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
 int work_sweep(work_ctx *w)
 {
     int moved = 0, n;
+    double t0 = now_s(), t1, t2, t3;
     work_reap(w);
     moved += pass_inbox(w);
+    t1 = now_s();
     moved += pass_stop(w);
+    t2 = now_s();
     moved += pass_checks(w);
+    t3 = now_s();
     /* Keep claiming while full batches come back, within reason. */
     for (int round = 0; round < 20; round++) {
         moved += n = pass_dispatch_remote(w);
@@ -589,5 +603,8 @@ int work_sweep(work_ctx *w)
             break;
     }
     moved += pass_dispatch_local(w);
+    if (moved)
+        log_msg(LOG_DEBUG, "sweep: %d moved in %.1f ms (inbox %.1f, stop %.1f, checks %.1f)", moved,
+                (now_s() - t0) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3);
     return moved;
 }

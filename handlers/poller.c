@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 
     double end = now_s() + (double)window;
     while (!stopping) {
-        work_sweep(&w);
+        int moved = work_sweep(&w);
         arena_reset(a);
         if (once) {
             /* One pass means the local work it started has finished too. */
@@ -100,7 +100,9 @@ int main(int argc, char **argv)
         if (left <= 0)
             break;
         int wait_ms = (int)(left * 1000 < (double)sweep_ms ? left * 1000 : (double)sweep_ms);
-        db_wait_notify(wait_ms);
+        /* Work begets work (a dispatch brings webhooks): sweep again at once while
+         * the last sweep found any; wait for a notification only when idle. */
+        db_wait_notify(moved ? 0 : wait_ms);
     }
     while (work_local_running(&w) > 0) { /* let children finish their job */
         usleep(50 * 1000);

@@ -318,8 +318,9 @@ END $$;
 -- poller skips it until it runs out, so a dead poller's work is taken up again.
 
 -- Due queued jobs, and dispatches whose lease ran out (rescue: the caller must look
--- the job up at the provider before submitting it again: `rescued` tells).
-CREATE FUNCTION rv_jobs_claim(p_poller text, p_local boolean, p_limit integer, p_lease integer)
+-- the job up at the provider before submitting it again: `rescued` tells). Only
+-- jobs of p_providers: a poller without a provider's key leaves its jobs to others.
+CREATE FUNCTION rv_jobs_claim(p_poller text, p_providers text[], p_limit integer, p_lease integer)
 RETURNS TABLE (job_id uuid, kind text, input jsonb, provider text, provider_model text,
                provider_job_id text, callback_token text, attempts integer,
                max_attempts integer, user_id uuid, rescued boolean)
@@ -329,7 +330,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
          WHERE ((status = 'queued' AND run_at <= now())
                 OR (status = 'dispatching' AND locked_until < now())
                 OR (status = 'running' AND provider = 'local' AND locked_until < now()))
-           AND (provider = 'local') = p_local
+           AND provider = ANY (p_providers)
          ORDER BY run_at
          LIMIT p_limit
          FOR UPDATE SKIP LOCKED
@@ -371,9 +372,13 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 -- The provider accepted the job (or reported progress): running, next check later.
+-- Returns the job's status afterwards ('running' when it moved; another status
+-- when it had ended, or when another poller holds it).
 CREATE FUNCTION rv_job_running(p_job uuid, p_poller text, p_provider_job_id text,
                                p_progress integer, p_check_in integer)
-RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    st text;
 BEGIN
     UPDATE jobs SET status = 'running',
                     provider_job_id = COALESCE(p_provider_job_id, provider_job_id),
@@ -382,8 +387,9 @@ BEGIN
                     run_at = now() + make_interval(secs => p_check_in),
                     locked_until = NULL, locked_by = NULL
      WHERE id = p_job AND status IN ('dispatching', 'running')
-       AND (locked_by IS NULL OR locked_by = p_poller);
-    RETURN FOUND;
+       AND (locked_by IS NULL OR locked_by = p_poller OR locked_until < now())
+    RETURNING status INTO st;
+    RETURN COALESCE(st, (SELECT status FROM jobs WHERE id = p_job));
 END $$;
 
 -- A local job started synthesising: running, and the poller's lease kept, so a
@@ -524,17 +530,21 @@ BEGIN
     RETURN 'stored';
 END $$;
 
--- Pending inbox events, oldest first, each claimed by one poller.
-CREATE FUNCTION rv_webhooks_pending(p_limit integer)
-RETURNS TABLE (event_id bigint, provider text, job_id uuid, payload jsonb)
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT id, provider, job_id, payload FROM webhook_events
-     WHERE processed_at IS NULL ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED
+-- Pending inbox events, oldest first, with what the poller needs of their job.
+-- busy: another poller holds the job's lease (leave the event for later).
+CREATE FUNCTION rv_webhooks_pending(p_limit integer, p_poller text)
+RETURNS TABLE (event_id bigint, provider text, job_id uuid, payload jsonb, job_status text,
+               kind text, user_id uuid, busy boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT e.id, e.provider, e.job_id, e.payload, j.status, j.kind, j.user_id,
+           COALESCE(j.locked_until > now() AND j.locked_by <> p_poller, false)
+      FROM webhook_events e LEFT JOIN jobs j ON j.id = e.job_id
+     WHERE e.processed_at IS NULL ORDER BY e.id LIMIT p_limit
 $$;
 
-CREATE FUNCTION rv_webhook_done(p_event bigint) RETURNS void
+CREATE FUNCTION rv_webhooks_done(p_events bigint[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    UPDATE webhook_events SET processed_at = now() WHERE id = p_event
+    UPDATE webhook_events SET processed_at = now() WHERE id = ANY (p_events)
 $$;
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
@@ -553,9 +563,9 @@ REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_r
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_job_release,
     rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
-    rv_webhook_receive, rv_webhooks_pending, rv_webhook_done FROM PUBLIC;
+    rv_webhook_receive, rv_webhooks_pending, rv_webhooks_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_job_release,
     rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
-    rv_webhook_receive, rv_webhooks_pending, rv_webhook_done TO reelvox_app;
+    rv_webhook_receive, rv_webhooks_pending, rv_webhooks_done TO reelvox_app;

@@ -384,6 +384,7 @@ class Sim:
         # state changes and outputs on one, webhook deliveries on the other.
         self.work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sim-work")
         self.hooks = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="sim-hook")
+        self._tls = threading.local()
         self.timers = Scheduler(self.work)
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
         self.reset()
@@ -617,26 +618,46 @@ class Sim:
         sig = sign(self.wrong_key if p.faults.get("bad_signature") else self.key, d.msg_id, ts, d.body)
         if p.faults.get("extra_signature"):
             sig = sign(self.wrong_key, d.msg_id, ts, d.body) + " " + sig
-        req = urllib.request.Request(p.webhook, data=d.body, method="POST", headers={
+        headers = {
             "Content-Type": "application/json",
             "User-Agent": "replicate-sim/1.0",
             "webhook-id": d.msg_id,
             "webhook-timestamp": ts,
             "webhook-signature": sig,
-        })
-        try:
-            with self.opener.open(req, timeout=p.faults["webhook_timeout_s"]) as r:
-                r.read()
-                return r.status
-        except urllib.error.HTTPError as e:
+        }
+        u = urllib.parse.urlsplit(p.webhook)
+        path = (u.path or "/") + ("?" + u.query if u.query else "")
+        key = (u.scheme, u.hostname, u.port)
+        timeout = p.faults["webhook_timeout_s"]
+        # One persistent connection per delivery thread and receiver, as a real
+        # sender keeps them: a new TCP connection and urllib per webhook cost more
+        # CPU than everything else the simulator does.
+        conns = getattr(self._tls, "conns", None)
+        if conns is None:
+            conns = self._tls.conns = {}
+        for attempt in (0, 1):
+            conn = conns.get(key)
+            fresh = conn is None
+            if fresh:
+                cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
+                conn = conns[key] = cls(u.hostname, u.port, timeout=timeout)
+            elif conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
-                e.read()
-            except OSError:
-                pass
-            return e.code
-        except Exception as e:  # refused, reset, timeout, garbage: all just a failed attempt
-            self.log(f"webhook {d.msg_id} to {p.webhook}: {e!r}")
-            return f"error: {getattr(e, 'reason', None) or e!r}"
+                conn.request("POST", path, body=d.body, headers=headers)
+                r = conn.getresponse()
+                r.read()
+                if r.will_close:
+                    conn.close()
+                    conns.pop(key, None)
+                return r.status
+            except Exception as e:  # refused, reset, timeout, garbage: a failed attempt
+                conn.close()
+                conns.pop(key, None)
+                if fresh or attempt or isinstance(e, TimeoutError):
+                    self.log(f"webhook {d.msg_id} to {p.webhook}: {e!r}")
+                    return f"error: {e!r}"
+                # a kept-alive connection the receiver had closed: once more, anew
 
     # ---- inspection
 
