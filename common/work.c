@@ -29,7 +29,7 @@ static const db_stmt claim = {
 static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
-static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb)", 2};
+static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
 static const db_stmt release = {"SELECT rv_job_release($1, $2, $3)", 3};
 static const db_stmt lease = {
     "SELECT job_id, kind, input, provider, provider_job_id, user_id, status"
@@ -159,7 +159,7 @@ static const char *ext_for(const char *content_type)
 
 /* Records a stored file as the job's result; drops the file if the job ended
  * meanwhile. */
-static void succeed_with(work_ctx *w, const char *job_id, const char *key, const media_info *mi,
+static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const media_info *mi,
                          const char *filename)
 {
     json_object *a = json_object_new_object();
@@ -173,14 +173,15 @@ static void succeed_with(work_ctx *w, const char *job_id, const char *key, const
     json_object_object_add(a, "sampleRate", json_object_new_int(mi->sample_rate));
     json_object_object_add(a, "channels", json_object_new_int(mi->channels));
     json_object_object_add(a, "storageKey", json_object_new_string(key));
-    const char *p[] = {job_id, arena_strdup(w->rq->a, json_object_to_json_string(a))};
+    const char *p[] = {j->id, arena_strdup(w->rq->a, json_object_to_json_string(a)),
+                       j->st.provider_job_id};
     json_object_put(a);
     PGresult *r;
     if (db_query(w->rq, &succeed, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
         store_delete(w->rq->a, key);
         return;
     }
-    log_msg(LOG_INFO, "job %s succeeded", job_id);
+    log_msg(LOG_INFO, "job %s succeeded", j->id);
 }
 
 /* Downloads the outputs of every succeeded job in js concurrently, then stores
@@ -229,7 +230,7 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
             to_released(w, j->id, 5);
             continue;
         }
-        succeed_with(w, j->id, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext));
+        succeed_with(w, j, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext));
     }
 }
 

@@ -455,7 +455,7 @@ END $$;
 -- Success: the output is already in our storage (p_audio describes the file).
 -- Returns false when the job was already terminal (the output is then dropped by
 -- the caller).
-CREATE FUNCTION rv_job_succeed(p_job uuid, p_audio jsonb)
+CREATE FUNCTION rv_job_succeed(p_job uuid, p_audio jsonb, p_provider_job_id text DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     j jobs;
@@ -474,6 +474,7 @@ BEGIN
     RETURNING id INTO a;
     UPDATE jobs SET status = 'succeeded', progress = 100, completed_at = now(),
                     started_at = COALESCE(started_at, now()),
+                    provider_job_id = COALESCE(provider_job_id, p_provider_job_id),
                     locked_until = NULL, locked_by = NULL, error = NULL,
                     output = jsonb_build_object('audioId', a,
                                                 'durationMs', (p_audio ->> 'durationMs')::bigint,
