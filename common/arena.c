@@ -136,6 +136,22 @@ char *arena_printf(arena *a, const char *fmt, ...)
     return s;
 }
 
+char *arena_join(arena *a, const char *const *parts, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += parts[i] ? strlen(parts[i]) : 0;
+    char *out = arena_alloc(a, len + 1), *p = out;
+    for (size_t i = 0; i < n; i++) {
+        size_t m = parts[i] ? strlen(parts[i]) : 0;
+        if (m)
+            memcpy(p, parts[i], m);
+        p += m;
+    }
+    *p = '\0';
+    return out;
+}
+
 void arena_defer(arena *a, void (*fn)(void *), void *ptr)
 {
     if (!ptr)

@@ -23,6 +23,10 @@ char *arena_strndup(arena *a, const char *s, size_t n); /* at most n bytes, stop
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap);
 
+/* The concatenation of n strings (NULL parts count as empty); memcpy-fast where
+ * arena_printf would format byte by byte. */
+char *arena_join(arena *a, const char *const *parts, size_t n);
+
 /* Runs fn(ptr) at the next reset; ptr NULL registers nothing. */
 void arena_defer(arena *a, void (*fn)(void *), void *ptr);
 

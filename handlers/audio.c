@@ -25,8 +25,7 @@ static rv_err audio(rv_req *rq)
         return er;
     if (PQntuples(r) != 1)
         return req_fail(rq, RV_E_NOT_FOUND, "no such audio");
-    json_object *a = views_audio(rq, db_get(r, 0, 0), db_get(r, 0, 1));
-    return a ? resp_jobj(rq, 200, json_object_get(a)) : RV_E_INTERNAL;
+    return resp_json(rq, 200, views_audio(rq, db_get(r, 0, 0), db_get(r, 0, 1)));
 }
 
 static const rv_endpoint endpoint = {

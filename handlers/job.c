@@ -26,8 +26,7 @@ static rv_err show(rv_req *rq, const char *id)
         return er;
     if (PQntuples(r) != 1)
         return req_fail(rq, RV_E_NOT_FOUND, "no such job");
-    json_object *job = views_job(rq, db_get(r, 0, 0), db_get(r, 0, 1));
-    return job ? resp_jobj(rq, 200, json_object_get(job)) : RV_E_INTERNAL;
+    return resp_json(rq, 200, views_job(rq, db_get(r, 0, 0), db_get(r, 0, 1)));
 }
 
 static rv_err cancel(rv_req *rq, const char *id)

@@ -25,8 +25,7 @@ static rv_err voice(rv_req *rq)
         return er;
     if (PQntuples(r) != 1)
         return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
-    json_object *v = views_voice(rq, db_get(r, 0, 0), db_get(r, 0, 1));
-    return v ? resp_jobj(rq, 200, json_object_get(v)) : RV_E_INTERNAL;
+    return resp_json(rq, 200, views_voice(rq, db_get(r, 0, 0), db_get(r, 0, 1)));
 }
 
 static const rv_endpoint endpoint = {

@@ -30,15 +30,7 @@ static rv_err voices(rv_req *rq)
     PGresult *r;
     if ((er = db_query(rq, &list_voices, p, &r)) != RV_OK)
         return er;
-    json_object *items = json_object_new_array(), *body = json_object_new_object();
-    json_object_object_add(body, "items", items);
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_object *v = views_voice(rq, db_get(r, i, 1), db_get(r, i, 2));
-        if (v)
-            json_object_array_add(items, json_object_get(v));
-    }
-    json_object_object_add(body, "pagination", resp_pagination(page, limit, db_get_long(r, 0, 0)));
-    return resp_jobj(rq, 200, body);
+    return views_list(rq, r, 1, 2, views_voice, page, limit, db_get_long(r, 0, 0));
 }
 
 static const rv_endpoint endpoint = {

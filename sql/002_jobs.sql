@@ -129,15 +129,17 @@ CREATE TABLE webhook_events (
 );
 CREATE INDEX webhook_events_pending ON webhook_events (id) WHERE processed_at IS NULL;
 
--- The job as API.md shows it. `result.url` is added by the handler (it signs it).
+-- The job as API.md shows it. `result.url` is added by the handler (it signs it),
+-- as text: `result` must stay the last member (common/views.c).
 CREATE FUNCTION rv_job_json(j jobs) RETURNS json LANGUAGE sql STABLE AS $$
     SELECT json_strip_nulls(json_build_object(
         'id', j.id, 'kind', j.kind, 'status', j.status, 'progress', j.progress,
-        'input', j.input - 'voice', 'result', CASE WHEN j.status = 'succeeded' THEN j.output END,
+        'input', j.input - 'voice',
         'error', CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END,
         'costCredits', j.cost_credits, 'provider', j.provider,
         'createdAt', rv_ts(j.created_at), 'startedAt', rv_ts(j.started_at),
-        'completedAt', rv_ts(j.completed_at)))
+        'completedAt', rv_ts(j.completed_at),
+        'result', CASE WHEN j.status = 'succeeded' THEN j.output END))
 $$;
 
 CREATE FUNCTION rv_audio_json(a audios) RETURNS json LANGUAGE sql STABLE AS $$
