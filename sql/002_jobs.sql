@@ -293,7 +293,7 @@ BEGIN
     END IF;
     UPDATE jobs SET status = 'cancelled', completed_at = now(), locked_until = NULL,
                     error = '{"code": "cancelled", "message": "cancelled by the user"}',
-                    cancel_at_provider = provider_job_id IS NOT NULL OR status = 'dispatching'
+                    cancel_at_provider = j.provider_job_id IS NOT NULL OR j.status = 'dispatching'
      WHERE id = p_job RETURNING * INTO j;
     PERFORM rv_job_refund(j.id);
     PERFORM pg_notify('reelvox_jobs', j.id::text);
