@@ -28,6 +28,7 @@ static const db_stmt claim = {
     4};
 static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
+static const db_stmt recheck = {"SELECT rv_job_recheck($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
 static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb)", 2};
 static const db_stmt release = {"SELECT rv_job_release($1, $2, $3)", 3};
@@ -93,8 +94,12 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     PGresult *r;
     if (db_query(w->rq, &running, p, &r) != RV_OK)
         return;
-    /* Cancelled while we dispatched: stop the provider's work now. */
-    if (strcmp(db_get(r, 0, 0), "t") && j->ad && j->ad->remote && j->st.provider_job_id) {
+    /* Ended while we dispatched (cancelled, past its deadline): stop the provider's
+     * work now. A job that another poller holds is left to it. */
+    const char *st = db_get(r, 0, 0);
+    bool ended = st && (!strcmp(st, "cancelled") || !strcmp(st, "failed") ||
+                        !strcmp(st, "succeeded"));
+    if (ended && j->ad && j->ad->remote && j->st.provider_job_id) {
         http_call c = {0};
         j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
         http_run(w->rq->a, &c, 1);
@@ -108,6 +113,16 @@ static void to_retry(work_ctx *w, job_ref *j, double retry_after, const char *me
                        error_json(w, "provider_transient", message)};
     log_msg(LOG_WARN, "job %s: %s; retrying in %.1f s", j->id, message, d);
     (void)db_query(w->rq, &retry, p, NULL);
+}
+
+/* The work may exist at the provider: look it up in a while, never resubmit blind. */
+static void to_recheck(work_ctx *w, job_ref *j, double retry_after, const char *message)
+{
+    double d = work_backoff(j->attempts, retry_after, randombytes_uniform(1000) / 1000.0);
+    const char *p[] = {j->id, w->poller_id, arena_printf(w->rq->a, "%.3f", d),
+                       error_json(w, "provider_transient", message)};
+    log_msg(LOG_WARN, "job %s: %s; looking it up at the provider in %.1f s", j->id, message, d);
+    (void)db_query(w->rq, &recheck, p, NULL);
 }
 
 static void to_failed(work_ctx *w, const char *job_id, const char *code, const char *message)
@@ -455,12 +470,14 @@ static int pass_dispatch_remote(work_ctx *w)
         if (j->rescued && j->call.status == -2)
             apply(w, j, done, &n_done);
         else if (j->rescued)
-            to_retry(w, j, 5, "could not look the job up at the provider");
+            to_recheck(w, j, 5, "could not look the job up at the provider");
     }
     for (int i = 0; i < k; i++) {
         job_ref *j = calls[i].user;
         prov_result res = j->ad->read(w->rq->a, &calls[i]);
-        if (res.outcome == PROV_TRANSIENT) {
+        if (res.outcome == PROV_TRANSIENT && res.maybe_started) {
+            to_recheck(w, j, res.retry_after, res.message);
+        } else if (res.outcome == PROV_TRANSIENT) {
             to_retry(w, j, res.retry_after, res.message);
         } else if (res.outcome == PROV_PERMANENT) {
             to_failed(w, j->id, "provider_rejected", res.message);

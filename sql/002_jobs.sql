@@ -371,9 +371,14 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 -- The provider accepted the job (or reported progress): running, next check later.
+-- A queued job is taken over too: work of it exists at the provider after all.
+-- Returns 'running', or else the job's status: terminal (the caller stops the
+-- provider's work) or another poller's (it leaves the job alone).
 CREATE FUNCTION rv_job_running(p_job uuid, p_poller text, p_provider_job_id text,
                                p_progress integer, p_check_in integer)
-RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    st text;
 BEGIN
     UPDATE jobs SET status = 'running',
                     provider_job_id = COALESCE(p_provider_job_id, provider_job_id),
@@ -381,9 +386,10 @@ BEGIN
                     started_at = COALESCE(started_at, now()),
                     run_at = now() + make_interval(secs => p_check_in),
                     locked_until = NULL, locked_by = NULL
-     WHERE id = p_job AND status IN ('dispatching', 'running')
-       AND (locked_by IS NULL OR locked_by = p_poller);
-    RETURN FOUND;
+     WHERE id = p_job AND status IN ('queued', 'dispatching', 'running')
+       AND (locked_by IS NULL OR locked_by = p_poller)
+    RETURNING status INTO st;
+    RETURN COALESCE(st, (SELECT status FROM jobs WHERE id = p_job));
 END $$;
 
 -- A local job started synthesising: running, and the poller's lease kept, so a
@@ -426,6 +432,30 @@ BEGIN
                     locked_until = NULL, locked_by = NULL
      WHERE id = p_job;
     RETURN 'queued';
+END $$;
+
+-- A dispatch whose outcome is unknown (no answer, an unreadable one, a 5xx): the
+-- work may exist at the provider. The job stays dispatching and its lease runs out
+-- in p_run_in seconds, so it comes back as a rescue, which looks the job up at the
+-- provider before anything is submitted again; meanwhile a webhook of that work is
+-- taken by this poller. Failed (and refunded) when the attempts are used up.
+-- Returns the new status.
+CREATE FUNCTION rv_job_recheck(p_job uuid, p_poller text, p_run_in double precision,
+                               p_error jsonb)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    j jobs;
+BEGIN
+    SELECT * INTO j FROM jobs WHERE id = p_job FOR UPDATE;
+    IF NOT FOUND OR j.status <> 'dispatching' OR j.locked_by IS DISTINCT FROM p_poller THEN
+        RETURN j.status; -- ended, or moved on by a webhook or another poller
+    END IF;
+    IF j.attempts >= j.max_attempts THEN
+        RETURN rv_job_fail(p_job, p_error);
+    END IF;
+    UPDATE jobs SET error = p_error, locked_until = now() + make_interval(secs => p_run_in)
+     WHERE id = p_job;
+    RETURN 'dispatching';
 END $$;
 
 -- Fails a job and refunds it, exactly once. Returns the job's status afterwards.
@@ -552,10 +582,10 @@ GRANT DELETE ON audios, voices TO reelvox_app;
 REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_job_release,
-    rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
+    rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_job_release,
-    rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
+    rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done TO reelvox_app;

@@ -38,6 +38,8 @@ typedef enum { PROV_OK, PROV_TRANSIENT, PROV_PERMANENT } prov_outcome;
 typedef struct prov_result {
     prov_outcome outcome;
     double retry_after; /* seconds the provider asked us to wait, 0 if it did not */
+    bool maybe_started; /* transient, yet the work may exist at the provider (no or an
+                         * unreadable answer, a 5xx): look it up before submitting again */
     const char *message;
     prov_status status;
 } prov_result;

@@ -182,6 +182,7 @@ static prov_result read_answer(arena *a, const http_call *c)
     prov_result r = {.outcome = PROV_OK, .retry_after = c->retry_after};
     if (http_transient(c)) {
         r.outcome = PROV_TRANSIENT;
+        r.maybe_started = c->status != 429; /* only a throttled call surely did nothing */
         r.message = c->status ? arena_printf(a, "the provider answered %ld", c->status)
                               : arena_printf(a, "the provider did not answer: %s", c->error);
         return r;
@@ -196,6 +197,7 @@ static prov_result read_answer(arena *a, const http_call *c)
         /* A 2xx we cannot read may still have started work: treat as transient so
          * the rescue path looks the job up before anything is submitted again. */
         r.outcome = PROV_TRANSIENT;
+        r.maybe_started = true;
         r.message = "the provider's answer could not be read";
     }
     json_object_put(p);
