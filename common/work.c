@@ -24,7 +24,7 @@
 
 static const db_stmt claim = {
     "SELECT job_id, kind, input, provider, provider_model, provider_job_id, callback_token,"
-    "       attempts, user_id, rescued FROM rv_jobs_claim($1, $2, $3, $4)",
+    "       attempts, user_id, rescued, created_s FROM rv_jobs_claim($1, $2, $3, $4)",
     4};
 static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
@@ -54,6 +54,7 @@ typedef struct job_ref {
     json_object *input;
     int attempts;
     bool rescued;
+    long created_s; /* when the job was created: none of its work is older */
     const prov_adapter *ad;
     http_call call;
     prov_status st;
@@ -286,6 +287,7 @@ static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed
             j->attempts = (int)db_get_long(r, i, 7);
             j->user_id = db_get(r, i, 8);
             j->rescued = !strcmp(db_get(r, i, 9), "t");
+            j->created_s = db_get_long(r, i, 10);
         } else {
             j->provider_job_id = db_get(r, i, 4);
             j->user_id = db_get(r, i, 5);
@@ -409,27 +411,58 @@ static int pass_checks(work_ctx *w)
     return n;
 }
 
-/* Rescued jobs may already be at the provider: look them up first. */
+/* Rescued jobs may already be at the provider: look them up first, through the
+ * provider's listing of recent work, newest first, page by page until each is
+ * found or the listing reaches back before the oldest of them was created (less
+ * PROV_FIND_SLACK_S for clocks that disagree). Only then is a job known never to
+ * have arrived; when the listing cannot be read to there, nothing is concluded. */
+enum { FIND_MAX_PAGES = 50 };
+
 static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad)
 {
-    bool any = false;
-    for (int i = 0; i < n && !any; i++)
-        any = js[i].rescued;
-    if (!any)
+    int m = 0;
+    long oldest = 0;
+    prov_job *pjs = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *pjs);
+    job_ref **who = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *who);
+    for (int i = 0; i < n; i++)
+        if (js[i].rescued) {
+            job_ref *j = &js[i];
+            oldest = m == 0 || j->created_s < oldest ? j->created_s : oldest;
+            who[m] = j;
+            pjs[m++] = (prov_job){j->id,      j->kind,  j->model,    NULL, j->callback_token,
+                                  j->user_id, j->input, j->created_s};
+        }
+    if (m == 0)
         return;
-    http_call c = {0};
-    ad->build_find(w->rq->a, &c);
-    http_run(w->rq->a, &c, 1);
-    for (int i = 0; i < n; i++) {
-        if (!js[i].rescued)
-            continue;
-        if (c.status != 200) {
-            js[i].call.status = -1; /* cannot tell: try again later, never resubmit blind */
-        } else if (ad->find_in(w->rq->a, &c, js[i].id, &js[i].st)) {
-            js[i].call.status = -2; /* found: adopt it */
-            log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", js[i].id);
+    prov_status *sts = arena_alloc(w->rq->a, (size_t)m * sizeof *sts);
+    bool *found = arena_alloc(w->rq->a, (size_t)m * sizeof *found);
+    memset(found, 0, (size_t)m * sizeof *found);
+    bool complete = false;
+    const char *page = NULL;
+    for (int pages = 0; pages < FIND_MAX_PAGES; pages++) {
+        http_call c = {0};
+        ad->build_find(w->rq->a, page, &c);
+        http_run(w->rq->a, &c, 1);
+        if (!ad->find_page(w->rq->a, &c, pjs, m, sts, found, oldest - PROV_FIND_SLACK_S, &page))
+            break; /* unreadable: cannot tell */
+        int left = 0;
+        for (int k = 0; k < m; k++)
+            left += !found[k];
+        if (left == 0 || !page) {
+            complete = true;
+            break;
+        }
+    }
+    for (int k = 0; k < m; k++) {
+        job_ref *j = who[k];
+        if (found[k]) {
+            j->st = sts[k];
+            j->call.status = -2; /* found: adopt it */
+            log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", j->id);
+        } else if (complete) {
+            j->rescued = false; /* never arrived: submit */
         } else {
-            js[i].rescued = false; /* never arrived: submit */
+            j->call.status = -1; /* cannot tell: look again later, never resubmit blind */
         }
     }
 }
@@ -456,7 +489,8 @@ static int pass_dispatch_remote(work_ctx *w)
         }
         if (j->rescued)
             continue;
-        prov_job pj = {j->id, j->kind, j->model, NULL, j->callback_token, j->user_id, j->input};
+        prov_job pj = {j->id,      j->kind,  j->model,     NULL, j->callback_token,
+                       j->user_id, j->input, j->created_s};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
         calls[k].user = j;
         /* Well inside the lease, so no other poller rescues a job still in flight. */

@@ -318,11 +318,12 @@ END $$;
 -- poller skips it until it runs out, so a dead poller's work is taken up again.
 
 -- Due queued jobs, and dispatches whose lease ran out (rescue: the caller must look
--- the job up at the provider before submitting it again: `rescued` tells).
+-- the job up at the provider before submitting it again: `rescued` tells; no work
+-- of the job can be older than `created_s`, seconds since the epoch).
 CREATE FUNCTION rv_jobs_claim(p_poller text, p_local boolean, p_limit integer, p_lease integer)
 RETURNS TABLE (job_id uuid, kind text, input jsonb, provider text, provider_model text,
                provider_job_id text, callback_token text, attempts integer,
-               max_attempts integer, user_id uuid, rescued boolean)
+               max_attempts integer, user_id uuid, rescued boolean, created_s bigint)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH due AS (
         SELECT id, status <> 'queued' AS rescued FROM jobs
@@ -339,7 +340,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       FROM due
      WHERE j.id = due.id
     RETURNING j.id, j.kind, j.input, j.provider, j.provider_model, j.provider_job_id,
-              j.callback_token, j.attempts, j.max_attempts, j.user_id, due.rescued
+              j.callback_token, j.attempts, j.max_attempts, j.user_id, due.rescued,
+              floor(extract(epoch FROM j.created_at))::bigint
 $$;
 
 -- Running jobs due for a status check (their webhook is late), leased for the check.

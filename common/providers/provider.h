@@ -48,7 +48,11 @@ typedef struct prov_result {
 typedef struct prov_job {
     const char *id, *kind, *model, *provider_job_id, *callback_token, *user_id;
     json_object *input; /* the job's input; borrowed */
+    long created_s;     /* when the job was created (seconds since the epoch) */
 } prov_job;
+
+/* Clocks of ours and a provider's may disagree by this much (seconds). */
+enum { PROV_FIND_SLACK_S = 300 };
 
 /* A remote provider is driven by building HTTP calls and reading their answers;
  * the poller runs the calls (many at once). The local provider has no calls: the
@@ -63,15 +67,22 @@ typedef struct prov_adapter {
 
     /* Builds the call that starts job. */
     void (*build_submit)(arena *a, const prov_job *job, http_call *c);
-    /* Builds the status call, the cancel call, and the call that lists recent work
-     * (to find a job a dead poller may have submitted). */
+    /* Builds the status call, the cancel call, and the call that lists recent work,
+     * newest first (to find a job a dead poller may have submitted): its first page,
+     * or the page_url a previous page named. */
     void (*build_get)(arena *a, const char *provider_job_id, http_call *c);
     void (*build_cancel)(arena *a, const char *provider_job_id, http_call *c);
-    void (*build_find)(arena *a, http_call *c);
+    void (*build_find)(arena *a, const char *page_url, http_call *c);
     /* Reads the answer of a submit or get call. */
     prov_result (*read)(arena *a, const http_call *c);
-    /* Looks for job_id in the answer of a find call; true with *st filled if found. */
-    bool (*find_in)(arena *a, const http_call *c, const char *job_id, prov_status *st);
+    /* Reads one page of a find: for each of the n jobs whose work is on it,
+     * found[k] = true and sts[k] filled (jobs already found are left alone; one piece
+     * of work is given to one job). *next: the URL of the following page, or NULL
+     * when there is none or this page already reaches back before not_before
+     * (seconds since the epoch), so older pages cannot hold the jobs' work. False
+     * when the page could not be read (then nothing can be concluded). */
+    bool (*find_page)(arena *a, const http_call *c, const prov_job *jobs, int n, prov_status *sts,
+                      bool *found, long not_before, const char **next);
     /* Reads a webhook event's payload (already verified and stored). */
     bool (*read_event)(arena *a, json_object *payload, prov_status *st);
 } prov_adapter;
