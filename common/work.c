@@ -318,11 +318,12 @@ static int pass_inbox(work_ctx *w)
         if (PQntuples(lr) == 0) {
             /* Terminal (the event changes nothing) — or another poller holds the
              * job: then leave the event for a later sweep. */
-            static const db_stmt is_terminal = {
-                "SELECT rv_job_terminal(status) FROM jobs WHERE id = $1", 1};
+            static const db_stmt status_of = {"SELECT rv_job_status($1)", 1};
             PGresult *tr;
-            if (db_query(w->rq, &is_terminal, (const char *[]){job_id}, &tr) == RV_OK &&
-                (PQntuples(tr) == 0 || !strcmp(db_get(tr, 0, 0), "t")))
+            const char *st;
+            if (db_query(w->rq, &status_of, (const char *[]){job_id}, &tr) == RV_OK &&
+                (!(st = db_get(tr, 0, 0)) || !strcmp(st, "succeeded") || !strcmp(st, "failed") ||
+                 !strcmp(st, "cancelled")))
                 finished_events[n_finished++] = event;
             continue;
         }

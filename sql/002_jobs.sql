@@ -394,6 +394,13 @@ BEGIN
     RETURN COALESCE(st, (SELECT status FROM jobs WHERE id = p_job));
 END $$;
 
+-- A job's status, NULL if there is no such job (whoever asks: the poller reads
+-- no rows of jobs directly, row level security hides them from it).
+CREATE FUNCTION rv_job_status(p_job uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT status FROM jobs WHERE id = p_job
+$$;
+
 -- A local job started synthesising: running, and the poller's lease kept, so a
 -- job whose poller and child both died is rescued when the lease runs out.
 CREATE FUNCTION rv_job_started_local(p_job uuid, p_poller text)
@@ -583,11 +590,13 @@ GRANT DELETE ON audios, voices TO reelvox_app;
 
 REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_job_status,
     rv_job_release,
     rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_job_status,
     rv_job_release,
     rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done TO reelvox_app;
