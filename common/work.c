@@ -416,48 +416,85 @@ static int pass_checks(work_ctx *w)
  * provider's listing of recent work, newest first, page by page until each is
  * found or the listing reaches back before the oldest of them was created (less
  * PROV_FIND_SLACK_S for clocks that disagree). Only then is a job known never to
- * have arrived; when the listing cannot be read to there, nothing is concluded. */
-enum { FIND_MAX_PAGES = 50 };
+ * have arrived; when the listing cannot be read to there, nothing is concluded.
+ * Work that another job already holds is never adopted (another job may have
+ * asked for exactly the same). */
+enum { FIND_MAX_PAGES = 50, FIND_MAX_SKIPS = 64 };
+
+static const db_stmt work_taken = {"SELECT rv_provider_work_taken($1, $2::text[])", 2};
+
+/* Of the work just matched (found[k] && !before[k]), what other jobs hold, added
+ * to f->skip. Returns how many were added, or -1 when the database cannot tell. */
+static int skip_taken(work_ctx *w, const prov_adapter *ad, prov_lookup *f, const bool *before,
+                      const char **skip)
+{
+    char *arr = arena_strdup(w->rq->a, "{");
+    int n = 0;
+    for (int k = 0; k < f->n; k++)
+        if (f->found[k] && !before[k]) {
+            arr = arena_printf(w->rq->a, "%s%s\"%s\"", arr, n++ ? "," : "",
+                               f->sts[k].provider_job_id);
+        }
+    if (n == 0)
+        return 0;
+    PGresult *r;
+    const char *p[] = {ad->name, arena_printf(w->rq->a, "%s}", arr)};
+    if (db_query(w->rq, &work_taken, p, &r) != RV_OK)
+        return -1;
+    int added = 0;
+    for (int i = 0; i < PQntuples(r) && f->n_skip < FIND_MAX_SKIPS; i++, added++)
+        skip[f->n_skip++] = db_get(r, i, 0);
+    return added;
+}
 
 static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad)
 {
-    int m = 0;
+    arena *a = w->rq->a;
+    prov_lookup f = {0};
+    job_ref **who = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *who);
+    prov_job *pjs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *pjs);
     long oldest = 0;
-    prov_job *pjs = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *pjs);
-    job_ref **who = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *who);
     for (int i = 0; i < n; i++)
         if (js[i].rescued) {
             job_ref *j = &js[i];
-            oldest = m == 0 || j->created_s < oldest ? j->created_s : oldest;
-            who[m] = j;
-            pjs[m++] = (prov_job){j->id,      j->kind,  j->model,    NULL, j->callback_token,
-                                  j->user_id, j->input, j->created_s};
+            oldest = f.n == 0 || j->created_s < oldest ? j->created_s : oldest;
+            who[f.n] = j;
+            pjs[f.n++] = (prov_job){j->id,      j->kind,  j->model,    NULL, j->callback_token,
+                                    j->user_id, j->input, j->created_s};
         }
-    if (m == 0)
+    if (f.n == 0)
         return;
-    prov_status *sts = arena_alloc(w->rq->a, (size_t)m * sizeof *sts);
-    bool *found = arena_alloc(w->rq->a, (size_t)m * sizeof *found);
-    memset(found, 0, (size_t)m * sizeof *found);
-    bool complete = false;
+    f.jobs = pjs;
+    f.not_before = oldest - PROV_FIND_SLACK_S;
+    f.sts = arena_alloc(a, (size_t)f.n * sizeof *f.sts);
+    f.found = arena_alloc(a, (size_t)f.n * sizeof *f.found);
+    bool *before = arena_alloc(a, (size_t)f.n * sizeof *before);
+    const char **skip = arena_alloc(a, FIND_MAX_SKIPS * sizeof *skip);
+    f.skip = skip;
+    memset(f.found, 0, (size_t)f.n * sizeof *f.found);
+    bool complete = false, readable = true;
     const char *page = NULL;
-    for (int pages = 0; pages < FIND_MAX_PAGES; pages++) {
+    for (int pages = 0; pages < FIND_MAX_PAGES && readable && !complete; pages++) {
         http_call c = {0};
-        ad->build_find(w->rq->a, page, &c);
-        http_run(w->rq->a, &c, 1);
-        if (!ad->find_page(w->rq->a, &c, pjs, m, sts, found, oldest - PROV_FIND_SLACK_S, &page))
-            break; /* unreadable: cannot tell */
-        int left = 0;
-        for (int k = 0; k < m; k++)
-            left += !found[k];
-        if (left == 0 || !page) {
-            complete = true;
-            break;
+        ad->build_find(a, page, &c);
+        http_run(a, &c, 1);
+        memcpy(before, f.found, (size_t)f.n * sizeof *before);
+        /* Read the page again while it offers work others hold. */
+        for (int added = 1; readable && added > 0;) {
+            memcpy(f.found, before, (size_t)f.n * sizeof *before);
+            readable = ad->find_page(a, &c, &f, &page) &&
+                       (added = skip_taken(w, ad, &f, before, skip)) >= 0 &&
+                       f.n_skip < FIND_MAX_SKIPS;
         }
+        int left = 0;
+        for (int k = 0; k < f.n; k++)
+            left += !f.found[k];
+        complete = readable && (left == 0 || !page);
     }
-    for (int k = 0; k < m; k++) {
+    for (int k = 0; k < f.n; k++) {
         job_ref *j = who[k];
-        if (found[k]) {
-            j->st = sts[k];
+        if (f.found[k]) {
+            j->st = f.sts[k];
             j->call.status = -2; /* found: adopt it */
             log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", j->id);
         } else if (complete) {

@@ -84,6 +84,8 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_user ON jobs (user_id, created_at DESC, id DESC);
 CREATE INDEX jobs_due ON jobs (run_at) WHERE status IN ('queued', 'dispatching', 'running');
 CREATE INDEX jobs_provider_cancel ON jobs (id) WHERE cancel_at_provider;
+CREATE INDEX jobs_provider_work ON jobs (provider, provider_job_id)
+    WHERE provider_job_id IS NOT NULL;
 
 CREATE FUNCTION rv_job_terminal(s text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
 $$ SELECT s IN ('succeeded', 'failed', 'cancelled') $$;
@@ -391,8 +393,22 @@ BEGIN
      WHERE id = p_job AND status IN ('queued', 'dispatching', 'running')
        AND (locked_by IS NULL OR locked_by = p_poller)
     RETURNING status INTO st;
-    RETURN COALESCE(st, (SELECT status FROM jobs WHERE id = p_job));
+    IF st IS NULL THEN
+        -- Ended meanwhile: still record whose work it is, so no other job adopts it.
+        UPDATE jobs SET provider_job_id = p_provider_job_id
+         WHERE id = p_job AND provider_job_id IS NULL AND p_provider_job_id IS NOT NULL
+           AND rv_job_terminal(status);
+        st := (SELECT status FROM jobs WHERE id = p_job);
+    END IF;
+    RETURN st;
 END $$;
+
+-- Of p_ids (work at p_provider), those some job already holds: a rescue looking a
+-- job up at the provider never adopts them.
+CREATE FUNCTION rv_provider_work_taken(p_provider text, p_ids text[])
+RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT provider_job_id FROM jobs WHERE provider = p_provider AND provider_job_id = ANY (p_ids)
+$$;
 
 -- A job's status, NULL if there is no such job (whoever asks: the poller reads
 -- no rows of jobs directly, row level security hides them from it).
@@ -590,13 +606,13 @@ GRANT DELETE ON audios, voices TO reelvox_app;
 
 REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
-    rv_job_status,
+    rv_provider_work_taken, rv_job_status,
     rv_job_release,
     rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
-    rv_job_status,
+    rv_provider_work_taken, rv_job_status,
     rv_job_release,
     rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhook_done TO reelvox_app;

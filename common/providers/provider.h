@@ -52,7 +52,18 @@ typedef struct prov_job {
 } prov_job;
 
 /* Clocks of ours and a provider's may disagree by this much (seconds). */
-enum { PROV_FIND_SLACK_S = 300 };
+enum { PROV_FIND_SLACK_S = 30 };
+
+/* Looking jobs up in a provider's listing of recent work (see find_page). */
+typedef struct prov_lookup {
+    const prov_job *jobs; /* the jobs looked for */
+    int n;
+    prov_status *sts; /* per job: its work's status, once found[k] */
+    bool *found;
+    const char *const *skip; /* work known to be other jobs': never matched */
+    int n_skip;
+    long not_before; /* none of the jobs' work is older (seconds since the epoch) */
+} prov_lookup;
 
 /* A remote provider is driven by building HTTP calls and reading their answers;
  * the poller runs the calls (many at once). The local provider has no calls: the
@@ -75,14 +86,13 @@ typedef struct prov_adapter {
     void (*build_find)(arena *a, const char *page_url, http_call *c);
     /* Reads the answer of a submit or get call. */
     prov_result (*read)(arena *a, const http_call *c);
-    /* Reads one page of a find: for each of the n jobs whose work is on it,
-     * found[k] = true and sts[k] filled (jobs already found are left alone; one piece
-     * of work is given to one job). *next: the URL of the following page, or NULL
-     * when there is none or this page already reaches back before not_before
-     * (seconds since the epoch), so older pages cannot hold the jobs' work. False
-     * when the page could not be read (then nothing can be concluded). */
-    bool (*find_page)(arena *a, const http_call *c, const prov_job *jobs, int n, prov_status *sts,
-                      bool *found, long not_before, const char **next);
+    /* Reads one page of a find: for each job of f whose work is on it (and not in
+     * f->skip), found[k] = true and sts[k] filled (jobs already found are left
+     * alone; one piece of work goes to one job). *next: the URL of the following
+     * page, or NULL when there is none or this page already reaches back before
+     * f->not_before, so older pages cannot hold the jobs' work. False when the page
+     * could not be read (then nothing can be concluded). */
+    bool (*find_page)(arena *a, const http_call *c, prov_lookup *f, const char **next);
     /* Reads a webhook event's payload (already verified and stored). */
     bool (*read_event)(arena *a, json_object *payload, prov_status *st);
 } prov_adapter;

@@ -298,9 +298,22 @@ static bool is_work_of(json_object *p, const prov_job *job, json_object *input, 
            same_value(get(p, "input"), input);
 }
 
-static bool find_page(arena *a, const http_call *c, const prov_job *jobs, int n, prov_status *sts,
-                      bool *found, long not_before, const char **next)
+static bool skipped(const prov_lookup *f, json_object *p)
 {
+    const char *id = json_object_get_string(get(p, "id"));
+    for (int i = 0; id && i < f->n_skip; i++)
+        if (!strcmp(id, f->skip[i]))
+            return true;
+    return false;
+}
+
+static bool find_page(arena *a, const http_call *c, prov_lookup *f, const char **next)
+{
+    const prov_job *jobs = f->jobs;
+    int n = f->n;
+    prov_status *sts = f->sts;
+    bool *found = f->found;
+    long not_before = f->not_before;
     *next = NULL;
     json_object *list = c->status == 200 ? json_tokener_parse(c->resp) : NULL;
     json_object *results = get(list, "results");
@@ -319,7 +332,7 @@ static bool find_page(arena *a, const http_call *c, const prov_job *jobs, int n,
         if (at >= 0)
             oldest = at;
         const char *job = job_of(a, p);
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n && !skipped(f, p); k++) {
             if (found[k] ||
                 (job ? strcmp(job, jobs[k].id) : !is_work_of(p, &jobs[k], inputs[k], at)))
                 continue;

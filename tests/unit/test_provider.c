@@ -83,6 +83,15 @@ static void test_available(void **state)
     assert_null(prov_find(NULL));
 }
 
+static bool page_of(const prov_adapter *rep, arena *a, const http_call *c, prov_job *jobs, int n,
+                    prov_status *sts, bool *found, long not_before, const char *skip,
+                    const char **next)
+{
+    const char *skips[1] = {skip};
+    prov_lookup f = {jobs, n, sts, found, skips, skip ? 1 : 0, not_before};
+    return rep->find_page(a, c, &f, next);
+}
+
 /* A page of GET /v1/predictions, newest first, read for two rescued jobs. */
 static void test_find_page(void **state)
 {
@@ -126,7 +135,7 @@ static void test_find_page(void **state)
     const char *next = "unset";
     /* 2026-11-21T10:00:00Z = 1795255200: the listing reaches back past it. */
     jobs[0].created_s = jobs[1].created_s = 1795255200;
-    assert_true(rep->find_page(a, &c, jobs, 2, sts, found, 1795255200 - 300, &next));
+    assert_true(page_of(rep, a, &c, jobs, 2, sts, found, 1795255200 - 30, NULL, &next));
     assert_true(found[0] && found[1]);
     assert_string_equal(sts[0].provider_job_id, "y");
     assert_int_equal(sts[0].state, PROV_RUNNING);
@@ -134,17 +143,24 @@ static void test_find_page(void **state)
     assert_string_equal(sts[1].output_url, "http://o/z.wav");
     assert_null(next); /* the page holds work older than not_before */
 
+    /* Work another job holds is passed over: the next match is "old"... which is
+     * older than the job (less the slack), so job 1 is not on this page. */
+    found[0] = found[1] = false;
+    assert_true(page_of(rep, a, &c, jobs, 2, sts, found, 1795255200 - 30, "y", &next));
+    assert_false(found[0]);
+    assert_true(found[1]);
+
     /* Work not on the page, which is all newer than not_before: read the next page... */
     static const char nope[] = "{\"text\":\"nowhere\"}";
     prov_job other = {"33333333-3333-4333-8333-333333333333", "tts",     NULL, NULL, "t", "u",
                       unit_json(a, nope, sizeof nope - 1),    1795255200};
     found[0] = false;
-    assert_true(rep->find_page(a, &c, &other, 1, sts, found, 1700000000, &next));
+    assert_true(page_of(rep, a, &c, &other, 1, sts, found, 1700000000, NULL, &next));
     assert_false(found[0]);
     assert_non_null(next);
     assert_string_equal(next, "http://prov.test/v1/predictions?cursor=abc");
     /* ...unless the page already reaches back before not_before: it is nowhere. */
-    assert_true(rep->find_page(a, &c, &other, 1, sts, found, 1795255200 - 300, &next));
+    assert_true(page_of(rep, a, &c, &other, 1, sts, found, 1795255200 - 30, NULL, &next));
     assert_false(found[0]);
     assert_null(next);
     http_call f = {0};
@@ -159,16 +175,16 @@ static void test_find_page(void **state)
         "\"status\":\"starting\",\"created_at\":\"2026-11-21T10:00:09Z\",\"input\":{}}]}";
     http_call c2 = {.status = 200, .resp = (char *)foreign, .resp_len = sizeof foreign - 1};
     found[0] = found[1] = false;
-    assert_false(rep->find_page(a, &c2, jobs, 2, sts, found, 1700000000, &next));
+    assert_false(page_of(rep, a, &c2, jobs, 2, sts, found, 1700000000, NULL, &next));
     /* The last page, an empty one, an error, garbage. */
     static const char last[] = "{\"next\":null,\"results\":[]}";
     http_call c3 = {.status = 200, .resp = (char *)last, .resp_len = sizeof last - 1};
-    assert_true(rep->find_page(a, &c3, jobs, 2, sts, found, 1700000000, &next));
+    assert_true(page_of(rep, a, &c3, jobs, 2, sts, found, 1700000000, NULL, &next));
     assert_null(next);
     c3.status = 500;
-    assert_false(rep->find_page(a, &c3, jobs, 2, sts, found, 1700000000, &next));
+    assert_false(page_of(rep, a, &c3, jobs, 2, sts, found, 1700000000, NULL, &next));
     http_call c4 = {.status = 200, .resp = "{\"results\":5}", .resp_len = 13};
-    assert_false(rep->find_page(a, &c4, jobs, 2, sts, found, 1700000000, &next));
+    assert_false(page_of(rep, a, &c4, jobs, 2, sts, found, 1700000000, NULL, &next));
     unsetenv("RV_REPLICATE_URL");
 }
 
