@@ -318,8 +318,11 @@ rv_err db_listen(rv_req *rq, const char *channel)
 
 int db_wait_notify(int timeout_ms)
 {
-    if (!connect_db())
+    if (!connect_db()) {
+        /* Down: still wait, or the caller's loop spins (and logs) flat out. */
+        poll(NULL, 0, timeout_ms);
         return 0;
+    }
     int n = 0;
     PGnotify *note;
     PQconsumeInput(conn);

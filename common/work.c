@@ -24,10 +24,11 @@
 
 static const db_stmt claim = {
     "SELECT job_id, kind, input, provider, provider_model, provider_job_id, callback_token,"
-    "       attempts, user_id, rescued FROM rv_jobs_claim($1, $2, $3, $4)",
+    "       attempts, user_id, rescued, created_s FROM rv_jobs_claim($1, $2, $3, $4)",
     4};
 static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
+static const db_stmt recheck = {"SELECT rv_job_recheck($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
 static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
 static const db_stmt release = {"SELECT rv_job_release($1, $2, $3)", 3};
@@ -55,6 +56,7 @@ typedef struct job_ref {
     json_object *input;
     int attempts;
     bool rescued;
+    long created_s; /* when the job was created: none of its work is older */
     const prov_adapter *ad;
     http_call call;
     prov_status st;
@@ -95,9 +97,12 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     PGresult *r;
     if (db_query(w->rq, &running, p, &r) != RV_OK)
         return;
-    /* Cancelled while we dispatched: stop the provider's work now. */
+    /* Ended while we dispatched (cancelled, past its deadline): stop the provider's
+     * work now. A job that another poller holds is left to it. */
     const char *st = db_get(r, 0, 0);
-    if (st && !strcmp(st, "cancelled") && j->ad && j->ad->remote && j->st.provider_job_id) {
+    bool ended = st && (!strcmp(st, "cancelled") || !strcmp(st, "failed") ||
+                        !strcmp(st, "succeeded"));
+    if (ended && j->ad && j->ad->remote && j->st.provider_job_id) {
         http_call c = {0};
         j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
         http_run(w->rq->a, &c, 1);
@@ -111,6 +116,16 @@ static void to_retry(work_ctx *w, job_ref *j, double retry_after, const char *me
                        error_json(w, "provider_transient", message)};
     log_msg(LOG_WARN, "job %s: %s; retrying in %.1f s", j->id, message, d);
     (void)db_query(w->rq, &retry, p, NULL);
+}
+
+/* The work may exist at the provider: look it up in a while, never resubmit blind. */
+static void to_recheck(work_ctx *w, job_ref *j, double retry_after, const char *message)
+{
+    double d = work_backoff(j->attempts, retry_after, randombytes_uniform(1000) / 1000.0);
+    const char *p[] = {j->id, w->poller_id, arena_printf(w->rq->a, "%.3f", d),
+                       error_json(w, "provider_transient", message)};
+    log_msg(LOG_WARN, "job %s: %s; looking it up at the provider in %.1f s", j->id, message, d);
+    (void)db_query(w->rq, &recheck, p, NULL);
 }
 
 static void to_failed(work_ctx *w, const char *job_id, const char *code, const char *message)
@@ -275,6 +290,7 @@ static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed
             j->attempts = (int)db_get_long(r, i, 7);
             j->user_id = db_get(r, i, 8);
             j->rescued = !strcmp(db_get(r, i, 9), "t");
+            j->created_s = db_get_long(r, i, 10);
         } else {
             j->provider_job_id = db_get(r, i, 4);
             j->user_id = db_get(r, i, 5);
@@ -407,27 +423,95 @@ static int pass_checks(work_ctx *w)
     return n;
 }
 
-/* Rescued jobs may already be at the provider: look them up first. */
+/* Rescued jobs may already be at the provider: look them up first, through the
+ * provider's listing of recent work, newest first, page by page until each is
+ * found or the listing reaches back before the oldest of them was created (less
+ * PROV_FIND_SLACK_S for clocks that disagree). Only then is a job known never to
+ * have arrived; when the listing cannot be read to there, nothing is concluded.
+ * Work that another job already holds is never adopted (another job may have
+ * asked for exactly the same). */
+enum { FIND_MAX_PAGES = 50, FIND_MAX_SKIPS = 64 };
+
+static const db_stmt work_taken = {"SELECT rv_provider_work_taken($1, $2::text[])", 2};
+
+/* Of the work just matched (found[k] && !before[k]), what other jobs hold, added
+ * to f->skip. Returns how many were added, or -1 when the database cannot tell. */
+static int skip_taken(work_ctx *w, const prov_adapter *ad, prov_lookup *f, const bool *before,
+                      const char **skip)
+{
+    char *arr = arena_strdup(w->rq->a, "{");
+    int n = 0;
+    for (int k = 0; k < f->n; k++)
+        if (f->found[k] && !before[k]) {
+            arr = arena_printf(w->rq->a, "%s%s\"%s\"", arr, n++ ? "," : "",
+                               f->sts[k].provider_job_id);
+        }
+    if (n == 0)
+        return 0;
+    PGresult *r;
+    const char *p[] = {ad->name, arena_printf(w->rq->a, "%s}", arr)};
+    if (db_query(w->rq, &work_taken, p, &r) != RV_OK)
+        return -1;
+    int added = 0;
+    for (int i = 0; i < PQntuples(r) && f->n_skip < FIND_MAX_SKIPS; i++, added++)
+        skip[f->n_skip++] = db_get(r, i, 0);
+    return added;
+}
+
 static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad)
 {
-    bool any = false;
-    for (int i = 0; i < n && !any; i++)
-        any = js[i].rescued;
-    if (!any)
+    arena *a = w->rq->a;
+    prov_lookup f = {0};
+    job_ref **who = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *who);
+    prov_job *pjs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *pjs);
+    long oldest = 0;
+    for (int i = 0; i < n; i++)
+        if (js[i].rescued) {
+            job_ref *j = &js[i];
+            oldest = f.n == 0 || j->created_s < oldest ? j->created_s : oldest;
+            who[f.n] = j;
+            pjs[f.n++] = (prov_job){j->id,      j->kind,  j->model,    NULL, j->callback_token,
+                                    j->user_id, j->input, j->created_s};
+        }
+    if (f.n == 0)
         return;
-    http_call c = {0};
-    ad->build_find(w->rq->a, &c);
-    http_run(w->rq->a, &c, 1);
-    for (int i = 0; i < n; i++) {
-        if (!js[i].rescued)
-            continue;
-        if (c.status != 200) {
-            js[i].call.status = -1; /* cannot tell: try again later, never resubmit blind */
-        } else if (ad->find_in(w->rq->a, &c, js[i].id, &js[i].st)) {
-            js[i].call.status = -2; /* found: adopt it */
-            log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", js[i].id);
+    f.jobs = pjs;
+    f.not_before = oldest - PROV_FIND_SLACK_S;
+    f.sts = arena_alloc(a, (size_t)f.n * sizeof *f.sts);
+    f.found = arena_alloc(a, (size_t)f.n * sizeof *f.found);
+    bool *before = arena_alloc(a, (size_t)f.n * sizeof *before);
+    const char **skip = arena_alloc(a, FIND_MAX_SKIPS * sizeof *skip);
+    f.skip = skip;
+    memset(f.found, 0, (size_t)f.n * sizeof *f.found);
+    bool complete = false, readable = true;
+    const char *page = NULL;
+    for (int pages = 0; pages < FIND_MAX_PAGES && readable && !complete; pages++) {
+        http_call c = {0};
+        ad->build_find(a, page, &c);
+        http_run(a, &c, 1);
+        memcpy(before, f.found, (size_t)f.n * sizeof *before);
+        /* Read the page again while it offers work others hold. */
+        for (int added = 1; readable && added > 0;) {
+            memcpy(f.found, before, (size_t)f.n * sizeof *before);
+            readable = ad->find_page(a, &c, &f, &page) &&
+                       (added = skip_taken(w, ad, &f, before, skip)) >= 0 &&
+                       f.n_skip < FIND_MAX_SKIPS;
+        }
+        int left = 0;
+        for (int k = 0; k < f.n; k++)
+            left += !f.found[k];
+        complete = readable && (left == 0 || !page);
+    }
+    for (int k = 0; k < f.n; k++) {
+        job_ref *j = who[k];
+        if (f.found[k]) {
+            j->st = f.sts[k];
+            j->call.status = -2; /* found: adopt it */
+            log_msg(LOG_INFO, "job %s: found at the provider after a lost dispatch", j->id);
+        } else if (complete) {
+            j->rescued = false; /* never arrived: submit */
         } else {
-            js[i].rescued = false; /* never arrived: submit */
+            j->call.status = -1; /* cannot tell: look again later, never resubmit blind */
         }
     }
 }
@@ -452,7 +536,8 @@ static int pass_dispatch_remote(work_ctx *w)
         job_ref *j = &js[i];
         if (j->rescued)
             continue;
-        prov_job pj = {j->id, j->kind, j->model, NULL, j->callback_token, j->user_id, j->input};
+        prov_job pj = {j->id,      j->kind,  j->model,     NULL, j->callback_token,
+                       j->user_id, j->input, j->created_s};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
         calls[k].user = j;
         /* Well inside the lease, so no other poller rescues a job still in flight. */
@@ -466,12 +551,14 @@ static int pass_dispatch_remote(work_ctx *w)
         if (j->rescued && j->call.status == -2)
             apply(w, j, done, &n_done);
         else if (j->rescued)
-            to_retry(w, j, 5, "could not look the job up at the provider");
+            to_recheck(w, j, 5, "could not look the job up at the provider");
     }
     for (int i = 0; i < k; i++) {
         job_ref *j = calls[i].user;
         prov_result res = j->ad->read(w->rq->a, &calls[i]);
-        if (res.outcome == PROV_TRANSIENT) {
+        if (res.outcome == PROV_TRANSIENT && res.maybe_started) {
+            to_recheck(w, j, res.retry_after, res.message);
+        } else if (res.outcome == PROV_TRANSIENT) {
             to_retry(w, j, res.retry_after, res.message);
         } else if (res.outcome == PROV_PERMANENT) {
             to_failed(w, j->id, "provider_rejected", res.message);

@@ -84,6 +84,8 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_user ON jobs (user_id, created_at DESC, id DESC);
 CREATE INDEX jobs_due ON jobs (run_at) WHERE status IN ('queued', 'dispatching', 'running');
 CREATE INDEX jobs_provider_cancel ON jobs (id) WHERE cancel_at_provider;
+CREATE INDEX jobs_provider_work ON jobs (provider, provider_job_id)
+    WHERE provider_job_id IS NOT NULL;
 
 CREATE FUNCTION rv_job_terminal(s text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
 $$ SELECT s IN ('succeeded', 'failed', 'cancelled') $$;
@@ -295,7 +297,7 @@ BEGIN
     END IF;
     UPDATE jobs SET status = 'cancelled', completed_at = now(), locked_until = NULL,
                     error = '{"code": "cancelled", "message": "cancelled by the user"}',
-                    cancel_at_provider = provider_job_id IS NOT NULL OR status = 'dispatching'
+                    cancel_at_provider = j.provider_job_id IS NOT NULL OR j.status = 'dispatching'
      WHERE id = p_job RETURNING * INTO j;
     PERFORM rv_job_refund(j.id);
     PERFORM pg_notify('reelvox_jobs', j.id::text);
@@ -320,12 +322,13 @@ END $$;
 -- poller skips it until it runs out, so a dead poller's work is taken up again.
 
 -- Due queued jobs, and dispatches whose lease ran out (rescue: the caller must look
--- the job up at the provider before submitting it again: `rescued` tells). Only
--- jobs of p_providers: a poller without a provider's key leaves its jobs to others.
+-- the job up at the provider before submitting it again: `rescued` tells; no work
+-- of the job can be older than `created_s`, seconds since the epoch). Only jobs of
+-- p_providers: a poller without a provider's key leaves its jobs to others.
 CREATE FUNCTION rv_jobs_claim(p_poller text, p_providers text[], p_limit integer, p_lease integer)
 RETURNS TABLE (job_id uuid, kind text, input jsonb, provider text, provider_model text,
                provider_job_id text, callback_token text, attempts integer,
-               max_attempts integer, user_id uuid, rescued boolean)
+               max_attempts integer, user_id uuid, rescued boolean, created_s bigint)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH due AS (
         SELECT id, status <> 'queued' AS rescued FROM jobs
@@ -342,7 +345,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       FROM due
      WHERE j.id = due.id
     RETURNING j.id, j.kind, j.input, j.provider, j.provider_model, j.provider_job_id,
-              j.callback_token, j.attempts, j.max_attempts, j.user_id, due.rescued
+              j.callback_token, j.attempts, j.max_attempts, j.user_id, due.rescued,
+              floor(extract(epoch FROM j.created_at))::bigint
 $$;
 
 -- Running jobs due for a status check (their webhook is late), leased for the check.
@@ -374,8 +378,9 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 -- The provider accepted the job (or reported progress): running, next check later.
--- Returns the job's status afterwards ('running' when it moved; another status
--- when it had ended, or when another poller holds it).
+-- A queued job is taken over too: work of it exists at the provider after all.
+-- Returns 'running', or else the job's status: terminal (the caller stops the
+-- provider's work) or another poller's (it leaves the job alone).
 CREATE FUNCTION rv_job_running(p_job uuid, p_poller text, p_provider_job_id text,
                                p_progress integer, p_check_in integer)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -388,11 +393,32 @@ BEGIN
                     started_at = COALESCE(started_at, now()),
                     run_at = now() + make_interval(secs => p_check_in),
                     locked_until = NULL, locked_by = NULL
-     WHERE id = p_job AND status IN ('dispatching', 'running')
+     WHERE id = p_job AND status IN ('queued', 'dispatching', 'running')
        AND (locked_by IS NULL OR locked_by = p_poller OR locked_until < now())
     RETURNING status INTO st;
-    RETURN COALESCE(st, (SELECT status FROM jobs WHERE id = p_job));
+    IF st IS NULL THEN
+        -- Ended meanwhile: still record whose work it is, so no other job adopts it.
+        UPDATE jobs SET provider_job_id = p_provider_job_id
+         WHERE id = p_job AND provider_job_id IS NULL AND p_provider_job_id IS NOT NULL
+           AND rv_job_terminal(status);
+        st := (SELECT status FROM jobs WHERE id = p_job);
+    END IF;
+    RETURN st;
 END $$;
+
+-- Of p_ids (work at p_provider), those some job already holds: a rescue looking a
+-- job up at the provider never adopts them.
+CREATE FUNCTION rv_provider_work_taken(p_provider text, p_ids text[])
+RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT provider_job_id FROM jobs WHERE provider = p_provider AND provider_job_id = ANY (p_ids)
+$$;
+
+-- A job's status, NULL if there is no such job (whoever asks: the poller reads
+-- no rows of jobs directly, row level security hides them from it).
+CREATE FUNCTION rv_job_status(p_job uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT status FROM jobs WHERE id = p_job
+$$;
 
 -- A local job started synthesising: running, and the poller's lease kept, so a
 -- job whose poller and child both died is rescued when the lease runs out.
@@ -434,6 +460,30 @@ BEGIN
                     locked_until = NULL, locked_by = NULL
      WHERE id = p_job;
     RETURN 'queued';
+END $$;
+
+-- A dispatch whose outcome is unknown (no answer, an unreadable one, a 5xx): the
+-- work may exist at the provider. The job stays dispatching and its lease runs out
+-- in p_run_in seconds, so it comes back as a rescue, which looks the job up at the
+-- provider before anything is submitted again; meanwhile a webhook of that work is
+-- taken by this poller. Failed (and refunded) when the attempts are used up.
+-- Returns the new status.
+CREATE FUNCTION rv_job_recheck(p_job uuid, p_poller text, p_run_in double precision,
+                               p_error jsonb)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    j jobs;
+BEGIN
+    SELECT * INTO j FROM jobs WHERE id = p_job FOR UPDATE;
+    IF NOT FOUND OR j.status <> 'dispatching' OR j.locked_by IS DISTINCT FROM p_poller THEN
+        RETURN j.status; -- ended, or moved on by a webhook or another poller
+    END IF;
+    IF j.attempts >= j.max_attempts THEN
+        RETURN rv_job_fail(p_job, p_error);
+    END IF;
+    UPDATE jobs SET error = p_error, locked_until = now() + make_interval(secs => p_run_in)
+     WHERE id = p_job;
+    RETURN 'dispatching';
 END $$;
 
 -- Fails a job and refunds it, exactly once. Returns the job's status afterwards.
@@ -564,11 +614,13 @@ GRANT DELETE ON audios, voices TO reelvox_app;
 
 REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_provider_work_taken, rv_job_status,
     rv_job_release,
-    rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
+    rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhooks_done FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
+    rv_provider_work_taken, rv_job_status,
     rv_job_release,
-    rv_job_retry, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
+    rv_job_retry, rv_job_recheck, rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel,
     rv_webhook_receive, rv_webhooks_pending, rv_webhooks_done TO reelvox_app;

@@ -38,6 +38,8 @@ typedef enum { PROV_OK, PROV_TRANSIENT, PROV_PERMANENT } prov_outcome;
 typedef struct prov_result {
     prov_outcome outcome;
     double retry_after; /* seconds the provider asked us to wait, 0 if it did not */
+    bool maybe_started; /* transient, yet the work may exist at the provider (no or an
+                         * unreadable answer, a 5xx): look it up before submitting again */
     const char *message;
     prov_status status;
 } prov_result;
@@ -46,7 +48,22 @@ typedef struct prov_result {
 typedef struct prov_job {
     const char *id, *kind, *model, *provider_job_id, *callback_token, *user_id;
     json_object *input; /* the job's input; borrowed */
+    long created_s;     /* when the job was created (seconds since the epoch) */
 } prov_job;
+
+/* Clocks of ours and a provider's may disagree by this much (seconds). */
+enum { PROV_FIND_SLACK_S = 30 };
+
+/* Looking jobs up in a provider's listing of recent work (see find_page). */
+typedef struct prov_lookup {
+    const prov_job *jobs; /* the jobs looked for */
+    int n;
+    prov_status *sts; /* per job: its work's status, once found[k] */
+    bool *found;
+    const char *const *skip; /* work known to be other jobs': never matched */
+    int n_skip;
+    long not_before; /* none of the jobs' work is older (seconds since the epoch) */
+} prov_lookup;
 
 /* A remote provider is driven by building HTTP calls and reading their answers;
  * the poller runs the calls (many at once). The local provider has no calls: the
@@ -61,15 +78,21 @@ typedef struct prov_adapter {
 
     /* Builds the call that starts job. */
     void (*build_submit)(arena *a, const prov_job *job, http_call *c);
-    /* Builds the status call, the cancel call, and the call that lists recent work
-     * (to find a job a dead poller may have submitted). */
+    /* Builds the status call, the cancel call, and the call that lists recent work,
+     * newest first (to find a job a dead poller may have submitted): its first page,
+     * or the page_url a previous page named. */
     void (*build_get)(arena *a, const char *provider_job_id, http_call *c);
     void (*build_cancel)(arena *a, const char *provider_job_id, http_call *c);
-    void (*build_find)(arena *a, http_call *c);
+    void (*build_find)(arena *a, const char *page_url, http_call *c);
     /* Reads the answer of a submit or get call. */
     prov_result (*read)(arena *a, const http_call *c);
-    /* Looks for job_id in the answer of a find call; true with *st filled if found. */
-    bool (*find_in)(arena *a, const http_call *c, const char *job_id, prov_status *st);
+    /* Reads one page of a find: for each job of f whose work is on it (and not in
+     * f->skip), found[k] = true and sts[k] filled (jobs already found are left
+     * alone; one piece of work goes to one job). *next: the URL of the following
+     * page, or NULL when there is none or this page already reaches back before
+     * f->not_before, so older pages cannot hold the jobs' work. False when the page
+     * could not be read (then nothing can be concluded). */
+    bool (*find_page)(arena *a, const http_call *c, prov_lookup *f, const char **next);
     /* Reads a webhook event's payload (already verified and stored). */
     bool (*read_event)(arena *a, json_object *payload, prov_status *st);
 } prov_adapter;

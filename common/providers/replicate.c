@@ -4,8 +4,10 @@
  * versioned ones ("owner/name:version") as POST /v1/predictions {version}. Every
  * prediction carries our callback URL with the job id and its token, so a webhook
  * is matched to its job even when we never stored the prediction id. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "provider.h"
@@ -115,11 +117,28 @@ static void build_cancel(arena *a, const char *id, http_call *c)
     auth_headers(a, c);
 }
 
-static void build_find(arena *a, http_call *c)
+static void build_find(arena *a, const char *page_url, http_call *c)
 {
     c->method = "GET";
-    c->url = arena_printf(a, "%s/v1/predictions", base_url());
+    c->url =
+        page_url ? arena_strdup(a, page_url) : arena_printf(a, "%s/v1/predictions", base_url());
     auth_headers(a, c);
+}
+
+/* Seconds since the epoch of an ISO 8601 UTC time ("2026-11-21T10:00:00.123456Z"),
+ * or -1. */
+static long iso_seconds(const char *s)
+{
+    struct tm tm = {0};
+    int n = 0;
+    if (!s ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        n != 19)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long)timegm(&tm);
 }
 
 /* The output URL: a string, the first string of an array, or {audio|audio_file|url}. */
@@ -182,6 +201,7 @@ static prov_result read_answer(arena *a, const http_call *c)
     prov_result r = {.outcome = PROV_OK, .retry_after = c->retry_after};
     if (http_transient(c)) {
         r.outcome = PROV_TRANSIENT;
+        r.maybe_started = c->status != 429; /* only a throttled call surely did nothing */
         r.message = c->status ? arena_printf(a, "the provider answered %ld", c->status)
                               : arena_printf(a, "the provider did not answer: %s", c->error);
         return r;
@@ -196,28 +216,146 @@ static prov_result read_answer(arena *a, const http_call *c)
         /* A 2xx we cannot read may still have started work: treat as transient so
          * the rescue path looks the job up before anything is submitted again. */
         r.outcome = PROV_TRANSIENT;
+        r.maybe_started = true;
         r.message = "the provider's answer could not be read";
     }
     json_object_put(p);
     return r;
 }
 
-static bool find_in(arena *a, const http_call *c, const char *job_id, prov_status *st)
+/* The job id in a prediction's webhook URL (?job=ID&...), or NULL. Replicate's
+ * prediction objects do not carry the webhook as documented; a provider that
+ * echoes it gets an exact match. */
+static const char *job_of(arena *a, json_object *prediction)
 {
-    if (c->status != 200)
+    json_object *hook = get(prediction, "webhook");
+    const char *u =
+        hook && json_object_is_type(hook, json_type_string) ? json_object_get_string(hook) : NULL;
+    const char *q = u ? strchr(u, '?') : NULL;
+    for (const char *p = q; p; p = strchr(p + 1, '&'))
+        if (!strncmp(p + 1, "job=", 4))
+            return arena_strndup(a, p + 5, strcspn(p + 5, "&#"));
+    return NULL;
+}
+
+/* JSON values equal as data: numbers by value (1 and 1.0 are one number). */
+static bool same_value(json_object *x, json_object *y)
+{
+    json_type tx = json_object_get_type(x), ty = json_object_get_type(y);
+    bool nx = tx == json_type_int || tx == json_type_double;
+    bool ny = ty == json_type_int || ty == json_type_double;
+    if (nx && ny)
+        return tx == json_type_int && ty == json_type_int
+                   ? json_object_get_int64(x) == json_object_get_int64(y)
+                   : json_object_get_double(x) == json_object_get_double(y);
+    if (tx != ty)
         return false;
-    json_object *list = json_tokener_parse(c->resp);
-    json_object *results = get(list, "results");
-    bool found = false;
-    char *needle = arena_printf(a, "job=%s", job_id);
-    for (size_t i = 0; results && i < json_object_array_length(results) && !found; i++) {
-        json_object *p = json_object_array_get_idx(results, i);
-        json_object *hook = get(p, "webhook");
-        if (hook && strstr(json_object_get_string(hook), needle))
-            found = prov_replicate_status(a, p, st);
+    switch (tx) {
+    case json_type_null:
+        return true;
+    case json_type_boolean:
+        return json_object_get_boolean(x) == json_object_get_boolean(y);
+    case json_type_string:
+        return json_object_get_string_len(x) == json_object_get_string_len(y) &&
+               !memcmp(json_object_get_string(x), json_object_get_string(y),
+                       (size_t)json_object_get_string_len(x));
+    case json_type_array: {
+        size_t n = json_object_array_length(x);
+        if (n != json_object_array_length(y))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!same_value(json_object_array_get_idx(x, i), json_object_array_get_idx(y, i)))
+                return false;
+        return true;
     }
+    case json_type_object: {
+        if (json_object_object_length(x) != json_object_object_length(y))
+            return false;
+        json_object_object_foreach(x, k, v)
+        {
+            json_object *w;
+            if (!json_object_object_get_ex(y, k, &w) || !same_value(v, w))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Whether a listed prediction is the work a job's submit would have started: the
+ * same model, exactly our input, and not older than the job. */
+static bool is_work_of(json_object *p, const prov_job *job, json_object *input, long created)
+{
+    const char *model = job->model ? job->model : "minimax/speech-02-turbo";
+    json_object *pm = get(p, "model");
+    size_t name_len = strcspn(model, ":");
+    if (pm && (strlen(json_object_get_string(pm)) != name_len ||
+               strncmp(json_object_get_string(pm), model, name_len)))
+        return false;
+    return (created < 0 || created >= job->created_s - PROV_FIND_SLACK_S) &&
+           same_value(get(p, "input"), input);
+}
+
+static bool skipped(const prov_lookup *f, json_object *p)
+{
+    const char *id = json_object_get_string(get(p, "id"));
+    for (int i = 0; id && i < f->n_skip; i++)
+        if (!strcmp(id, f->skip[i]))
+            return true;
+    return false;
+}
+
+static bool find_page(arena *a, const http_call *c, prov_lookup *f, const char **next)
+{
+    const prov_job *jobs = f->jobs;
+    int n = f->n;
+    prov_status *sts = f->sts;
+    bool *found = f->found;
+    long not_before = f->not_before;
+    *next = NULL;
+    json_object *list = c->status == 200 ? json_tokener_parse(c->resp) : NULL;
+    json_object *results = get(list, "results");
+    if (!results || !json_object_is_type(results, json_type_array)) {
+        json_object_put(list);
+        return false;
+    }
+    json_object **inputs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *inputs);
+    for (int k = 0; k < n; k++)
+        inputs[k] = found[k] ? NULL : model_input(&jobs[k]);
+    size_t len = json_object_array_length(results);
+    long oldest = -1;
+    for (size_t i = 0; i < len; i++) { /* newest first */
+        json_object *p = json_object_array_get_idx(results, i);
+        long at = iso_seconds(json_object_get_string(get(p, "created_at")));
+        if (at >= 0)
+            oldest = at;
+        const char *job = job_of(a, p);
+        for (int k = 0; k < n && !skipped(f, p); k++) {
+            if (found[k] ||
+                (job ? strcmp(job, jobs[k].id) : !is_work_of(p, &jobs[k], inputs[k], at)))
+                continue;
+            found[k] = prov_replicate_status(a, p, &sts[k]);
+            if (found[k])
+                break; /* one prediction is the work of one job */
+        }
+    }
+    for (int k = 0; k < n; k++)
+        json_object_put(inputs[k]);
+    /* Only a page of our own provider, with our token, is ever fetched. */
+    json_object *nx = get(list, "next");
+    const char *url =
+        nx && json_object_is_type(nx, json_type_string) ? json_object_get_string(nx) : NULL;
+    const char *base = base_url();
+    bool ours = url && !strncmp(url, base, strlen(base)) &&
+                !strncmp(url + strlen(base), "/v1/predictions?", 16);
+    bool older_left = len > 0 && (oldest < 0 || oldest >= not_before);
+    bool ok = !(url && older_left && !ours);
+    if (url && older_left && ours)
+        *next = arena_strdup(a, url);
     json_object_put(list);
-    return found;
+    return ok;
 }
 
 static bool read_event(arena *a, json_object *payload, prov_status *st)
@@ -235,6 +373,6 @@ const prov_adapter prov_replicate = {
     .build_cancel = build_cancel,
     .build_find = build_find,
     .read = read_answer,
-    .find_in = find_in,
+    .find_page = find_page,
     .read_event = read_event,
 };

@@ -61,6 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
 EVENTS = ("start", "output", "logs", "completed")
 MAX_BODY = 16 * 1024 * 1024
+PAGE_SIZE = 100  # predictions per page of GET /v1/predictions, as Replicate
 
 # Versions of the official models Reelvox uses, as Replicate publishes them;
 # any other model gets a stable made-up version id.
@@ -678,7 +679,8 @@ class Sim:
     def stats_view(self):
         s = dict(self.stats)
         for k in ("creates_accepted", "creates_refused", "creates_invalid", "creates_malformed",
-                  "creates_hung", "unauthorized", "gets", "gets_failed", "cancels", "webhooks_sent",
+                  "creates_hung", "unauthorized", "gets", "gets_failed", "lists", "cancels",
+                  "webhooks_sent",
                   "webhooks_delivered", "webhook_retries", "webhooks_given_up", "files_served",
                   "files_expired"):
             s.setdefault(k, 0)
@@ -890,9 +892,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/v1/predictions" and method == "POST":
             return self.create(None, body)
         if path == "/v1/predictions" and method == "GET":
-            with sim.lock:
-                res = [sim.view(sim.preds[i]) for i in reversed(sim.order[-100:])]
-            return self.send_json(200, {"next": None, "previous": None, "results": res})
+            return self.list_predictions(query)
         m = MODEL_RE.match(path) or DEPLOY_RE.match(path)
         if m and method == "POST":
             return self.create(f"{m.group(1)}/{m.group(2)}", body)
@@ -913,6 +913,34 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"type": "organization", "username": "reelvox-sim",
                                         "name": "Reelvox simulator", "github_url": None})
         self.send_json(404, problem(404, "Not found", f"no route for {method} {path}"))
+
+    def list_predictions(self, query):
+        """Newest first, PAGE_SIZE a page. Like Replicate's, the cursor is opaque
+        and stable: it marks where the page ended, so predictions created while a
+        client pages through never shift what the next page holds."""
+        sim = self.sim
+        raw = query.get("cursor", [None])[0]
+        with sim.lock:
+            end = len(sim.order)  # the page holds order[..end), newest first
+            if raw is not None:
+                try:
+                    key, _, val = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().partition("=")
+                    if key != "o" or not val.isdigit():
+                        raise ValueError(raw)
+                    end = min(int(val), end)
+                except (ValueError, UnicodeDecodeError, binascii.Error):
+                    return self.send_json(400, problem(400, "Bad Request", "invalid cursor"))
+            start = max(0, end - PAGE_SIZE)
+            res = [sim.view(sim.preds[i]) for i in reversed(sim.order[start:end])]
+            sim.stats["lists"] += 1
+
+        def link(pos):
+            cur = base64.urlsafe_b64encode(f"o={pos}".encode()).decode().rstrip("=")
+            return f"{sim.public}/v1/predictions?cursor={cur}"
+
+        self.send_json(200, {"next": link(start) if start > 0 else None,
+                             "previous": link(end + PAGE_SIZE) if raw is not None else None,
+                             "results": res})
 
     def get_prediction(self, p):
         sim = self.sim

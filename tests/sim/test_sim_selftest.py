@@ -521,6 +521,31 @@ def test_prefer_wait_returns_the_finished_prediction(env):
     assert s == 201 and p["status"] == "succeeded" and p["output"]
 
 
+def test_list_is_paged_with_a_stable_cursor(env):
+    made = []
+    for i in range(230):
+        _, st, _, p = create(env, text=f"page {i}")
+        assert st == 201
+        made.append(p["id"])
+    st, _, first = call(env, "GET", "/v1/predictions")
+    assert st == 200 and first["previous"] is None
+    assert [p["id"] for p in first["results"]] == made[::-1][:100]
+    # Predictions created while paging do not shift the following pages.
+    for i in range(7):
+        create(env, text=f"late {i}")
+    seen = [p["id"] for p in first["results"]]
+    nxt = first["next"]
+    while nxt:
+        assert nxt.startswith(env["sim"].url + "/v1/predictions?cursor=")
+        st, _, page = call(env, "GET", nxt[len(env["sim"].url):])
+        assert st == 200 and page["previous"]
+        seen += [p["id"] for p in page["results"]]
+        nxt = page["next"]
+    assert seen == made[::-1]
+    assert call(env, "GET", "/v1/predictions?cursor=bm9wZQ")[0] == 400
+    assert call(env, "GET", "/v1/predictions", token="wrong")[0] == 401
+
+
 def test_200_concurrent_predictions_all_complete(env):
     n = 200
     jobs = [str(uuid.uuid4()) for _ in range(n)]

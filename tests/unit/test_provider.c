@@ -83,6 +83,111 @@ static void test_available(void **state)
     assert_null(prov_find(NULL));
 }
 
+static bool page_of(const prov_adapter *rep, arena *a, const http_call *c, prov_job *jobs, int n,
+                    prov_status *sts, bool *found, long not_before, const char *skip,
+                    const char **next)
+{
+    const char *skips[1] = {skip};
+    prov_lookup f = {jobs, n, sts, found, skips, skip ? 1 : 0, not_before};
+    return rep->find_page(a, c, &f, next);
+}
+
+/* A page of GET /v1/predictions, newest first, read for two rescued jobs. */
+static void test_find_page(void **state)
+{
+    arena *a = *state;
+    setenv("RV_REPLICATE_URL", "http://prov.test", 1);
+    const prov_adapter *rep = prov_find("replicate");
+    static const char in1[] = "{\"text\":\"hi\",\"speed\":1.0,\"voice\":{\"providerVoiceIds\":"
+                              "{\"replicate\":\"Wise_Woman\"}},\"emotion\":\"auto\"}";
+    static const char in2[] = "{\"text\":\"hi again\"}";
+    prov_job jobs[2] = {
+        {"11111111-1111-4111-8111-111111111111", "tts", NULL, NULL, "t", "u",
+         unit_json(a, in1, sizeof in1 - 1), 1795312000},
+        {"22222222-2222-4222-8222-222222222222", "tts", "minimax/speech-02-turbo:abc", NULL, "t",
+         "u", unit_json(a, in2, sizeof in2 - 1), 1795312000},
+    };
+    /* The work of job 1 is matched by its input (numbers by value, no webhook
+     * field, as Replicate lists them); a look-alike of another model, one with
+     * another input and one older than the job are not; job 2 by an echoed webhook. */
+    static const char page[] =
+        "{\"next\":\"http://prov.test/v1/predictions?cursor=abc\",\"previous\":null,\"results\":["
+        "{\"id\":\"w\",\"model\":\"other/model\",\"status\":\"processing\",\"created_at\":"
+        "\"2026-11-21T10:00:05.000001Z\",\"input\":{\"text\":\"hi\",\"voice_id\":\"Wise_Woman\","
+        "\"speed\":1,\"channel\":\"mono\"}},"
+        "{\"id\":\"x\",\"model\":\"minimax/"
+        "speech-02-turbo\",\"status\":\"processing\",\"created_at\":"
+        "\"2026-11-21T10:00:04.000001Z\",\"input\":{\"text\":\"hi!\",\"voice_id\":\"Wise_Woman\","
+        "\"speed\":1,\"channel\":\"mono\"}},"
+        "{\"id\":\"y\",\"model\":\"minimax/"
+        "speech-02-turbo\",\"status\":\"processing\",\"created_at\":"
+        "\"2026-11-21T10:00:03.5Z\",\"input\":{\"text\":\"hi\",\"voice_id\":\"Wise_Woman\","
+        "\"speed\":1,\"channel\":\"mono\"}},"
+        "{\"id\":\"z\",\"status\":\"succeeded\",\"output\":\"http://o/z.wav\",\"created_at\":"
+        "\"2026-11-21T10:00:02Z\",\"webhook\":\"http://r/webhooks/replicate?job="
+        "22222222-2222-4222-8222-222222222222&token=t\",\"input\":{}},"
+        "{\"id\":\"old\",\"model\":\"minimax/speech-02-turbo\",\"status\":\"processing\","
+        "\"created_at\":\"2026-01-01T00:00:00Z\",\"input\":{\"text\":\"hi\",\"voice_id\":"
+        "\"Wise_Woman\",\"speed\":1,\"channel\":\"mono\"}}]}";
+    http_call c = {.status = 200, .resp = (char *)page, .resp_len = sizeof page - 1};
+    prov_status sts[2];
+    bool found[2] = {false, false};
+    const char *next = "unset";
+    /* 2026-11-21T10:00:00Z = 1795255200: the listing reaches back past it. */
+    jobs[0].created_s = jobs[1].created_s = 1795255200;
+    assert_true(page_of(rep, a, &c, jobs, 2, sts, found, 1795255200 - 30, NULL, &next));
+    assert_true(found[0] && found[1]);
+    assert_string_equal(sts[0].provider_job_id, "y");
+    assert_int_equal(sts[0].state, PROV_RUNNING);
+    assert_string_equal(sts[1].provider_job_id, "z");
+    assert_string_equal(sts[1].output_url, "http://o/z.wav");
+    assert_null(next); /* the page holds work older than not_before */
+
+    /* Work another job holds is passed over: the next match is "old"... which is
+     * older than the job (less the slack), so job 1 is not on this page. */
+    found[0] = found[1] = false;
+    assert_true(page_of(rep, a, &c, jobs, 2, sts, found, 1795255200 - 30, "y", &next));
+    assert_false(found[0]);
+    assert_true(found[1]);
+
+    /* Work not on the page, which is all newer than not_before: read the next page... */
+    static const char nope[] = "{\"text\":\"nowhere\"}";
+    prov_job other = {"33333333-3333-4333-8333-333333333333", "tts",     NULL, NULL, "t", "u",
+                      unit_json(a, nope, sizeof nope - 1),    1795255200};
+    found[0] = false;
+    assert_true(page_of(rep, a, &c, &other, 1, sts, found, 1700000000, NULL, &next));
+    assert_false(found[0]);
+    assert_non_null(next);
+    assert_string_equal(next, "http://prov.test/v1/predictions?cursor=abc");
+    /* ...unless the page already reaches back before not_before: it is nowhere. */
+    assert_true(page_of(rep, a, &c, &other, 1, sts, found, 1795255200 - 30, NULL, &next));
+    assert_false(found[0]);
+    assert_null(next);
+    http_call f = {0};
+    rep->build_find(a, "http://prov.test/v1/predictions?cursor=abc", &f);
+    assert_string_equal(f.url, "http://prov.test/v1/predictions?cursor=abc");
+    rep->build_find(a, NULL, &f);
+    assert_string_equal(f.url, "http://prov.test/v1/predictions");
+
+    /* ...but never one on another host (our token goes with it): cannot tell. */
+    static const char foreign[] =
+        "{\"next\":\"http://evil.test/v1/predictions?cursor=abc\",\"results\":[{\"id\":\"q\","
+        "\"status\":\"starting\",\"created_at\":\"2026-11-21T10:00:09Z\",\"input\":{}}]}";
+    http_call c2 = {.status = 200, .resp = (char *)foreign, .resp_len = sizeof foreign - 1};
+    found[0] = found[1] = false;
+    assert_false(page_of(rep, a, &c2, jobs, 2, sts, found, 1700000000, NULL, &next));
+    /* The last page, an empty one, an error, garbage. */
+    static const char last[] = "{\"next\":null,\"results\":[]}";
+    http_call c3 = {.status = 200, .resp = (char *)last, .resp_len = sizeof last - 1};
+    assert_true(page_of(rep, a, &c3, jobs, 2, sts, found, 1700000000, NULL, &next));
+    assert_null(next);
+    c3.status = 500;
+    assert_false(page_of(rep, a, &c3, jobs, 2, sts, found, 1700000000, NULL, &next));
+    http_call c4 = {.status = 200, .resp = "{\"results\":5}", .resp_len = 13};
+    assert_false(page_of(rep, a, &c4, jobs, 2, sts, found, 1700000000, NULL, &next));
+    unsetenv("RV_REPLICATE_URL");
+}
+
 static void test_backoff(void **state)
 {
     (void)state;
@@ -101,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replicate_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_available, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_page, setup, teardown),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
