@@ -139,6 +139,37 @@ rv_err store_commit(arena *a, const char *tmp, const char *key)
     return RV_OK;
 }
 
+static rv_err copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    char buf[64 * 1024];
+    size_t n;
+    bool ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = false;
+    return ok ? RV_OK : RV_E_INTERNAL;
+}
+
+rv_err store_put_file(arena *a, const char *src, const char *key)
+{
+    char *tmp;
+    rv_err er = store_temp_path(a, key, &tmp);
+    if (er == RV_OK && rename(src, tmp) != 0)
+        er = errno == EXDEV ? copy_file(src, tmp) : RV_E_INTERNAL;
+    unlink(src);
+    if (er != RV_OK) {
+        unlink(tmp);
+        log_msg(LOG_ERROR, "storing %s failed", key);
+        return er;
+    }
+    return store_commit(a, tmp, key);
+}
+
 rv_err store_delete(arena *a, const char *key)
 {
     if (!store_key_valid(key))

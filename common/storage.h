@@ -39,6 +39,9 @@ char *store_path(arena *a, const char *key);
 rv_err store_temp_path(arena *a, const char *key, char **tmp);
 /* Moves tmp into place under key. On failure tmp is removed. */
 rv_err store_commit(arena *a, const char *tmp, const char *key);
+/* Stores the file at src (e.g. an upload nginx wrote) under key: a rename when it
+ * is on the same filesystem, else a copy; src is gone afterwards either way. */
+rv_err store_put_file(arena *a, const char *src, const char *key);
 /* Removes a stored file; a missing file is fine. */
 rv_err store_delete(arena *a, const char *key);
 
