@@ -157,13 +157,14 @@ static rv_err copy_file(const char *src, const char *dst)
 
 rv_err store_put_file(arena *a, const char *src, const char *key)
 {
-    char *tmp;
+    char *tmp = NULL;
     rv_err er = store_temp_path(a, key, &tmp);
     if (er == RV_OK && rename(src, tmp) != 0)
         er = errno == EXDEV ? copy_file(src, tmp) : RV_E_INTERNAL;
     unlink(src);
     if (er != RV_OK) {
-        unlink(tmp);
+        if (tmp)
+            unlink(tmp);
         log_msg(LOG_ERROR, "storing %s failed", key);
         return er;
     }
