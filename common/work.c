@@ -109,23 +109,27 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     }
 }
 
-static void to_retry(work_ctx *w, job_ref *j, double retry_after, const char *message)
+/* Back to the queue after a backoff: `how` is retry (dispatch again) or recheck
+ * (the work may exist at the provider: look it up, never resubmit blind). */
+static void requeue(work_ctx *w, const db_stmt *how, job_ref *j, double retry_after,
+                    const char *message)
 {
     double d = work_backoff(j->attempts, retry_after, randombytes_uniform(1000) / 1000.0);
     const char *p[] = {j->id, w->poller_id, arena_printf(w->rq->a, "%.3f", d),
                        error_json(w, "provider_transient", message)};
-    log_msg(LOG_WARN, "job %s: %s; retrying in %.1f s", j->id, message, d);
-    (void)db_query(w->rq, &retry, p, NULL);
+    log_msg(LOG_WARN, "job %s: %s; %s in %.1f s", j->id, message,
+            how == &retry ? "retrying" : "looking it up at the provider", d);
+    (void)db_query(w->rq, how, p, NULL);
 }
 
-/* The work may exist at the provider: look it up in a while, never resubmit blind. */
+static void to_retry(work_ctx *w, job_ref *j, double retry_after, const char *message)
+{
+    requeue(w, &retry, j, retry_after, message);
+}
+
 static void to_recheck(work_ctx *w, job_ref *j, double retry_after, const char *message)
 {
-    double d = work_backoff(j->attempts, retry_after, randombytes_uniform(1000) / 1000.0);
-    const char *p[] = {j->id, w->poller_id, arena_printf(w->rq->a, "%.3f", d),
-                       error_json(w, "provider_transient", message)};
-    log_msg(LOG_WARN, "job %s: %s; looking it up at the provider in %.1f s", j->id, message, d);
-    (void)db_query(w->rq, &recheck, p, NULL);
+    requeue(w, &recheck, j, retry_after, message);
 }
 
 static void to_failed(work_ctx *w, const char *job_id, const char *code, const char *message)
