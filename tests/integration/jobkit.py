@@ -388,16 +388,6 @@ def stop_poller_loop(sig=signal.SIGTERM, timeout=15.0):
     except ProcessLookupError:
         return
     wait_until(lambda: not group_alive(pid), timeout, what=f"poller group {pid} to end")
-    forget_dead_loop()
-
-
-def forget_dead_loop():
-    """Drops the pid file of a loop that has died. Until its new parent reaps it,
-    a dead loop is a zombie, which `kill -0` (scripts/up's check) takes for alive."""
-    pid = poller_loop_pid()
-    if pid and not alive(pid):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(RUN_DIR, "poller.pid"))
 
 
 def group_alive(pgid):
@@ -417,7 +407,6 @@ def group_alive(pgid):
 def start_poller_loop():
     """scripts/up again: it leaves what runs alone and restarts the poller loop
     whose pid is dead."""
-    forget_dead_loop()
     env = stack_env(RV_NO_SETUP=1, RV_NO_BUILD=1)
     r = subprocess.run([os.path.join(ROOT, "scripts", "up")], env=env, capture_output=True,
                        text=True, timeout=120)
