@@ -37,7 +37,7 @@ static const db_stmt lease = {
     "  FROM rv_job_lease($1, $2, $3)",
     3};
 static const db_stmt pending_events = {
-    "SELECT event_id, provider, job_id, payload FROM rv_webhooks_pending($1)", 1};
+    "SELECT event_id, provider, job_id, payload FROM rv_webhooks_pending($1, $2)", 2};
 static const db_stmt event_done = {"SELECT rv_webhook_done($1)", 1};
 static const db_stmt due_checks = {
     "SELECT job_id, kind, input, provider, provider_job_id, user_id"
@@ -301,7 +301,8 @@ static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed
 static int pass_inbox(work_ctx *w)
 {
     PGresult *r;
-    if (db_query(w->rq, &pending_events, (const char *[]){num(w, w->batch)}, &r) != RV_OK)
+    if (db_query(w->rq, &pending_events, (const char *[]){num(w, w->batch), w->poller_id}, &r) !=
+        RV_OK)
         return 0;
     int n = PQntuples(r), n_done = 0;
     job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);

@@ -579,12 +579,19 @@ BEGIN
     RETURN 'stored';
 END $$;
 
--- Pending inbox events, oldest first, each claimed by one poller.
-CREATE FUNCTION rv_webhooks_pending(p_limit integer)
+-- Pending inbox events, oldest first, each claimed by one poller. Events of a job
+-- that another poller holds wait for its lease to end; they are left out, so that
+-- they never fill the batch and hold up everything newer (a dead poller's leases
+-- last RV_POLLER_LEASE).
+CREATE FUNCTION rv_webhooks_pending(p_limit integer, p_poller text)
 RETURNS TABLE (event_id bigint, provider text, job_id uuid, payload jsonb)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT id, provider, job_id, payload FROM webhook_events
-     WHERE processed_at IS NULL ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED
+    SELECT e.id, e.provider, e.job_id, e.payload FROM webhook_events e
+     WHERE e.processed_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM jobs j
+                        WHERE j.id = e.job_id AND j.locked_until >= now()
+                          AND j.locked_by IS DISTINCT FROM p_poller)
+     ORDER BY e.id LIMIT p_limit FOR UPDATE OF e SKIP LOCKED
 $$;
 
 CREATE FUNCTION rv_webhook_done(p_event bigint) RETURNS void
