@@ -12,6 +12,7 @@ from conftest import Api, do_register
 from jobkit import (DATA_DIR, RUN_DIR, alive, assert_all_settled, assert_each_dispatched_once,
                     inbox_rows, job_row, no_rate_limit, pg_running, pg_start, pg_stop,
                     poller_loop_pid, poller_stopped, post_webhook, run_poller_once, sim,
+                    sim_all_predictions,
                     spawn_poller, start_poller_loop, status_counts, stop_poller_loop,
                     submit_many, submit_tts, wait_jobs_db, wait_until, webhook_headers)
 
@@ -210,3 +211,42 @@ def test_event_for_a_job_another_poller_holds_is_kept(api, db):
             "running", "heldprediction0000000000aa")
         # Tidy up: the made-up prediction does not exist at the provider.
         assert api.request("DELETE", f"/api/jobs/{job['id']}", token=u.access).status_code == 200
+
+
+def test_inbox_not_blocked_by_events_it_must_wait_for(api, db):
+    """60 older events wait for jobs another (dead) poller holds; a newer event of a
+    free job is still applied at once: the waiting ones do not fill the inbox
+    pass's batch."""
+    u = do_register(api)
+    with poller_stopped():
+        with no_rate_limit(db):
+            held = submit_many([u], 60, lambda i: f"Held {i}.")
+            free = submit_tts(api, u, "Free to go.")
+        db.rows("UPDATE jobs SET status = 'dispatching', attempts = 1, locked_by = 'dead:1', "
+                "locked_until = now() + interval '60 seconds' WHERE id = ANY (:'ids'::uuid[])",
+                ids="{" + ",".join(held) + "}")
+        tokens = dict(db.rows("SELECT id, callback_token FROM jobs WHERE user_id = :'u'", u=u.id))
+        for i, jid in enumerate(held):
+            body = json.dumps({"id": f"held{i:022d}", "status": "processing", "input": {},
+                               "output": None, "error": None}).encode()
+            assert post_webhook(api, jid, tokens[jid], body, webhook_headers(body)).status_code == 204
+        # The free job's work is done at the provider: its output is a real file.
+        done = next(p for p in reversed(sim_all_predictions())
+                    if p["status"] == "succeeded" and isinstance(p["output"], str))
+        db.rows("UPDATE jobs SET status = 'running', attempts = 1, provider_job_id = 'free0', "
+                "run_at = now() + interval '1 hour' WHERE id = :'j'", j=free["id"])
+        body = json.dumps({"id": "free0", "status": "succeeded", "input": {},
+                           "output": done["output"], "error": None}).encode()
+        assert post_webhook(api, free["id"], tokens[free["id"]], body,
+                            webhook_headers(body)).status_code == 204
+        run_poller_once()
+        assert job_row(db, free["id"], "status")[0] == "succeeded"
+        assert [d for _, d in inbox_rows(db, free["id"])] == ["t"]
+        # The held jobs' events still wait, untouched.
+        assert int(db.scalar("SELECT count(*) FROM webhook_events WHERE processed_at IS NULL "
+                             "AND job_id = ANY (:'ids'::uuid[])", ids="{" + ",".join(held) + "}")) == 60
+        assert status_counts(db, held) == {"dispatching": 60}
+        # Tidy up: cancel them (their made-up work does not exist).
+        for jid in held:
+            api.request("DELETE", f"/api/jobs/{jid}", token=u.access)
+        assert status_counts(db, held) == {"cancelled": 60}
