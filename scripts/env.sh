@@ -35,3 +35,10 @@ handler_names() {
 }
 
 say() { printf '%s\n' "$*" >&2; }
+
+# Whether process $1 runs. A dead one stays a zombie until its new parent (init,
+# for what scripts/up started) reaps it, and `kill -0` takes a zombie for alive.
+running() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
+        [ "$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}

@@ -584,15 +584,18 @@ BEGIN
 END $$;
 
 -- Pending inbox events, oldest first, with what the poller needs of their job.
--- busy: another poller holds the job's lease (leave the event for later).
+-- Events of a job that another poller holds wait for its lease to end; they are
+-- left out, so that they never fill the batch and hold up everything newer (a dead
+-- poller's leases last RV_POLLER_LEASE). `busy` stays for the caller's shape.
 CREATE FUNCTION rv_webhooks_pending(p_limit integer, p_poller text)
 RETURNS TABLE (event_id bigint, provider text, job_id uuid, payload jsonb, job_status text,
                kind text, user_id uuid, busy boolean)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT e.id, e.provider, e.job_id, e.payload, j.status, j.kind, j.user_id,
-           COALESCE(j.locked_until > now() AND j.locked_by <> p_poller, false)
+    SELECT e.id, e.provider, e.job_id, e.payload, j.status, j.kind, j.user_id, false
       FROM webhook_events e LEFT JOIN jobs j ON j.id = e.job_id
-     WHERE e.processed_at IS NULL ORDER BY e.id LIMIT p_limit
+     WHERE e.processed_at IS NULL
+       AND NOT COALESCE(j.locked_until >= now() AND j.locked_by IS DISTINCT FROM p_poller, false)
+     ORDER BY e.id LIMIT p_limit
 $$;
 
 CREATE FUNCTION rv_webhooks_done(p_events bigint[]) RETURNS void
