@@ -1,9 +1,10 @@
 /* work.h — the poller's passes over the job table.
  *
- * One sweep: reap finished local children, reconcile the webhook inbox, stop
- * provider work of cancelled jobs, fail jobs past their deadline, check running
- * jobs whose webhook is late, then claim due jobs and dispatch them (remote ones
- * many at once through libcurl multi, local ones in child processes up to a limit).
+ * One sweep: reap finished local children, claim due jobs and dispatch them
+ * (remote ones many at once through libcurl multi, local ones in child processes
+ * up to a limit), reconcile the webhook inbox, stop provider work of cancelled
+ * jobs, fail jobs past their deadline, and check running jobs whose webhook is
+ * late.
  * Every job a pass touches is leased first (locked_until), so any number of
  * pollers can sweep at once; a dead poller's lease runs out and its jobs are taken
  * up again — a job whose dispatch was interrupted is looked up at the provider
