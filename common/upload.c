@@ -21,7 +21,10 @@ static const struct {
 };
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
-const char *upload_ext(upload_type t) { return (unsigned)t < N_TYPES ? types[t].ext : NULL; }
+const char *upload_ext(upload_type t)
+{
+    return (unsigned)t < N_TYPES ? types[t].ext : NULL;
+}
 
 const char *upload_content_type(upload_type t)
 {

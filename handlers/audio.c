@@ -35,7 +35,7 @@ static rv_err show(rv_req *rq, const char *id)
 
 /* The row first (one transaction), the file after it committed: a failure in
  * between leaves an unreferenced file, never a row without its file. */
-static rv_err delete(rv_req *rq, const char *id)
+static rv_err drop(rv_req *rq, const char *id)
 {
     const char *p[] = {id};
     PGresult *r;
@@ -58,7 +58,7 @@ static rv_err audio(rv_req *rq)
     const char *id = req_path(rq, "id");
     if (!req_is_uuid(id))
         return req_fail(rq, RV_E_NOT_FOUND, "no such audio");
-    return rq->method[0] == 'D' ? delete(rq, id) : show(rq, id);
+    return rq->method[0] == 'D' ? drop(rq, id) : show(rq, id);
 }
 
 static const rv_endpoint endpoint = {

@@ -114,7 +114,10 @@ static rv_err upload(rv_req *rq)
     return resp_json(rq, 201, views_audio(rq, db_get(r, 0, 0), key));
 }
 
-static rv_err audios(rv_req *rq) { return rq->method[0] == 'P' ? upload(rq) : list(rq); }
+static rv_err audios(rv_req *rq)
+{
+    return rq->method[0] == 'P' ? upload(rq) : list(rq);
+}
 
 static const rv_endpoint endpoint = {
     .name = "audios", .route = "/api/audios", .methods = RV_GET | RV_POST,

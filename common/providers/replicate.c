@@ -78,11 +78,11 @@ static json_object *model_input(arena *a, const prov_job *job)
     } else if (!strcmp(job->kind, "voice_conversion")) {
         /* The provider fetches the source itself: a signed link to our copy. */
         json_object *key = get(get(src, "source"), "storageKey");
-        if (key && json_object_is_type(key, json_type_string))
-            json_object_object_add(in, "source_audio",
-                                   json_object_new_string(store_signed_url(
-                                       a, json_object_get_string(key), INPUT_LINK_TTL,
-                                       (time_t)job->created_s)));
+        if (key && json_object_is_type(key, json_type_string)) {
+            const char *url = store_signed_url(a, json_object_get_string(key), INPUT_LINK_TTL,
+                                               (time_t)job->created_s);
+            json_object_object_add(in, "source_audio", json_object_new_string(url));
+        }
         copy(in, "voice_id", get(get(src, "voice"), "providerVoiceIds"), "replicate");
     } else if (!strcmp(job->kind, "sfx")) {
         copy(in, "prompt", src, "prompt");

@@ -209,9 +209,14 @@ static void test_conversion_input(void **state)
         "{\"presetKey\":\"p\",\"providerVoiceIds\":{\"replicate\":\"Wise_Woman\"}},"
         "\"source\":{\"storageKey\":\"audios/u/20261122T000000-take-0a1b2c3d4e5f.wav\","
         "\"contentType\":\"audio/wav\"}}";
-    prov_job job = {"55555555-5555-4555-8555-555555555555", "voice_conversion",
-                    "minimax/voice-conversion", NULL, "tok", "u",
-                    unit_json(a, in, sizeof in - 1), 1795255200};
+    prov_job job = {"55555555-5555-4555-8555-555555555555",
+                    "voice_conversion",
+                    "minimax/voice-conversion",
+                    NULL,
+                    "tok",
+                    "u",
+                    unit_json(a, in, sizeof in - 1),
+                    1795255200};
     http_call c1 = {0}, c2 = {0};
     rep->build_submit(a, &job, &c1);
     rep->build_submit(a, &job, &c2);
@@ -237,8 +242,9 @@ static void test_conversion_input(void **state)
 
     /* A rescue finds the work by that very input. */
     const char *page = arena_printf(
-        a, "{\"next\":null,\"results\":[{\"id\":\"vc\",\"model\":\"minimax/voice-conversion\","
-           "\"status\":\"processing\",\"created_at\":\"2026-11-21T10:00:05Z\",\"input\":%s}]}",
+        a,
+        "{\"next\":null,\"results\":[{\"id\":\"vc\",\"model\":\"minimax/voice-conversion\","
+        "\"status\":\"processing\",\"created_at\":\"2026-11-21T10:00:05Z\",\"input\":%s}]}",
         json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN));
     http_call c = {.status = 200, .resp = (char *)page, .resp_len = strlen(page)};
     prov_status st;
