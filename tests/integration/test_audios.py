@@ -83,6 +83,23 @@ def test_content_decides_type(api, db, user):
     assert a["filename"] == "x.mp3"  # the client's label, kept as given
 
 
+def test_id3_tagged_flac(api, user):
+    """A tag in front does not make a flac an mp3."""
+    tag = b"ID3\x04\x00\x00\x00\x00\x01\x00" + b"\x00" * 128
+    a = assert_json(upload(api, user.access, tag + make_audio("flac"), filename="t.flac",
+                           ctype="audio/flac"), 201)
+    assert a["contentType"] == "audio/flac"
+
+
+def test_matroska_is_not_webm(api, db, user, tmp_path):
+    mka = tmp_path / "t.mka"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1",
+                    "-c:a", "libopus", "-ar", "48000", "-f", "matroska", str(mka)], check=True)
+    r = upload(api, user.access, mka.read_bytes(), filename="t.webm", ctype="audio/webm")
+    assert_problem(r, 415, "unsupported_media_type")
+    assert_clean(db, user, 100)
+
+
 def test_content_type_parameters(api, user):
     a = assert_json(upload(api, user.access, make_audio("webm"), filename="rec.webm",
                            ctype="audio/webm;codecs=opus"), 201)
