@@ -3,7 +3,9 @@
 Files are real ones, made once per session by the ffmpeg binary from a sine
 (lavfi), so every container and codec is what a browser or an editor would send.
 """
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,6 +24,7 @@ FORMATS = {
 BODY_DIR = Path(DATA_DIR) / "nginx" / "body"
 STORAGE = Path(DATA_DIR) / "storage"
 _CACHE = Path(tempfile.mkdtemp(prefix="rv-audio-"))
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def make_audio(kind, seconds=1.5, rate=22050, freq=440):
