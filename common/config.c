@@ -53,6 +53,9 @@ bool config_load(bool need_secret, char *why, size_t why_len)
     cfg.database_url = env_or("RV_DATABASE_URL", "dbname=reelvox");
     cfg.jwt_issuer = env_or("RV_JWT_ISSUER", "reelvox");
     cfg.data_dir = env_or("RV_DATA_DIR", "./var");
+    static char upload_dir[4096];
+    snprintf(upload_dir, sizeof upload_dir, "%s/nginx/body", cfg.data_dir);
+    cfg.upload_dir = env_or("RV_UPLOAD_DIR", upload_dir);
     cfg.public_url = env_or("RV_PUBLIC_URL", "http://127.0.0.1:8080");
     cfg.access_ttl = 900;
     if (!env_long("RV_WORKERS", 2, 0, 256, &n, why, why_len))

@@ -22,6 +22,8 @@ typedef struct rv_config {
     long refresh_ttl;           /* RV_REFRESH_TTL_DAYS * 86400, default 30 days */
     const char *public_url;     /* RV_PUBLIC_URL */
     const char *data_dir;       /* RV_DATA_DIR, default ./var */
+    const char *upload_dir;     /* RV_UPLOAD_DIR: nginx's client_body_temp_path, default
+                                 * $RV_DATA_DIR/nginx/body */
     log_level log_level;        /* RV_LOG_LEVEL debug|info|warn|error */
 } rv_config;
 

@@ -15,6 +15,10 @@ static const db_stmt submit_tts = {
     "SELECT status, job_json, job_id, retry_after, required, balance"
     "  FROM rv_tts_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
     6};
+static const db_stmt submit_conversion = {
+    "SELECT status, job_json, job_id, retry_after, required, balance"
+    "  FROM rv_voice_conversion_submit($1, $2, $3, $4::jsonb, $5, $6::text[], $7)",
+    7};
 
 /* 1..255 visible ASCII characters, as API.md says. */
 static bool idempotency_key_ok(const char *k)
@@ -50,6 +54,8 @@ static rv_err answer(rv_req *rq, const PGresult *r)
     if (!strcmp(status, "no_provider"))
         return req_fail(rq, RV_E_PROVIDER_UNAVAILABLE,
                         "no configured provider can do this kind of job");
+    if (!strcmp(status, "source_not_found"))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such source audio");
     if (!strcmp(status, "voice_not_found"))
         return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
     if (!strcmp(status, "voice_not_active"))
@@ -57,26 +63,51 @@ static rv_err answer(rv_req *rq, const PGresult *r)
     return RV_E_INTERNAL;
 }
 
+/* What every submit sends besides its own parameters. */
+typedef struct submit_common {
+    const char *idem, *json, *available;
+    char token[33];
+} submit_common;
+
+static rv_err prepare(rv_req *rq, const char *kind, json_object *input, submit_common *c)
+{
+    c->idem = req_header(rq, "Idempotency-Key");
+    if (c->idem && !idempotency_key_ok(c->idem))
+        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    unsigned char raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(c->token, sizeof c->token, raw, sizeof raw);
+    c->json = json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN);
+    c->available = prov_available_for(rq->a, kind);
+    return RV_OK;
+}
+
 rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id)
 {
-    const char *idem = req_header(rq, "Idempotency-Key");
-    if (idem && !idempotency_key_ok(idem))
-        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
-
-    unsigned char raw[16];
-    char token[33];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(token, sizeof token, raw, sizeof raw);
-    const char *json = json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN);
-    const char *available = prov_available_for(rq->a, kind);
+    submit_common c;
+    rv_err er = prepare(rq, kind, input, &c);
+    if (er != RV_OK)
+        return er;
     PGresult *r;
-    rv_err er;
     if (voice_id) {
-        const char *p[] = {rq->user_id, voice_id, json, idem, available, token};
+        const char *p[] = {rq->user_id, voice_id, c.json, c.idem, c.available, c.token};
         er = db_query(rq, &submit_tts, p, &r);
     } else {
-        const char *p[] = {rq->user_id, kind, json, idem, available, token};
+        const char *p[] = {rq->user_id, kind, c.json, c.idem, c.available, c.token};
         er = db_query(rq, &submit_job, p, &r);
     }
+    return er != RV_OK ? er : answer(rq, r);
+}
+
+rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
+                              const char *voice_id)
+{
+    submit_common c;
+    rv_err er = prepare(rq, "voice_conversion", input, &c);
+    if (er != RV_OK)
+        return er;
+    PGresult *r;
+    const char *p[] = {rq->user_id, source_id, voice_id, c.json, c.idem, c.available, c.token};
+    er = db_query(rq, &submit_conversion, p, &r);
     return er != RV_OK ? er : answer(rq, r);
 }

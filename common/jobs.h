@@ -17,4 +17,11 @@
  * 503 provider_unavailable / unavailable. */
 rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id);
 
+/* Submits a voice_conversion job (rv_voice_conversion_submit): the caller's audio
+ * source_id spoken in voice_id. input (borrowed) gains the source's duration, which
+ * the cost is per second of. Answers as jobs_submit(); also 404 when the source is
+ * not the caller's. */
+rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
+                              const char *voice_id);
+
 #endif

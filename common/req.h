@@ -33,6 +33,10 @@ typedef struct rv_req {
     const char *method, *path, *query, *request_id, *content_type;
     const char *body; /* NUL-terminated copy; NULL when there was none */
     size_t body_len;
+    /* RV_BODY_FILE endpoints: the checked path of the file nginx wrote the body to
+     * (body stays NULL, body_len is the file's size); NULL when no body came. The
+     * serve loop removes the file after the request. */
+    const char *body_file;
     const char *path_names[REQ_MAX_PATH_PARAMS], *path_values[REQ_MAX_PATH_PARAMS];
     int n_path;
     rv_kv *query_list; /* decoded lazily */

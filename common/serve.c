@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "resp.h"
 #include "storage.h"
+#include "upload.h"
 
 enum { MAX_WORKERS = 256 };
 
@@ -140,8 +142,37 @@ void serve_request(const rv_endpoint *ep, rv_req *rq)
 /* Reads CONTENT_LENGTH bytes with read_fn; false answers 400/413 in rq. */
 typedef int (*read_fn)(void *ctx, char *buf, int n);
 
+/* RV_BODY_FILE: nginx has written the body to a file and passes only its path.
+ * The path is checked before anything touches it: only nginx can reach the
+ * socket, but a path is never trusted blindly. */
+static rv_err read_body_file(rv_req *rq)
+{
+    const char *path = req_param(rq, "REQUEST_BODY_FILE");
+    if (!path || !*path) {
+        const char *cl = req_param(rq, "CONTENT_LENGTH");
+        if (cl && *cl && strcmp(cl, "0")) {
+            log_msg(LOG_ERROR, "a body came without REQUEST_BODY_FILE: the nginx location "
+                               "must write it to a file (client_body_in_file_only)");
+            return RV_E_INTERNAL;
+        }
+        return RV_OK; /* no body */
+    }
+    struct stat st;
+    if (!upload_path_ok(config->upload_dir, path) || lstat(path, &st) != 0 ||
+        !S_ISREG(st.st_mode)) {
+        log_msg(LOG_ERROR, "REQUEST_BODY_FILE is not a file nginx wrote in RV_UPLOAD_DIR (%s)",
+                config->upload_dir);
+        return RV_E_INTERNAL;
+    }
+    rq->body_file = path;
+    rq->body_len = (size_t)st.st_size;
+    return RV_OK;
+}
+
 static rv_err read_body(const rv_endpoint *ep, rv_req *rq, read_fn rd, void *ctx)
 {
+    if (ep->flags & RV_BODY_FILE)
+        return read_body_file(rq);
     const char *cl = req_param(rq, "CONTENT_LENGTH");
     if (!cl || !*cl)
         return RV_OK;
@@ -198,6 +229,9 @@ __attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a
         resp_problem(&rq, er);
     else
         serve_request(ep, &rq);
+    /* Before the answer leaves: once a client sees it, the upload is gone. */
+    if (rq.body_file && unlink(rq.body_file) != 0 && errno != ENOENT)
+        log_msg(LOG_WARN, "could not remove an upload's body file: %s", strerror(errno));
     size_t len;
     char *out = resp_render(&rq, &len);
     write(wctx, out, len);

@@ -5,7 +5,8 @@
  * fd 0 (or one CGI request when started as CGI), route and method checks (405 with
  * Allow), the body limit (413) and JSON content type (415), authentication (401/403),
  * the per-request arena, rolling back a transaction a handler left open, the access
- * log and rendering errors as problem+json. */
+ * log and rendering errors as problem+json; for uploads, the body file nginx wrote
+ * (RV_BODY_FILE). */
 #ifndef RV_SERVE_H
 #define RV_SERVE_H
 
@@ -26,6 +27,12 @@ enum {
     RV_ADMIN = 1 << 1,    /* ... of an admin (implies RV_AUTH) */
     RV_RAW_BODY = 1 << 2, /* body is not JSON: skip the Content-Type check */
     RV_NO_SECRET = 1 << 3,/* the binary never touches tokens (health, poller) */
+    /* The body is a file nginx wrote (client_body_in_file_only, REQUEST_BODY_FILE;
+     * fastcgi_pass_request_body off): nothing is read from the pipe. The loop checks
+     * the path is in config->upload_dir, sets rq->body_file and rq->body_len (its
+     * size, held to body_limit) and removes the file after the request, answered
+     * however it was: a handler that keeps the file moves it first. */
+    RV_BODY_FILE = 1 << 4,
 };
 
 typedef struct rv_endpoint {

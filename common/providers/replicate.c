@@ -11,6 +11,12 @@
 
 #include "config.h"
 #include "provider.h"
+#include "storage.h"
+
+/* How long the links to our files that go into a model's input stay valid, counted
+ * from the job's creation: far past any job's deadline, and the same link for every
+ * build of one job's input (a rescue matches the provider's work by its input). */
+enum { INPUT_LINK_TTL = 6 * 3600 };
 
 static const char *base_url(void)
 {
@@ -50,8 +56,9 @@ static void copy(json_object *to, const char *to_key, json_object *from, const c
         json_object_object_add(to, to_key, json_object_get(v));
 }
 
-/* Our job input → the model's input. */
-static json_object *model_input(const prov_job *job)
+/* Our job input → the model's input. Deterministic for a job: built again, it is
+ * the same (find_page compares it with the provider's). */
+static json_object *model_input(arena *a, const prov_job *job)
 {
     json_object *in = json_object_new_object(), *src = job->input;
     if (!strcmp(job->kind, "tts")) {
@@ -68,6 +75,15 @@ static json_object *model_input(const prov_job *job)
             strcmp(json_object_get_string(emo), "auto"))
             json_object_object_add(in, "emotion", json_object_get(emo));
         json_object_object_add(in, "channel", json_object_new_string("mono"));
+    } else if (!strcmp(job->kind, "voice_conversion")) {
+        /* The provider fetches the source itself: a signed link to our copy. */
+        json_object *key = get(get(src, "source"), "storageKey");
+        if (key && json_object_is_type(key, json_type_string)) {
+            const char *url = store_signed_url(a, json_object_get_string(key), INPUT_LINK_TTL,
+                                               (time_t)job->created_s);
+            json_object_object_add(in, "source_audio", json_object_new_string(url));
+        }
+        copy(in, "voice_id", get(get(src, "voice"), "providerVoiceIds"), "replicate");
     } else if (!strcmp(job->kind, "sfx")) {
         copy(in, "prompt", src, "prompt");
         copy(in, "duration", src, "durationSeconds");
@@ -88,7 +104,7 @@ static void build_submit(arena *a, const prov_job *job, http_call *c)
     } else {
         c->url = arena_printf(a, "%s/v1/models/%s/predictions", base_url(), model);
     }
-    json_object_object_add(body, "input", model_input(job));
+    json_object_object_add(body, "input", model_input(a, job));
     json_object_object_add(body, "webhook",
                            json_object_new_string(arena_printf(
                                a, "%s/webhooks/replicate?job=%s&token=%s", config->public_url,
@@ -323,7 +339,7 @@ static bool find_page(arena *a, const http_call *c, prov_lookup *f, const char *
     }
     json_object **inputs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *inputs);
     for (int k = 0; k < n; k++)
-        inputs[k] = found[k] ? NULL : model_input(&jobs[k]);
+        inputs[k] = found[k] ? NULL : model_input(a, &jobs[k]);
     size_t len = json_object_array_length(results);
     long oldest = -1;
     for (size_t i = 0; i < len; i++) { /* newest first */

@@ -10,7 +10,7 @@ static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /*
 
 static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",       "RV_JWT_ISSUER",
                                    "RV_WORKERS",      "RV_REFRESH_TTL_DAYS", "RV_PUBLIC_URL",
-                                   "RV_DATA_DIR",     "RV_LOG_LEVEL"};
+                                   "RV_DATA_DIR",     "RV_LOG_LEVEL",        "RV_UPLOAD_DIR"};
 
 static int clear_env(void **state)
 {
@@ -77,6 +77,7 @@ static void test_defaults(void **state)
     assert_string_equal(config->database_url, "dbname=reelvox");
     assert_string_equal(config->jwt_issuer, "reelvox");
     assert_string_equal(config->data_dir, "./var");
+    assert_string_equal(config->upload_dir, "./var/nginx/body");
     assert_int_equal(config->workers, 2);
     assert_int_equal(config->access_ttl, 900);
     assert_int_equal(config->refresh_ttl, 30 * 86400);
@@ -201,6 +202,10 @@ static void test_strings(void **state)
     assert_string_equal(config->jwt_issuer, "reelvox-test");
     assert_string_equal(config->data_dir, "/srv/reelvox");
     assert_string_equal(config->public_url, "https://reelvox.dev");
+    assert_string_equal(config->upload_dir, "/srv/reelvox/nginx/body"); /* follows the data */
+    setenv("RV_UPLOAD_DIR", "/var/cache/nginx/body", 1);
+    expect_load(false, true, NULL);
+    assert_string_equal(config->upload_dir, "/var/cache/nginx/body");
     setenv("RV_JWT_ISSUER", "", 1); /* empty means default */
     expect_load(false, true, NULL);
     assert_string_equal(config->jwt_issuer, "reelvox");

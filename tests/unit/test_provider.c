@@ -3,7 +3,9 @@
 
 #include <stdlib.h>
 
+#include "config.h"
 #include "providers/provider.h"
+#include "storage.h"
 #include "work.h"
 
 static int setup(void **state)
@@ -188,6 +190,73 @@ static void test_find_page(void **state)
     unsetenv("RV_REPLICATE_URL");
 }
 
+/* A conversion's model input: a signed link to the source (the same every time the
+ * input is built for one job, so a rescue still matches it) and the voice's id. */
+static void test_conversion_input(void **state)
+{
+    arena *a = *state;
+    static const unsigned char secret[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+    char why[128];
+    setenv("RV_PUBLIC_URL", "http://pub.test", 1);
+    setenv("RV_REPLICATE_URL", "http://prov.test", 1);
+    assert_true(config_load(false, why, sizeof why));
+    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-unit", "http://pub.test"));
+    const prov_adapter *rep = prov_find("replicate");
+    assert_true(rep->serves("voice_conversion"));
+    static const char in[] =
+        "{\"sourceAudioId\":\"44444444-4444-4444-8444-444444444444\",\"voiceId\":"
+        "\"00000000-0000-4000-8000-000000000001\",\"durationSeconds\":3.2,\"voice\":"
+        "{\"presetKey\":\"p\",\"providerVoiceIds\":{\"replicate\":\"Wise_Woman\"}},"
+        "\"source\":{\"storageKey\":\"audios/u/20261122T000000-take-0a1b2c3d4e5f.wav\","
+        "\"contentType\":\"audio/wav\"}}";
+    prov_job job = {"55555555-5555-4555-8555-555555555555",
+                    "voice_conversion",
+                    "minimax/voice-conversion",
+                    NULL,
+                    "tok",
+                    "u",
+                    unit_json(a, in, sizeof in - 1),
+                    1795255200};
+    http_call c1 = {0}, c2 = {0};
+    rep->build_submit(a, &job, &c1);
+    rep->build_submit(a, &job, &c2);
+    assert_string_equal(c1.url, "http://prov.test/v1/models/minimax/voice-conversion/predictions");
+    assert_string_equal(c1.body, c2.body);
+    json_object *body = unit_json(a, c1.body, strlen(c1.body)), *input, *v;
+    assert_true(json_object_object_get_ex(body, "input", &input));
+    assert_int_equal(json_object_object_length(input), 2);
+    assert_true(json_object_object_get_ex(input, "voice_id", &v));
+    assert_string_equal(json_object_get_string(v), "Wise_Woman");
+    assert_true(json_object_object_get_ex(input, "source_audio", &v));
+    const char *url = json_object_get_string(v);
+    static const char prefix[] =
+        "http://pub.test/media/audios/u/20261122T000000-take-0a1b2c3d4e5f.wav?exp=";
+    assert_int_equal(strncmp(url, prefix, sizeof prefix - 1), 0);
+    /* Valid from the job's creation for hours, then not. */
+    const char *exp = url + sizeof prefix - 1, *sig = strstr(url, "&sig=");
+    assert_non_null(sig);
+    char *exps = arena_strndup(a, exp, (size_t)(sig - exp));
+    const char *key = "audios/u/20261122T000000-take-0a1b2c3d4e5f.wav";
+    assert_true(store_check_link(key, exps, sig + 5, 1795255200 + 5 * 3600));
+    assert_false(store_check_link(key, exps, sig + 5, 1795255200 + 7 * 3600));
+
+    /* A rescue finds the work by that very input. */
+    const char *page = arena_printf(
+        a,
+        "{\"next\":null,\"results\":[{\"id\":\"vc\",\"model\":\"minimax/voice-conversion\","
+        "\"status\":\"processing\",\"created_at\":\"2026-11-21T10:00:05Z\",\"input\":%s}]}",
+        json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN));
+    http_call c = {.status = 200, .resp = (char *)page, .resp_len = strlen(page)};
+    prov_status st;
+    bool found = false;
+    const char *next;
+    assert_true(page_of(rep, a, &c, &job, 1, &st, &found, 1795255200 - 30, NULL, &next));
+    assert_true(found);
+    assert_string_equal(st.provider_job_id, "vc");
+    unsetenv("RV_REPLICATE_URL");
+    unsetenv("RV_PUBLIC_URL");
+}
+
 static void test_backoff(void **state)
 {
     (void)state;
@@ -207,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replicate_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_available, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conversion_input, setup, teardown),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests_name("provider", tests, NULL, NULL);

@@ -1,0 +1,59 @@
+"""Audio files and upload helpers shared by the audio and conversion tests.
+
+Files are real ones, made once per session by the ffmpeg binary from a sine
+(lavfi), so every container and codec is what a browser or an editor would send.
+"""
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from conftest import DATA_DIR
+
+# kind → (ffmpeg output options, Content-Type the API answers, key extension)
+FORMATS = {
+    "mp3": (["-c:a", "libmp3lame", "-b:a", "64k"], "audio/mpeg", "mp3"),
+    "wav": (["-c:a", "pcm_s16le"], "audio/wav", "wav"),
+    "ogg": (["-c:a", "libvorbis", "-f", "ogg"], "audio/ogg", "ogg"),
+    "webm": (["-c:a", "libopus", "-ar", "48000", "-f", "webm"], "audio/webm", "webm"),
+    "flac": (["-c:a", "flac"], "audio/flac", "flac"),
+}
+
+BODY_DIR = Path(DATA_DIR) / "nginx" / "body"
+STORAGE = Path(DATA_DIR) / "storage"
+_CACHE = Path(tempfile.mkdtemp(prefix="rv-audio-"))
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
+
+def make_audio(kind, seconds=1.5, rate=22050, freq=440):
+    """Bytes of a mono sine of `seconds` in container `kind` (see FORMATS)."""
+    path = _CACHE / f"sine-{freq}-{seconds}-{rate}.{kind}"
+    if not path.exists():
+        opts = FORMATS[kind][0]
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"sine=frequency={freq}:sample_rate={rate}:duration={seconds}",
+                        "-ac", "1", *opts, str(path)], check=True, timeout=60)
+    return path.read_bytes()
+
+
+def upload(api, token, data, filename="take.mp3", ctype="audio/mpeg", query=None, **kw):
+    """POST /api/audios with the raw body; query (str) replaces ?filename=..."""
+    q = query if query is not None else "filename=" + filename
+    return api.request("POST", "/api/audios?" + q if q else "/api/audios", data=data,
+                       token=token, ctype=ctype, **kw)
+
+
+def body_files():
+    """What nginx's body temp folder holds (must be nothing between requests)."""
+    out = []
+    for root, _, files in os.walk(BODY_DIR):
+        out += [os.path.join(root, f) for f in files]
+    return out
+
+
+def stored_files(user_id):
+    """Files in storage under the user's audios folder (temporary ones included)."""
+    d = STORAGE / "audios" / user_id
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
