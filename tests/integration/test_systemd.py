@@ -140,7 +140,7 @@ def test_reinstall_drops_removed_endpoints(dest, tmp_path):
 
 def test_nginx_config(dest, tmp_path):
     conf = (dest / "etc/reelvox/nginx.conf").read_text()
-    assert "user www-data;" in conf
+    assert "user reelvox www-data;" in conf
     assert f"listen 127.0.0.1:{PORT} " in conf
     assert "include /etc/reelvox/endpoints.conf;" in conf
     assert "@" not in re.sub(r"#.*", "", conf.replace("$request_id", ""))
