@@ -240,3 +240,20 @@ def test_insufficient_credits(api, register, db):
     assert (b["required"], b["balance"]) == (CLONE_COST, 40)
     assert db.scalar("SELECT count(*) FROM voices WHERE user_id = :'u'", u=u.id) == "0"
     assert db.scalar("SELECT count(*) FROM jobs WHERE user_id = :'u'", u=u.id) == "0"
+
+
+@pytest.mark.parametrize("webhooks", ["all", "none"])
+def test_unreadable_submit_answer_clones_once(api, register, db, webhooks):
+    """The provider's answer to the submit cannot be read, yet the prediction exists:
+    the poller finds it — by its webhook, or without webhooks in the provider's
+    listing by its input (the sample's link is recorded before the submit) — and
+    never clones twice."""
+    u = register()
+    sample, _ = make_audio(db, u.id, 12)
+    with sim_config(create_malformed=1, webhooks=webhooks):
+        body = assert_json(clone(api, u, sample), 202)
+        active = wait_voice(api, u.access, body["voice"]["id"], ("active", "failed"), timeout=30)
+        preds = simctl.predictions(job=body["job"]["id"])
+    assert active["status"] == "active", active
+    assert len(preds) == 1 and preds[0]["malformed_reply"], preds
+    assert db.credits(u.id) == 100 - CLONE_COST
