@@ -659,8 +659,8 @@ static rv_err pcm_drain(pcm_decoder *d, char *why, size_t why_len)
     rv_err er = RV_OK;
     while (er == RV_OK && avcodec_receive_frame(d->dec, d->frame) >= 0) {
         if (d->frame->nb_samples > 0 && (er = pcm_setup(d, d->frame, why, why_len)) == RV_OK)
-            er = pcm_emit(d, (const uint8_t **)d->frame->extended_data, d->frame->nb_samples,
-                          why, why_len);
+            er = pcm_emit(d, (const uint8_t **)d->frame->extended_data, d->frame->nb_samples, why,
+                          why_len);
         av_frame_unref(d->frame);
     }
     return er;
@@ -756,7 +756,7 @@ done:
 
 /* Gated level: block powers, then the gates (see media.h). */
 typedef struct level_meter {
-    double sum;            /* of squares in the current block */
+    double sum; /* of squares in the current block */
     int64_t in_block, block;
     double *powers;
     size_t n, cap;
@@ -841,8 +841,8 @@ static rv_err gain_sink(void *ctx, const float *x, int n)
     return RV_OK;
 }
 
-rv_err media_normalize(const char *in_path, const char *out_path, int rate,
-                       media_normalized *res, char *why, size_t why_len)
+rv_err media_normalize(const char *in_path, const char *out_path, int rate, media_normalized *res,
+                       char *why, size_t why_len)
 {
     media_init();
     if (!media_rate_ok(rate)) {

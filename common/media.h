@@ -141,8 +141,8 @@ typedef struct media_normalized {
  * Errors: RV_E_UNPROCESSABLE when in_path is not decodable audio, is silent, passes
  * MEDIA_MAX_DURATION_MS, or rate is not one media_rate_ok() takes; RV_E_INTERNAL
  * when out of memory or the output cannot be written. why gets a short reason. */
-rv_err media_normalize(const char *in_path, const char *out_path, int rate,
-                       media_normalized *res, char *why, size_t why_len);
+rv_err media_normalize(const char *in_path, const char *out_path, int rate, media_normalized *res,
+                       char *why, size_t why_len);
 
 /* Sends libav's log lines (warnings and worse) to log_msg() at LOG_DEBUG, once per
  * process. Called by every function above; exposed for code that uses libav

@@ -180,7 +180,8 @@ static void test_levels(void **state)
         double secs = (double)sample_len(&cases[i].s) / cases[i].s.rate;
         if (m.channels != 1 || m.bits != 16 || m.rate != cases[i].rate)
             fail_msg("%s: %d channels, %d bits, %d Hz", cases[i].name, m.channels, m.bits, m.rate);
-        if (fabs((double)m.n / m.rate - secs) > 0.06 || fabs(res.duration_ms / 1000.0 - secs) > 0.06)
+        if (fabs((double)m.n / m.rate - secs) > 0.06 ||
+            fabs(res.duration_ms / 1000.0 - secs) > 0.06)
             fail_msg("%s: %.3f s written, %.3f s read", cases[i].name, (double)m.n / m.rate, secs);
         if (fabs(m.level_db - cases[i].level_db) > 0.5)
             fail_msg("%s: level %.2f dBFS, want %.2f", cases[i].name, m.level_db,
