@@ -263,8 +263,7 @@ DECLARE
     k text;
 BEGIN
     SELECT * INTO v FROM voices x
-     WHERE x.id = p_voice AND (x.user_id IS NULL OR x.user_id = p_user OR rv_role() = 'admin')
-       FOR UPDATE;
+     WHERE x.id = p_voice AND (x.user_id IS NULL OR x.user_id = p_user OR rv_role() = 'admin');
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::text[];
         RETURN;
@@ -273,8 +272,15 @@ BEGIN
         RETURN QUERY SELECT 'forbidden', NULL::text[];
         RETURN;
     END IF;
-    SELECT * INTO j FROM jobs x WHERE x.id = v.job_id;
-    IF FOUND AND NOT rv_job_terminal(j.status) THEN
+    -- Locks in the order every job move takes them (the job, then through the
+    -- trigger its voice), so a clone finishing meanwhile cannot deadlock with this.
+    SELECT * INTO j FROM jobs x WHERE x.id = v.job_id FOR UPDATE;
+    SELECT * INTO v FROM voices x WHERE x.id = p_voice FOR UPDATE; -- as it is now
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::text[]; -- deleted meanwhile
+        RETURN;
+    END IF;
+    IF j.id IS NOT NULL AND NOT rv_job_terminal(j.status) THEN
         PERFORM * FROM rv_job_cancel(j.user_id, j.id);
     END IF;
     IF j.input -> 'voice' ->> 'fileKey' IS NOT NULL THEN

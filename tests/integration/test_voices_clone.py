@@ -257,3 +257,22 @@ def test_unreadable_submit_answer_clones_once(api, register, db, webhooks):
     assert active["status"] == "active", active
     assert len(preds) == 1 and preds[0]["malformed_reply"], preds
     assert db.credits(u.id) == 100 - CLONE_COST
+
+
+def test_rate_limited(api, register, db):
+    """Clones count against the generation limit like every job: over it, 429 and
+    no voice."""
+    u = register()
+    db.grant(u.id, CLONE_COST)
+    sample, _ = make_audio(db, u.id, 12)
+    old = db.scalar("SELECT value::text FROM admin_config WHERE key = 'rate_limits'")
+    db.rows("UPDATE admin_config SET value = '{\"generationsPerMinute\": 1}' "
+            "WHERE key = 'rate_limits'")
+    try:
+        assert_json(clone(api, u, sample), 202)
+        b = assert_problem(clone(api, u, sample), 429, "rate_limited")
+        assert 1 <= b["retryAfter"] <= 60
+    finally:
+        db.rows("UPDATE admin_config SET value = :'v'::jsonb WHERE key = 'rate_limits'", v=old)
+    assert db.scalar("SELECT count(*) FROM voices WHERE user_id = :'u'", u=u.id) == "1"
+    assert db.credits(u.id) == 100
