@@ -1,9 +1,11 @@
 """Helpers of the voice tests: sample audios made directly in the database and the
 storage folder (until uploads exist), waiting on jobs and voices, the simulator's
 controls, and admin_config changes that are always undone."""
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,13 +24,15 @@ PRESET_ID = "00000000-0000-4000-8000-000000000001"
 CLONE_COST = 50
 
 _made = {}
+_tmp = tempfile.mkdtemp(prefix="rv-voices-")
+atexit.register(shutil.rmtree, _tmp, True)
 
 
 def wav_file(seconds, silent=False):
     """A cached WAV of `seconds` (a 220 Hz sine, 44.1 kHz stereo, or silence)."""
     key = (seconds, silent)
     if key not in _made:
-        path = os.path.join(tempfile.gettempdir(), f"rv-voices-{os.getpid()}-{seconds}-{silent}.wav")
+        path = os.path.join(_tmp, f"{seconds}-{'silent' if silent else 'sine'}.wav")
         src = (f"anullsrc=r=44100:cl=stereo:d={seconds}" if silent
                else f"sine=frequency=220:duration={seconds}")
         subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src,
