@@ -196,6 +196,63 @@ const char *bind_check_uuid(const char *s)
     return req_is_uuid(s) ? NULL : "must be a UUID";
 }
 
+/* RFC 5646 well-formedness, positionally: language (2-3 letters; the 4-8 letter forms
+ * are reserved or unused) [-extlang]{0,3} [-script] [-region] [-variant]*
+ * [-singleton-ext{2,8}+]* [-x-priv{1,8}+]. Grandfathered tags are not accepted;
+ * registry validity (is "zz" a language?) is not checked. */
+const char *bind_check_language(const char *s)
+{
+    static const char msg[] = "must be a BCP 47 language tag such as en or pt-BR";
+    enum { EXTLANG, SCRIPT, REGION, VARIANT, EXTENSION, PRIVATE } at = EXTLANG;
+    size_t n = strlen(s), extlangs = 0;
+    bool first = true, open_singleton = false;
+    if (n < 2 || n > 35)
+        return msg;
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, "-"), alpha = 0, digit = 0;
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            alpha += c < 0x80 && isalpha(c);
+            digit += c < 0x80 && isdigit(c);
+        }
+        if (len == 0 || len > 8 || alpha + digit != len)
+            return msg;
+        bool letters = alpha == len, digits = digit == len;
+        if (first) {
+            if (!letters || len < 2 || len > 3)
+                return msg;
+        } else if (at == PRIVATE) {
+            open_singleton = false;
+        } else if (len == 1) {
+            if (open_singleton)
+                return msg;
+            at = (*p == 'x' || *p == 'X') ? PRIVATE : EXTENSION;
+            open_singleton = true;
+            if (p[1] != '-' || !p[2])
+                return msg;
+            p += 2;
+            continue;
+        } else if (at == EXTENSION) {
+            open_singleton = false;
+        } else if (at == EXTLANG && letters && len == 3 && extlangs < 3) {
+            extlangs++;
+        } else if (at <= SCRIPT && letters && len == 4) {
+            at = REGION;
+        } else if (at <= REGION && ((letters && len == 2) || (digits && len == 3))) {
+            at = VARIANT;
+        } else if (len >= 5 || (len == 4 && isdigit((unsigned char)p[0]))) {
+            at = VARIANT;
+        } else {
+            return msg;
+        }
+        first = false;
+        p += len;
+        if (*p == '-' && !*++p)
+            return msg; /* a trailing '-' */
+    }
+    return open_singleton ? msg : NULL;
+}
+
 static const char *bounds_msg(rv_req *rq, const bind_field *f)
 {
     if (f->message)

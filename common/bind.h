@@ -42,6 +42,9 @@ size_t bind_utf8_len(const char *s);
 /* Validators for bind_field.check. */
 const char *bind_check_email(const char *s);
 const char *bind_check_uuid(const char *s);
+/* A well-formed BCP 47 language tag ("en", "pt-BR", "zh-Hant-TW", "de-CH-1901"),
+ * at most 35 characters; case is not checked. */
+const char *bind_check_language(const char *s);
 
 #define BIND_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 

@@ -6,6 +6,7 @@
 #include "db.h"
 #include "providers/provider.h"
 #include "resp.h"
+#include "views.h"
 
 static const db_stmt submit_job = {
     "SELECT status, job_json, job_id, retry_after, required, balance"
@@ -19,6 +20,10 @@ static const db_stmt submit_conversion = {
     "SELECT status, job_json, job_id, retry_after, required, balance"
     "  FROM rv_voice_conversion_submit($1, $2, $3, $4::jsonb, $5, $6::text[], $7)",
     7};
+static const db_stmt submit_clone = {
+    "SELECT status, job_json, job_id, retry_after, required, balance, voice_json, preview_key"
+    "  FROM rv_voice_clone_submit($1, $2::jsonb, $3, $4::text[], $5)",
+    5};
 
 /* 1..255 visible ASCII characters, as API.md says. */
 static bool idempotency_key_ok(const char *k)
@@ -39,7 +44,11 @@ static rv_err answer(rv_req *rq, const PGresult *r)
         return RV_E_INTERNAL;
     if (!strcmp(status, "created") || !strcmp(status, "repeated")) {
         resp_header(rq, "Location", arena_printf(rq->a, "/api/jobs/%s", db_get(r, 0, 2)));
-        return resp_json(rq, 202, db_get(r, 0, 1));
+        if (PQnfields(r) < 8 || !db_get(r, 0, 6))
+            return resp_json(rq, 202, db_get(r, 0, 1));
+        const char *parts[] = {"{\"voice\":", views_voice(rq, db_get(r, 0, 6), db_get(r, 0, 7)),
+                               ",\"job\":", db_get(r, 0, 1), "}"};
+        return resp_json(rq, 202, arena_join(rq->a, parts, sizeof parts / sizeof parts[0]));
     }
     if (!strcmp(status, "rate_limited")) {
         req_problem_set(rq, "retryAfter", json_object_new_int64(db_get_long(r, 0, 3)));
@@ -60,6 +69,13 @@ static rv_err answer(rv_req *rq, const PGresult *r)
         return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
     if (!strcmp(status, "voice_not_active"))
         return req_fail(rq, RV_E_INVALID_STATE, "the voice is not ready yet");
+    if (!strcmp(status, "voice_expired"))
+        return req_fail(rq, RV_E_INVALID_STATE,
+                        "the cloned voice expired after 7 days unused; clone it again");
+    if (!strcmp(status, "audio_not_found"))
+        return req_fail(rq, RV_E_NOT_FOUND, "no such audio");
+    if (!strcmp(status, "sample_too_short") || !strcmp(status, "sample_too_long"))
+        return req_fail(rq, RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio");
     return RV_E_INTERNAL;
 }
 
@@ -92,6 +108,9 @@ rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char 
     if (voice_id) {
         const char *p[] = {rq->user_id, voice_id, c.json, c.idem, c.available, c.token};
         er = db_query(rq, &submit_tts, p, &r);
+    } else if (!strcmp(kind, "voice_clone")) {
+        const char *p[] = {rq->user_id, c.json, c.idem, c.available, c.token};
+        er = db_query(rq, &submit_clone, p, &r);
     } else {
         const char *p[] = {rq->user_id, kind, c.json, c.idem, c.available, c.token};
         er = db_query(rq, &submit_job, p, &r);

@@ -12,9 +12,11 @@
 #include "req.h"
 
 /* Submits a job of kind with input (borrowed). voice_id: for tts, the voice to
- * check and record; NULL for other kinds.
- * Answers 202, or returns 400 (bad Idempotency-Key), 402, 404/409 (voice), 429,
- * 503 provider_unavailable / unavailable. */
+ * check and record; NULL for other kinds. A voice_clone job (input {name,
+ * sampleAudioId, language, gender?}) makes its voice too and answers
+ * {voice, job} (rv_voice_clone_submit).
+ * Answers 202, or returns 400 (bad Idempotency-Key), 402, 404/409 (voice),
+ * 404/422 (a clone's sample), 429, 503 provider_unavailable / unavailable. */
 rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id);
 
 /* Submits a voice_conversion job (rv_voice_conversion_submit): the caller's audio

@@ -31,6 +31,8 @@ static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt recheck = {"SELECT rv_job_recheck($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
 static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
+static const db_stmt succeed_clone = {"SELECT rv_voice_clone_succeed($1, $2::jsonb, $3, $4)", 4};
+static const db_stmt clone_prepared = {"SELECT rv_voice_clone_prepared($1, $2, $3::jsonb)", 3};
 static const db_stmt release = {"SELECT rv_job_release($1, $2, $3)", 3};
 static const db_stmt lease = {
     "SELECT job_id, kind, input, provider, provider_job_id, user_id, status"
@@ -176,11 +178,17 @@ static const char *ext_for(const char *content_type)
     return "bin";
 }
 
-/* Records a stored file as the job's result; drops the file if the job ended
- * meanwhile. */
+/* Records a stored file as the job's result (a clone's: its preview, with the
+ * provider's voice id); drops the file if the job ended meanwhile. */
 static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const media_info *mi,
                          const char *filename)
 {
+    bool clone = !strcmp(j->kind, "voice_clone");
+    if (clone && !j->st.voice_id) {
+        store_delete(w->rq->a, key);
+        to_failed(w, j->id, "provider_failed", "the provider returned no voice id");
+        return;
+    }
     json_object *a = json_object_new_object();
     json_object_object_add(a, "filename", json_object_new_string(filename));
     struct stat sb;
@@ -193,10 +201,11 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
     json_object_object_add(a, "channels", json_object_new_int(mi->channels));
     json_object_object_add(a, "storageKey", json_object_new_string(key));
     const char *p[] = {j->id, arena_strdup(w->rq->a, json_object_to_json_string(a)),
-                       j->st.provider_job_id};
+                       j->st.provider_job_id, j->st.voice_id};
     json_object_put(a);
     PGresult *r;
-    if (db_query(w->rq, &succeed, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
+    if (db_query(w->rq, clone ? &succeed_clone : &succeed, p, &r) != RV_OK ||
+        strcmp(db_get(r, 0, 0), "t")) {
         store_delete(w->rq->a, key);
         return;
     }
@@ -272,6 +281,83 @@ static void apply(work_ctx *w, job_ref *j, job_ref **done, int *n_done)
         to_failed(w, j->id, "provider_cancelled", j->st.message);
         break;
     }
+}
+
+/* ------------------------------------------------------------ voice clones */
+
+/* The provider fetches the sample through this link: valid well past the time a
+ * clone may take (its deadline, 30 min by default). */
+enum { CLONE_LINK_TTL = 6 * 3600, CLONE_DEFAULT_RATE = 32000 };
+
+static const char *json_str(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* Before a voice_clone job is submitted: the sample made even for the provider
+ * (media_normalize: mono, the rate it wants, one level) into a stored file of its
+ * own — once per job, a retry reuses it — and a signed link to that file, both
+ * recorded in the job's input before the submit, so a rescue finds the prediction
+ * by its input. Returns false when the job is not to be submitted now: failed (the
+ * sample is unusable), retried later, or no longer this poller's. */
+static bool clone_prepare(work_ctx *w, job_ref *j)
+{
+    arena *a = w->rq->a;
+    json_object *voice = NULL, *rate = NULL;
+    json_object_object_get_ex(j->input, "voice", &voice);
+    const char *sample = json_str(voice, "sampleKey"), *key = json_str(voice, "fileKey");
+    bool made = false;
+    if (!key) {
+        char *tmp = NULL, why[160] = "no sample";
+        media_normalized mn;
+        int hz = voice && json_object_object_get_ex(voice, "sampleRate", &rate)
+                     ? json_object_get_int(rate)
+                     : CLONE_DEFAULT_RATE;
+        key = store_new_key(a, "voices", j->user_id, "clone-sample", "wav");
+        rv_err er = store_temp_path(a, key, &tmp);
+        if (er == RV_OK)
+            er = sample && store_key_valid(sample)
+                     ? media_normalize(store_path(a, sample), tmp, hz, &mn, why, sizeof why)
+                     : RV_E_UNPROCESSABLE;
+        if (er == RV_OK)
+            er = store_commit(a, tmp, key); /* removes tmp on failure */
+        else if (tmp)
+            unlink(tmp);
+        if (er == RV_E_UNPROCESSABLE) {
+            to_failed(w, j->id, "sample_unusable",
+                      arena_printf(a, "the sample could not be prepared: %s", why));
+            return false;
+        }
+        if (er != RV_OK) {
+            to_retry(w, j, 5, "could not prepare the sample");
+            return false;
+        }
+        made = true;
+        log_msg(LOG_INFO, "job %s: sample normalised to %d Hz mono, %.1f dB gain, %lld ms", j->id,
+                hz, mn.gain_db, (long long)mn.duration_ms);
+    }
+    json_object *file = json_object_new_object();
+    json_object_object_add(file, "fileKey", json_object_new_string(key));
+    json_object_object_add(file, "fileUrl", json_object_new_string(store_signed_url(
+                                                a, key, CLONE_LINK_TTL, time(NULL))));
+    const char *p[] = {j->id, w->poller_id, arena_strdup(a, json_object_to_json_string(file))};
+    PGresult *r;
+    if (db_query(w->rq, &clone_prepared, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
+        json_object_put(file); /* ended or taken meanwhile; a dead database: the lease runs out */
+        if (made)
+            store_delete(a, key);
+        return false;
+    }
+    if (!voice) {
+        voice = json_object_new_object();
+        json_object_object_add(j->input, "voice", voice);
+    }
+    json_object_object_foreach(file, k, v) json_object_object_add(voice, k, json_object_get(v));
+    json_object_put(file);
+    return true;
 }
 
 /* ----------------------------------------------------------------- passes */
@@ -538,7 +624,7 @@ static int pass_dispatch_remote(work_ctx *w)
     int k = 0;
     for (int i = 0; i < n; i++) {
         job_ref *j = &js[i];
-        if (j->rescued)
+        if (j->rescued || (!strcmp(j->kind, "voice_clone") && !clone_prepare(w, j)))
             continue;
         prov_job pj = {j->id,      j->kind,  j->model,     NULL, j->callback_token,
                        j->user_id, j->input, j->created_s};

@@ -2,9 +2,11 @@
  *
  * One sweep: reap finished local children, claim due jobs and dispatch them
  * (remote ones many at once through libcurl multi, local ones in child processes
- * up to a limit), reconcile the webhook inbox, stop provider work of cancelled
- * jobs, fail jobs past their deadline, and check running jobs whose webhook is
- * late.
+ * up to a limit; a voice clone's sample is first normalised into a stored file the
+ * provider fetches through a signed link), reconcile the webhook inbox, stop
+ * provider work of cancelled jobs, fail jobs past their deadline, and check running
+ * jobs whose webhook is late. A voice clone's success records the provider's voice
+ * id and its preview (the voice follows its job in SQL, sql/004_voices.sql).
  * Every job a pass touches is leased first (locked_until), so any number of
  * pollers can sweep at once; a dead poller's lease runs out and its jobs are taken
  * up again — a job whose dispatch was interrupted is looked up at the provider

@@ -1,8 +1,20 @@
-/* GET /api/voices?page&limit — authenticated.
+/* GET|POST /api/voices — authenticated.
  *
- * 200 {items: [voice], pagination}: the preset voices, then the caller's own,
- * newest first. 400 (page/limit), 401, 405, 503. */
+ * GET ?page&limit → 200 {items: [voice], pagination}: the preset voices, then the
+ * caller's own, newest first.
+ * POST {name (1..100), sampleAudioId, language? (BCP 47, en), gender?
+ * (female|male|neutral)}; header Idempotency-Key? → 202 {voice, job} + Location:
+ * clones a voice from one of the caller's audios (a voice_clone job; the voice goes
+ * pending → training → active, or failed and refunded). Cost: job_costs.voice_clone.
+ * 404 when the sample is not the caller's audio, 422 when it is not 10 s to 5 min
+ * long, 402, 429, 503 provider_unavailable when no provider can clone (the local
+ * one cannot: no voice is made).
+ * Both: 400, 401, 405, 413, 415, 503 unavailable. */
+#include <stddef.h>
+
+#include "bind.h"
 #include "db.h"
+#include "jobs.h"
 #include "resp.h"
 #include "serve.h"
 #include "views.h"
@@ -19,7 +31,23 @@ static const db_stmt list_voices = {
     " ORDER BY x.preset DESC, x.created_at DESC, x.id",
     3};
 
-static rv_err voices(rv_req *rq)
+typedef struct {
+    const char *name, *sample_audio_id, *language, *gender;
+} clone_input;
+
+static const char *const genders[] = {"female", "male", "neutral", NULL};
+
+static const bind_field fields[] = {
+    {"name", BIND_STRING, offsetof(clone_input, name), true, 1, 100, NULL, NULL,
+     "must be 1 to 100 characters"},
+    {"sampleAudioId", BIND_STRING, offsetof(clone_input, sample_audio_id), true, 36, 36, NULL,
+     bind_check_uuid, "must be a UUID"},
+    {"language", BIND_STRING, offsetof(clone_input, language), false, 2, 35, NULL,
+     bind_check_language, "must be a BCP 47 language tag such as en or pt-BR"},
+    {"gender", BIND_STRING, offsetof(clone_input, gender), false, 0, 0, genders},
+};
+
+static rv_err list(rv_req *rq)
 {
     long page, limit;
     rv_err er = req_page(rq, &page, &limit);
@@ -33,9 +61,29 @@ static rv_err voices(rv_req *rq)
     return views_list(rq, r, 1, 2, views_voice, page, limit, db_get_long(r, 0, 0));
 }
 
+static rv_err clone(rv_req *rq)
+{
+    clone_input in = {.language = "en"};
+    rv_err er = bind_json(rq, fields, BIND_COUNT(fields), &in);
+    if (er != RV_OK)
+        return er;
+    json_object *job = req_keep(rq, json_object_new_object());
+    json_object_object_add(job, "name", json_object_new_string(in.name));
+    json_object_object_add(job, "sampleAudioId", json_object_new_string(in.sample_audio_id));
+    json_object_object_add(job, "language", json_object_new_string(in.language));
+    if (in.gender)
+        json_object_object_add(job, "gender", json_object_new_string(in.gender));
+    return jobs_submit(rq, "voice_clone", job, NULL);
+}
+
+static rv_err voices(rv_req *rq)
+{
+    return rq->method[0] == 'P' ? clone(rq) : list(rq);
+}
+
 static const rv_endpoint endpoint = {
-    .name = "voices", .route = "/api/voices", .methods = RV_GET, .flags = RV_AUTH,
-    .body_limit = 0, .handle = voices,
+    .name = "voices", .route = "/api/voices", .methods = RV_GET | RV_POST, .flags = RV_AUTH,
+    .body_limit = 16 * 1024, .handle = voices,
 };
 
 int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }

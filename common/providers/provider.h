@@ -28,7 +28,8 @@ typedef struct prov_status {
     prov_state state;
     int progress;           /* 0..100 */
     const char *provider_job_id;
-    const char *output_url; /* where to fetch the result (expires!) */
+    const char *output_url; /* where to fetch the result (expires!); a clone's preview */
+    const char *voice_id;   /* voice_clone: the provider's id of the new voice, else NULL */
     const char *message;    /* for failures */
 } prov_status;
 

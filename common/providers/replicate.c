@@ -87,6 +87,12 @@ static json_object *model_input(arena *a, const prov_job *job)
     } else if (!strcmp(job->kind, "sfx")) {
         copy(in, "prompt", src, "prompt");
         copy(in, "duration", src, "durationSeconds");
+    } else if (!strcmp(job->kind, "voice_clone")) {
+        /* Our normalised copy of the sample (the poller signed the link); the
+         * model's own clean-up would only undo ours. */
+        copy(in, "voice_file", get(src, "voice"), "fileUrl");
+        json_object_object_add(in, "need_noise_reduction", json_object_new_boolean(0));
+        json_object_object_add(in, "need_volume_normalization", json_object_new_boolean(0));
     } else {
         json_object_object_foreach(src, k, v) json_object_object_add(in, k, json_object_get(v));
     }
@@ -192,9 +198,14 @@ bool prov_replicate_status(arena *a, json_object *p, prov_status *st)
     } else if (!strcmp(s, "succeeded")) {
         st->state = PROV_SUCCEEDED;
         st->progress = 100;
-        st->output_url = output_url(a, get(p, "output"));
+        json_object *out = get(p, "output"), *voice = get(out, "voice_id");
+        st->output_url = output_url(a, out);
+        if (voice && json_object_is_type(voice, json_type_string) &&
+            json_object_get_string_len(voice) > 0)
+            st->voice_id = arena_strdup(a, json_object_get_string(voice));
         if (!st->output_url) {
             st->state = PROV_FAILED;
+            st->voice_id = NULL;
             st->message = "the provider returned no output";
         }
     } else if (!strcmp(s, "canceled")) {

@@ -432,6 +432,57 @@ static void test_check_email(void **state)
     assert_non_null(bind_check_email(email_sized(a, 10, 255)));
 }
 
+static void test_check_language(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        bool ok;
+    } cases[] = {
+        {"en", true},
+        {"de", true},
+        {"yue", true},
+        {"en-US", true},
+        {"pt-BR", true},
+        {"es-419", true},
+        {"zh-Hant", true},
+        {"zh-Hant-TW", true},
+        {"zh-yue-HK", true},
+        {"de-CH-1901", true},
+        {"sl-rozaj-biske", true},
+        {"sl-IT-1994", true},
+        {"en-US-x-twain", true},
+        {"en-a-bbb-x-a-ccc", true},
+        {"EN-us", true},
+        {"", false},
+        {"e", false},
+        {"english", false},  /* 5-8 letter languages are not used */
+        {"engl", false},
+        {"en_US", false},
+        {"en-", false},
+        {"-en", false},
+        {"en--US", false},
+        {"en US", false},
+        {"12", false},
+        {"en-U", false},      /* a singleton with nothing after it */
+        {"en-x", false},
+        {"en-x-", false},
+        {"en-a-b", false},    /* an extension subtag is 2-8 characters */
+        {"x-private", false}, /* private use alone */
+        {"en-abcdefghi", false},
+        {"en-US-Hant", false}, /* script after region */
+        {"en-1234567", true},  /* a variant */
+        {"en-123", true},      /* a numeric region */
+        {"en-12", false},
+        {"en-\xc3\xa9t", false},
+        {"en-US-x-abcdefghijklmnopqrstuvwxyz", false}, /* 36 characters */
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++)
+        if (!bind_check_language(cases[i].s) != cases[i].ok)
+            fail_msg("bind_check_language(\"%s\") should be %s", cases[i].s,
+                     cases[i].ok ? "fine" : "refused");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
@@ -441,7 +492,7 @@ int main(void)
         T(test_validation),   T(test_values),
         T(test_messages),     T(test_default_bounds_message),
         T(test_parse),        T(test_utf8_len),
-        T(test_check_email),
+        T(test_check_email),  T(test_check_language),
     };
     return cmocka_run_group_tests_name("bind", tests, NULL, NULL);
 }

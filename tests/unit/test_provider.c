@@ -36,6 +36,7 @@ static void test_replicate_status(void **state)
         bool ok;
         prov_state state;
         const char *url;
+        const char *voice;
     } cases[] = {
         {"{\"id\":\"p\",\"status\":\"starting\"}", true, PROV_PENDING, NULL},
         {"{\"id\":\"p\",\"status\":\"processing\"}", true, PROV_RUNNING, NULL},
@@ -46,6 +47,18 @@ static void test_replicate_status(void **state)
         {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":{\"audio\":\"http://x/c\"}}", true,
          PROV_SUCCEEDED, "http://x/c"},
         {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":null}", true, PROV_FAILED, NULL},
+        /* minimax/voice-cloning: the voice id, and the preview as the file to keep. */
+        {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":{\"voice_id\":\"v-1\","
+         "\"preview\":\"http://x/p.wav\",\"model\":\"speech-02-turbo\"}}",
+         true, PROV_SUCCEEDED, "http://x/p.wav", "v-1"},
+        {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":{\"voice_id\":\"\","
+         "\"preview\":\"http://x/p.wav\"}}",
+         true, PROV_SUCCEEDED, "http://x/p.wav", NULL},
+        {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":{\"voice_id\":7,"
+         "\"preview\":\"http://x/p.wav\"}}",
+         true, PROV_SUCCEEDED, "http://x/p.wav", NULL},
+        {"{\"id\":\"p\",\"status\":\"succeeded\",\"output\":{\"voice_id\":\"v-1\"}}", true,
+         PROV_FAILED, NULL, NULL},
         {"{\"id\":\"p\",\"status\":\"failed\",\"error\":\"boom\"}", true, PROV_FAILED, NULL},
         {"{\"id\":\"p\",\"status\":\"aborted\"}", true, PROV_FAILED, NULL},
         {"{\"id\":\"p\",\"status\":\"canceled\"}", true, PROV_CANCELLED, NULL},
@@ -63,6 +76,10 @@ static void test_replicate_status(void **state)
         assert_string_equal(st.provider_job_id, "p");
         if (cases[i].url)
             assert_string_equal(st.output_url, cases[i].url);
+        if (cases[i].voice)
+            assert_string_equal(st.voice_id, cases[i].voice);
+        else
+            assert_null(st.voice_id);
     }
     bool ok;
     prov_status st = status_of(a, "{\"id\":\"p\",\"status\":\"failed\",\"error\":\"boom\"}", &ok);
@@ -257,6 +274,53 @@ static void test_conversion_input(void **state)
     unsetenv("RV_PUBLIC_URL");
 }
 
+/* A clone's submit carries our normalised sample's link, no other input of ours;
+ * the rescue finds the prediction by exactly that input. */
+static void test_clone_submit(void **state)
+{
+    arena *a = *state;
+    char why[128];
+    setenv("RV_REPLICATE_URL", "http://prov.test", 1);
+    setenv("RV_REPLICATE_API_TOKEN", "t", 1);
+    setenv("RV_PUBLIC_URL", "http://rv.test", 1);
+    setenv("RV_DATABASE_URL", "dbname=none", 1);
+    assert_true(config_load(false, why, sizeof why));
+    const prov_adapter *rep = prov_find("replicate");
+    static const char in[] =
+        "{\"name\":\"Me\",\"sampleAudioId\":\"a\",\"voiceId\":\"v\",\"language\":\"en\","
+        "\"voice\":{\"sampleKey\":\"audios/u/s.wav\",\"sampleRate\":32000,"
+        "\"fileKey\":\"voices/u/c.wav\",\"fileUrl\":\"http://rv.test/media/voices/u/c.wav?exp=1&sig=s\"}}";
+    prov_job job = {"44444444-4444-4444-8444-444444444444", "voice_clone", "minimax/voice-cloning",
+                    NULL, "tok", "u", unit_json(a, in, sizeof in - 1), 1795255200};
+    http_call c = {0};
+    rep->build_submit(a, &job, &c);
+    assert_string_equal(c.url, "http://prov.test/v1/models/minimax/voice-cloning/predictions");
+    json_object *body = unit_json(a, c.body, strlen(c.body)), *input, *v;
+    assert_true(json_object_object_get_ex(body, "input", &input));
+    assert_int_equal(json_object_object_length(input), 3);
+    assert_true(json_object_object_get_ex(input, "voice_file", &v));
+    assert_string_equal(json_object_get_string(v), "http://rv.test/media/voices/u/c.wav?exp=1&sig=s");
+    assert_true(json_object_object_get_ex(input, "need_volume_normalization", &v));
+    assert_false(json_object_get_boolean(v));
+
+    static const char page[] =
+        "{\"next\":null,\"results\":[{\"id\":\"c\",\"model\":\"minimax/voice-cloning\","
+        "\"status\":\"succeeded\",\"created_at\":\"2026-11-21T10:00:05Z\",\"output\":{"
+        "\"voice_id\":\"sim-voice-c\",\"preview\":\"http://o/c.wav\"},\"input\":{"
+        "\"need_noise_reduction\":false,\"voice_file\":"
+        "\"http://rv.test/media/voices/u/c.wav?exp=1&sig=s\",\"need_volume_normalization\":false}}]}";
+    http_call p = {.status = 200, .resp = (char *)page, .resp_len = sizeof page - 1};
+    prov_status st;
+    bool found = false;
+    const char *next;
+    assert_true(page_of(rep, a, &p, &job, 1, &st, &found, 1795255200 - 30, NULL, &next));
+    assert_true(found);
+    assert_string_equal(st.voice_id, "sim-voice-c");
+    assert_string_equal(st.output_url, "http://o/c.wav");
+    unsetenv("RV_REPLICATE_URL");
+    unsetenv("RV_REPLICATE_API_TOKEN");
+}
+
 static void test_backoff(void **state)
 {
     (void)state;
@@ -277,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_available, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conversion_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone_submit, setup, teardown),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
