@@ -24,8 +24,8 @@
 
 static const db_stmt claim = {
     "SELECT job_id, kind, input, provider, provider_model, provider_job_id, callback_token,"
-    "       attempts, user_id, rescued, created_s FROM rv_jobs_claim($1, $2, $3, $4)",
-    4};
+    "       attempts, user_id, rescued, created_s FROM rv_jobs_claim($1, $2, $3, $4, $5)",
+    5};
 static const db_stmt running = {"SELECT rv_job_running($1, $2, $3, $4, $5)", 5};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
 static const db_stmt recheck = {"SELECT rv_job_recheck($1, $2, $3, $4::jsonb)", 4};
@@ -606,13 +606,14 @@ static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad
     }
 }
 
-static int pass_dispatch_remote(work_ctx *w)
+static int pass_dispatch_remote(work_ctx *w, bool fresh_only)
 {
     PGresult *r;
     const prov_adapter *rep = prov_find("replicate");
     if (!rep->available())
         return 0; /* this poller has no key: other pollers take those jobs */
-    const char *p[] = {w->poller_id, "{replicate}", num(w, w->batch), num(w, w->lease_s)};
+    const char *p[] = {w->poller_id, "{replicate}", num(w, w->batch), num(w, w->lease_s),
+                       fresh_only ? "true" : "false"};
     if (db_query(w->rq, &claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;
@@ -710,7 +711,7 @@ static int pass_dispatch_local(work_ctx *w)
         return 0;
     PGresult *r;
     const char *p[] = {w->poller_id, "{local}", num(w, free_slots),
-                       num(w, w->local_timeout_s + 60)};
+                       num(w, w->local_timeout_s + 60), "false"};
     if (db_query(w->rq, &claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;
@@ -763,25 +764,33 @@ void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
     w->batch = 50;
 }
 
-int work_sweep(work_ctx *w)
+static int dispatch_remote(work_ctx *w, bool fresh_only)
 {
     int moved = 0, n;
-    double t0 = now_s(), t1, t2;
-    work_reap(w);
-    /* New work first: a submit's wake-up should reach the provider before this
-     * sweep spends time downloading earlier jobs' outputs. Keep claiming while
-     * full batches come back, within reason. */
-    for (int round = 0; round < 20; round++) {
-        moved += n = pass_dispatch_remote(w);
+    for (int round = 0; round < 20; round++) { /* while full batches come back */
+        moved += n = pass_dispatch_remote(w, fresh_only);
         if (n < w->batch)
             break;
     }
+    return moved;
+}
+
+int work_sweep(work_ctx *w)
+{
+    int moved = 0;
+    double t0 = now_s(), t1, t2;
+    work_reap(w);
+    /* New jobs first: a submit's wake-up should reach the provider before this
+     * sweep spends time on earlier jobs' outputs. Rescues wait until the inbox has
+     * been read: an event there may already tell where the lost work is. */
+    moved += dispatch_remote(w, true);
     moved += pass_dispatch_local(w);
     t1 = now_s();
     moved += pass_inbox(w);
     t2 = now_s();
     moved += pass_stop(w);
     moved += pass_checks(w);
+    moved += dispatch_remote(w, false);
     if (moved)
         log_msg(LOG_DEBUG, "sweep: %d moved in %.1f ms (dispatch %.1f, inbox %.1f)", moved,
                 (now_s() - t0) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3);

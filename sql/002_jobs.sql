@@ -325,7 +325,9 @@ END $$;
 -- the job up at the provider before submitting it again: `rescued` tells; no work
 -- of the job can be older than `created_s`, seconds since the epoch). Only jobs of
 -- p_providers: a poller without a provider's key leaves its jobs to others.
-CREATE FUNCTION rv_jobs_claim(p_poller text, p_providers text[], p_limit integer, p_lease integer)
+-- p_fresh_only: queued jobs only, no rescues (a sweep's first, quick dispatch).
+CREATE FUNCTION rv_jobs_claim(p_poller text, p_providers text[], p_limit integer, p_lease integer,
+                              p_fresh_only boolean DEFAULT false)
 RETURNS TABLE (job_id uuid, kind text, input jsonb, provider text, provider_model text,
                provider_job_id text, callback_token text, attempts integer,
                max_attempts integer, user_id uuid, rescued boolean, created_s bigint)
@@ -333,8 +335,9 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH due AS (
         SELECT id, status <> 'queued' AS rescued FROM jobs
          WHERE ((status = 'queued' AND run_at <= now())
-                OR (status = 'dispatching' AND locked_until < now())
-                OR (status = 'running' AND provider = 'local' AND locked_until < now()))
+                OR (NOT p_fresh_only AND status = 'dispatching' AND locked_until < now())
+                OR (NOT p_fresh_only AND status = 'running' AND provider = 'local'
+                    AND locked_until < now()))
            AND provider = ANY (p_providers)
          ORDER BY run_at
          LIMIT p_limit

@@ -289,8 +289,11 @@ def test_tts_voice_of_someone_else_or_not_ready(api, db, register):
     owner, other = register(), register()
     ready = str(uuid.uuid4())
     pending = str(uuid.uuid4())
-    db.rows("INSERT INTO voices (id, user_id, name, status, is_cloned, completed_at) VALUES "
-            "(:'a', :'u', 'mine', 'active', true, now()), (:'b', :'u', 'training', 'training', true, NULL)",
+    # A cloned voice is known to the provider that cloned it (provider_voice_ids).
+    db.rows("INSERT INTO voices (id, user_id, name, status, is_cloned, completed_at, "
+            "provider_voice_ids) VALUES "
+            "(:'a', :'u', 'mine', 'active', true, now(), '{\"replicate\": \"sim-voice-a\"}'), "
+            "(:'b', :'u', 'training', 'training', true, NULL, '{}')",
             a=ready, b=pending, u=owner.id)
     before = balance(db, other)
     assert_problem(post_tts(api, other, {"text": "hi", "voiceId": ready}), 404, "not_found")
