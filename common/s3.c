@@ -280,9 +280,12 @@ rv_err s3_put_file(arena *a, const s3_conf *c, const char *src, const char *key,
         call.headers[h++] = arena_printf(a, "Content-Type: %s", content_type);
     call.headers[h++] = "Cache-Control: private, max-age=3600";
     struct stat sb;
-    long long size = stat(src, &sb) == 0 ? (long long)sb.st_size : 0;
+    if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        log_msg(LOG_ERROR, "s3 PUT %s: no file to send", key);
+        return RV_E_INTERNAL;
+    }
     /* A minute, plus a second per MiB (an upload of 50 MiB gets under two). */
-    call.timeout_ms = 60000 + (long)(size >> 20) * 1000;
+    call.timeout_ms = 60000 + (long)(sb.st_size >> 20) * 1000;
     long st = request(a, c, &call, key);
     return st >= 200 && st <= 299 ? RV_OK : RV_E_INTERNAL;
 }
