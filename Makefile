@@ -27,10 +27,12 @@ HANDLERS := $(wildcard handlers/*.c)
 BINS     := $(HANDLERS:handlers/%.c=$(BINDIR)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tests/tools/%)
 
 .PHONY: all asan units run test bench fmt lint clean
 .SECONDARY:
-all: $(BINS) $(UNITS)
+all: $(BINS) $(UNITS) $(TOOLS)
 
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan all
@@ -56,6 +58,12 @@ $(OUT)/tests/%: $(OUT)/tests/unit/%.o $(LIB)
 	@echo "  LD  $@"
 	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+# Test helpers that drive common/ from the command line (not endpoints, not tests).
+$(OUT)/tests/tools/%: $(OUT)/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 run:
 	@scripts/run
 
@@ -66,8 +74,8 @@ bench:
 	@scripts/bench
 
 fmt:
-	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c 2>/dev/null || \
-	clang-format -i common/*.[ch] handlers/*.c tests/unit/*.c
+	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c 2>/dev/null || \
+	clang-format -i common/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \

@@ -2,7 +2,9 @@
  *
  * The poller dispatches many jobs at once through one curl multi handle; a single
  * call is a batch of one. Response bodies go to the arena (capped at max_bytes) or
- * to a file (save_to). Nothing here retries: callers decide with http_transient(). */
+ * to a file (save_to); a request body comes from memory (body) or, streamed, from a
+ * file (upload_from). Nothing here retries: callers decide with http_transient().
+ * Safe across fork(): a child process never reuses its parent's connections. */
 #ifndef RV_HTTP_H
 #define RV_HTTP_H
 
@@ -15,9 +17,14 @@ enum { HTTP_MAX_HEADERS = 8 };
 
 typedef struct http_call {
     /* Request; all borrowed until http_run returns. */
-    const char *method;  /* "GET", "POST" */
+    const char *method;  /* "GET", "POST", "PUT", "DELETE" */
     const char *url;
     const char *body;    /* NULL: none */
+    const char *upload_from; /* a file sent as the body, streamed from disk (PUT) */
+    /* AWS Signature V4 by libcurl: "aws:amz:REGION:SERVICE", with username as the access
+     * key id and password as the secret. NULL: no signing. */
+    const char *aws_sigv4;
+    const char *username, *password;
     const char *headers[HTTP_MAX_HEADERS + 1]; /* "Name: value", NULL-terminated */
     long timeout_ms;     /* whole call; 0 = 15 s */
     const char *save_to; /* write the body to this file instead of memory */

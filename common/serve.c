@@ -354,9 +354,12 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
         return 78;
     }
-    if (!(ep->flags & RV_NO_SECRET))
-        store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
-                   config->public_url);
+    if (!(ep->flags & RV_NO_SECRET) &&
+        !store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
+                    config->public_url, why, sizeof why)) {
+        log_msg(LOG_ERROR, "refusing to start: %s", why);
+        return 78;
+    }
     if (FCGX_Init() != 0)
         return 1;
     if (FCGX_IsCGI())

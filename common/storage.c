@@ -10,6 +10,22 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "s3.h"
+
+/* What each backend does; the one chosen at start is `backend`. */
+typedef struct store_ops {
+    const char *name;
+    rv_err (*temp_path)(arena *a, const char *key, char **tmp);
+    rv_err (*commit)(arena *a, const char *tmp, const char *key);
+    rv_err (*put_file)(arena *a, const char *src, const char *key);
+    rv_err (*fetch)(arena *a, const char *key, const char *dst);
+    rv_err (*remove)(arena *a, const char *key);
+    char *(*signed_url)(arena *a, const char *key, long ttl, time_t now);
+} store_ops;
+
+static const store_ops local_ops, s3_ops;
+static const store_ops *backend = &local_ops;
+static s3_conf s3;
 
 static unsigned char link_key[crypto_auth_hmacsha256_KEYBYTES];
 /* The HMAC state with the key already absorbed: every link copies it, saving the
@@ -19,14 +35,51 @@ static bool have_key;
 static const char *root_dir = "./var";
 static const char *base_url = "http://127.0.0.1:8080";
 
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The S3 settings; the access key pair is RV_S3_*'s when either is set, else AWS_*'s
+ * (never one of each). */
+static bool s3_from_env(char *why, size_t why_len)
+{
+    bool own = env("RV_S3_ACCESS_KEY_ID") || env("RV_S3_SECRET_ACCESS_KEY");
+    s3 = (s3_conf){
+        .endpoint = env("RV_S3_ENDPOINT"),
+        .bucket = env("RV_S3_BUCKET"),
+        .region = env("RV_S3_REGION") ? env("RV_S3_REGION") : "us-east-1",
+        .key_id = env(own ? "RV_S3_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID"),
+        .secret = env(own ? "RV_S3_SECRET_ACCESS_KEY" : "AWS_SECRET_ACCESS_KEY"),
+    };
+    return s3_conf_check(&s3, why, why_len);
+}
+
 bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
-                const char *public_url)
+                const char *public_url, char *why, size_t why_len)
 {
     static const char label[] = "reelvox media link v1";
     root_dir = data_dir;
     base_url = public_url;
-    if (sodium_init() < 0 || !secret || !len)
-        return false; /* files work; links cannot be signed */
+    const char *kind = env("RV_STORAGE") ? env("RV_STORAGE") : "local";
+    if (!strcmp(kind, "local")) {
+        backend = &local_ops;
+    } else if (!strcmp(kind, "s3")) {
+        if (!s3_from_env(why, why_len))
+            return false;
+        backend = &s3_ops;
+    } else {
+        snprintf(why, why_len, "RV_STORAGE must be local or s3");
+        return false;
+    }
+    if (sodium_init() < 0) {
+        snprintf(why, why_len, "cannot initialise libsodium");
+        return false;
+    }
+    have_key = false;
+    if (!secret || !len)
+        return true; /* files work; local links cannot be signed */
     /* A key of its own, so a link signature never doubles as a token signature. */
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, secret, len);
@@ -35,6 +88,11 @@ bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
     crypto_auth_hmacsha256_init(&link_base, link_key, sizeof link_key);
     have_key = true;
     return true;
+}
+
+const char *store_backend(void)
+{
+    return backend->name;
 }
 
 static char *slugify(arena *a, const char *hint)
@@ -114,10 +172,8 @@ static rv_err mkdirs(char *path)
     return RV_OK;
 }
 
-rv_err store_temp_path(arena *a, const char *key, char **tmp)
+static rv_err local_temp_path(arena *a, const char *key, char **tmp)
 {
-    if (!store_key_valid(key))
-        return RV_E_INTERNAL;
     unsigned char rnd[6];
     char hex[13];
     randombytes_buf(rnd, sizeof rnd);
@@ -129,9 +185,9 @@ rv_err store_temp_path(arena *a, const char *key, char **tmp)
     return er;
 }
 
-rv_err store_commit(arena *a, const char *tmp, const char *key)
+static rv_err local_commit(arena *a, const char *tmp, const char *key)
 {
-    if (!store_key_valid(key) || rename(tmp, store_path(a, key)) != 0) {
+    if (rename(tmp, store_path(a, key)) != 0) {
         log_msg(LOG_ERROR, "storing %s failed: %s", key, strerror(errno));
         unlink(tmp);
         return RV_E_INTERNAL;
@@ -155,10 +211,10 @@ static rv_err copy_file(const char *src, const char *dst)
     return ok ? RV_OK : RV_E_INTERNAL;
 }
 
-rv_err store_put_file(arena *a, const char *src, const char *key)
+static rv_err local_put_file(arena *a, const char *src, const char *key)
 {
     char *tmp = NULL;
-    rv_err er = store_temp_path(a, key, &tmp);
+    rv_err er = local_temp_path(a, key, &tmp);
     if (er == RV_OK && rename(src, tmp) != 0)
         er = errno == EXDEV ? copy_file(src, tmp) : RV_E_INTERNAL;
     unlink(src);
@@ -168,13 +224,24 @@ rv_err store_put_file(arena *a, const char *src, const char *key)
         log_msg(LOG_ERROR, "storing %s failed", key);
         return er;
     }
-    return store_commit(a, tmp, key);
+    return local_commit(a, tmp, key);
 }
 
-rv_err store_delete(arena *a, const char *key)
+static rv_err local_fetch(arena *a, const char *key, const char *dst)
 {
-    if (!store_key_valid(key))
-        return RV_E_INTERNAL;
+    const char *src = store_path(a, key);
+    if (access(src, F_OK) != 0 && errno == ENOENT)
+        return RV_E_NOT_FOUND;
+    rv_err er = copy_file(src, dst);
+    if (er != RV_OK) {
+        log_msg(LOG_ERROR, "copying %s out of storage failed", key);
+        unlink(dst);
+    }
+    return er;
+}
+
+static rv_err local_remove(arena *a, const char *key)
+{
     if (unlink(store_path(a, key)) != 0 && errno != ENOENT)
         return RV_E_INTERNAL;
     return RV_OK;
@@ -192,7 +259,7 @@ static void link_sig(const char *key, long exp, char out[48])
     sodium_bin2base64(out, 48, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-char *store_signed_url(arena *a, const char *key, long ttl, time_t now)
+static char *local_signed_url(arena *a, const char *key, long ttl, time_t now)
 {
     char sig[48], exps[24];
     long exp = (long)now + ttl;
@@ -214,4 +281,128 @@ bool store_check_link(const char *key, const char *exp, const char *sig, time_t 
     char want[48];
     link_sig(key, e, want);
     return sodium_memcmp(want, sig, 43) == 0;
+}
+
+/* The s3 backend: work files in $RV_DATA_DIR/tmp, on the data folder's filesystem
+ * (an upload nginx wrote there is sent from where it lies). */
+
+/* Content-Type by extension, the same table as nginx's /_media/ location. */
+static const char *content_type(const char *key)
+{
+    static const char *const types[][2] = {
+        {"mp3", "audio/mpeg"}, {"wav", "audio/wav"},   {"flac", "audio/flac"},
+        {"ogg", "audio/ogg"},  {"webm", "audio/webm"}, {"mp4", "video/mp4"},
+        {"jpg", "image/jpeg"}, {"png", "image/png"},   {"webp", "image/webp"},
+    };
+    const char *dot = strrchr(key, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(dot + 1, types[i][0]))
+            return types[i][1];
+    return "application/octet-stream";
+}
+
+static rv_err s3_temp_path(arena *a, const char *key, char **tmp)
+{
+    (void)key;
+    unsigned char rnd[8];
+    char hex[17];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    char *dir = arena_printf(a, "%s/tmp", root_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_msg(LOG_ERROR, "mkdir %s failed: %s", dir, strerror(errno));
+        return RV_E_INTERNAL;
+    }
+    *tmp = arena_printf(a, "%s/%s.tmp", dir, hex);
+    return RV_OK;
+}
+
+static rv_err s3_put(arena *a, const char *src, const char *key)
+{
+    rv_err er = s3_put_file(a, &s3, src, key, content_type(key));
+    unlink(src);
+    return er;
+}
+
+static rv_err s3_fetch(arena *a, const char *key, const char *dst)
+{
+    return s3_get_file(a, &s3, key, dst);
+}
+
+static rv_err s3_remove(arena *a, const char *key)
+{
+    return s3_delete(a, &s3, key);
+}
+
+static char *s3_signed_url(arena *a, const char *key, long ttl, time_t now)
+{
+    return s3_presign(a, &s3, key, now, ttl);
+}
+
+static const store_ops local_ops = {
+    .name = "local",
+    .temp_path = local_temp_path,
+    .commit = local_commit,
+    .put_file = local_put_file,
+    .fetch = local_fetch,
+    .remove = local_remove,
+    .signed_url = local_signed_url,
+};
+/* Committing a work file and storing an upload are the same upload. */
+static const store_ops s3_ops = {
+    .name = "s3",
+    .temp_path = s3_temp_path,
+    .commit = s3_put,
+    .put_file = s3_put,
+    .fetch = s3_fetch,
+    .remove = s3_remove,
+    .signed_url = s3_signed_url,
+};
+
+/* The interface: checks common to both, then the backend's. */
+
+rv_err store_temp_path(arena *a, const char *key, char **tmp)
+{
+    if (!store_key_valid(key))
+        return RV_E_INTERNAL;
+    return backend->temp_path(a, key, tmp);
+}
+
+rv_err store_commit(arena *a, const char *tmp, const char *key)
+{
+    if (!store_key_valid(key)) {
+        log_msg(LOG_ERROR, "storing failed: invalid key");
+        unlink(tmp);
+        return RV_E_INTERNAL;
+    }
+    return backend->commit(a, tmp, key);
+}
+
+rv_err store_put_file(arena *a, const char *src, const char *key)
+{
+    if (!store_key_valid(key)) {
+        log_msg(LOG_ERROR, "storing failed: invalid key");
+        unlink(src);
+        return RV_E_INTERNAL;
+    }
+    return backend->put_file(a, src, key);
+}
+
+rv_err store_fetch(arena *a, const char *key, const char *dst)
+{
+    if (!store_key_valid(key))
+        return RV_E_NOT_FOUND;
+    return backend->fetch(a, key, dst);
+}
+
+rv_err store_delete(arena *a, const char *key)
+{
+    if (!store_key_valid(key))
+        return RV_E_INTERNAL;
+    return backend->remove(a, key);
+}
+
+char *store_signed_url(arena *a, const char *key, long ttl, time_t now)
+{
+    return backend->signed_url(a, key, ttl, now);
 }

@@ -178,10 +178,10 @@ static const char *ext_for(const char *content_type)
     return "bin";
 }
 
-/* Records a stored file as the job's result (a clone's: its preview, with the
- * provider's voice id); drops the file if the job ended meanwhile. */
+/* Records a stored file of this many bytes as the job's result (a clone's: its
+ * preview, with the provider's voice id); drops the file if the job ended meanwhile. */
 static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const media_info *mi,
-                         const char *filename)
+                         const char *filename, long long bytes)
 {
     bool clone = !strcmp(j->kind, "voice_clone");
     if (clone && !j->st.voice_id) {
@@ -191,11 +191,8 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
     }
     json_object *a = json_object_new_object();
     json_object_object_add(a, "filename", json_object_new_string(filename));
-    struct stat sb;
     json_object_object_add(a, "contentType", json_object_new_string(content_type_of(mi)));
-    json_object_object_add(a, "bytes",
-                           json_object_new_int64(stat(store_path(w->rq->a, key), &sb) ? 0
-                                                                                       : sb.st_size));
+    json_object_object_add(a, "bytes", json_object_new_int64(bytes));
     json_object_object_add(a, "durationMs", json_object_new_int64(mi->duration_ms));
     json_object_object_add(a, "sampleRate", json_object_new_int(mi->sample_rate));
     json_object_object_add(a, "channels", json_object_new_int(mi->channels));
@@ -254,11 +251,15 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
         /* Name the file by what it is, not by what was asked for. */
         const char *ext = ext_for(content_type_of(&mi));
         char *key = arena_printf(w->rq->a, "%.*s%s", (int)(strlen(j->key) - 3), j->key, ext);
+        /* Sized before storing: the stored file need not be local. */
+        struct stat sb;
+        long long bytes = stat(j->tmp, &sb) ? 0 : (long long)sb.st_size;
         if (store_commit(w->rq->a, j->tmp, key) != RV_OK) {
             to_released(w, j->id, 5);
             continue;
         }
-        succeed_with(w, j, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext));
+        succeed_with(w, j, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext),
+                     bytes);
     }
 }
 
@@ -318,10 +319,22 @@ static bool clone_prepare(work_ctx *w, job_ref *j)
                      : CLONE_DEFAULT_RATE;
         key = store_new_key(a, "voices", j->user_id, "clone-sample", "wav");
         rv_err er = store_temp_path(a, key, &tmp);
+        const char *src = NULL; /* the sample as a local file, whatever the backend */
+        if (er == RV_OK && sample && store_key_valid(sample)) {
+            if (!strcmp(store_backend(), "local")) {
+                src = store_path(a, sample);
+            } else if ((er = store_temp_path(a, sample, (char **)&src)) == RV_OK &&
+                       (er = store_fetch(a, sample, src)) != RV_OK) {
+                unlink(src);
+                src = NULL;
+                if (er == RV_E_NOT_FOUND) /* gone for good: not worth a retry */
+                    er = RV_E_UNPROCESSABLE;
+            }
+        }
         if (er == RV_OK)
-            er = sample && store_key_valid(sample)
-                     ? media_normalize(store_path(a, sample), tmp, hz, &mn, why, sizeof why)
-                     : RV_E_UNPROCESSABLE;
+            er = src ? media_normalize(src, tmp, hz, &mn, why, sizeof why) : RV_E_UNPROCESSABLE;
+        if (src && strcmp(store_backend(), "local"))
+            unlink(src);
         if (er == RV_OK)
             er = store_commit(a, tmp, key); /* removes tmp on failure */
         else if (tmp)

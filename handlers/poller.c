@@ -68,7 +68,11 @@ int main(int argc, char **argv)
         return 78;
     }
     log_set_level(config->log_level);
-    store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir, config->public_url);
+    if (!store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
+                    config->public_url, why, sizeof why)) {
+        log_msg(LOG_ERROR, "refusing to start: %s", why);
+        return 78;
+    }
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

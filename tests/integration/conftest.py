@@ -157,6 +157,12 @@ def assert_user(u, email=None):
         assert u["email"] == email, u
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "storage: stores or serves files; scripts/test runs these tests a second "
+        "time against a stack on RV_STORAGE=s3 (an S3-compatible server on loopback)")
+
+
 @pytest.fixture(scope="session")
 def base_url():
     return BASE_URL

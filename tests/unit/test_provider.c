@@ -217,7 +217,8 @@ static void test_conversion_input(void **state)
     setenv("RV_PUBLIC_URL", "http://pub.test", 1);
     setenv("RV_REPLICATE_URL", "http://prov.test", 1);
     assert_true(config_load(false, why, sizeof why));
-    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-unit", "http://pub.test"));
+    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-unit", "http://pub.test", why,
+                           sizeof why));
     const prov_adapter *rep = prov_find("replicate");
     assert_true(rep->serves("voice_conversion"));
     static const char in[] =

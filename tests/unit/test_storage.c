@@ -1,22 +1,38 @@
-/* storage: keys, paths and signed media links. */
+/* storage: keys, paths, signed media links, the choice of backend, local files. */
 #include "unit.h"
 
 #include <time.h>
 
 #include "storage.h"
+#include "unit_util.h"
 
 static const unsigned char secret[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
 
+static const char *const storage_env[] = {
+    "RV_STORAGE",          "RV_S3_ENDPOINT",          "RV_S3_BUCKET",      "RV_S3_REGION",
+    "RV_S3_ACCESS_KEY_ID", "RV_S3_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+};
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < N_ELEMS(storage_env); i++)
+        unsetenv(storage_env[i]);
+}
+
 static int setup(void **state)
 {
+    char why[256];
+    clear_env();
     *state = arena_new();
-    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-store", "http://h:1"));
+    assert_true(
+        store_init(secret, sizeof secret - 1, "/tmp/rv-store", "http://h:1", why, sizeof why));
     return 0;
 }
 
 static int teardown(void **state)
 {
     arena_free(*state);
+    clear_env();
     return 0;
 }
 
@@ -41,6 +57,14 @@ static void test_key_valid(void **state)
         {"a\\b", false},
         {"a%2e", false},
         {"caf\xc3\xa9", false},
+        {"a/..b/c..", true},
+        {".hidden/x", true},
+        {"a/b/..", false},
+        {"./a", false},
+        {"a\nb", false},
+        {"a?b", false},
+        {"a#b", false},
+        {"~a", false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++)
         assert_int_equal(store_key_valid(cases[i].key), cases[i].ok);
@@ -98,6 +122,141 @@ static void test_path(void **state)
     assert_string_equal(store_path(a, "a/b.mp3"), "/tmp/rv-store/storage/a/b.mp3");
 }
 
+static void s3_env(void)
+{
+    setenv("RV_STORAGE", "s3", 1);
+    setenv("RV_S3_ENDPOINT", "http://127.0.0.1:4569", 1);
+    setenv("RV_S3_BUCKET", "rv-media", 1);
+    setenv("RV_S3_ACCESS_KEY_ID", "AKIDRV", 1);
+    setenv("RV_S3_SECRET_ACCESS_KEY", "TOPSECRET/value+1", 1);
+}
+
+static bool init(char *why)
+{
+    return store_init(secret, sizeof secret - 1, "/tmp/rv-store", "http://h:1", why, 256);
+}
+
+/* RV_STORAGE picks the backend; s3 without its settings refuses to start. */
+static void test_init_backend(void **state)
+{
+    arena *a = *state;
+    char why[256];
+    assert_string_equal(store_backend(), "local");
+    setenv("RV_STORAGE", "gcs", 1);
+    assert_false(init(why));
+    assert_non_null(strstr(why, "RV_STORAGE"));
+
+    static const struct {
+        const char *unset, *why;
+    } missing[] = {
+        {"RV_S3_ENDPOINT", "RV_S3_ENDPOINT"},
+        {"RV_S3_BUCKET", "RV_S3_BUCKET"},
+        {"RV_S3_ACCESS_KEY_ID", "RV_S3_ACCESS_KEY_ID"},
+        {"RV_S3_SECRET_ACCESS_KEY", "RV_S3_SECRET_ACCESS_KEY"},
+    };
+    for (size_t i = 0; i < N_ELEMS(missing); i++) {
+        s3_env();
+        unsetenv(missing[i].unset);
+        assert_false(init(why));
+        assert_non_null(strstr(why, missing[i].why));
+        assert_null(strstr(why, "TOPSECRET"));
+    }
+    s3_env();
+    setenv("RV_S3_ENDPOINT", "s3.amazonaws.com", 1);
+    assert_false(init(why));
+
+    s3_env();
+    assert_true(init(why));
+    assert_string_equal(store_backend(), "s3");
+    char *url = store_signed_url(a, "audios/u/x.mp3", 3600, 1800000000);
+    assert_non_null(strstr(url, "http://127.0.0.1:4569/rv-media/audios/u/x.mp3?X-Amz-Algorithm="
+                                "AWS4-HMAC-SHA256&X-Amz-Credential=AKIDRV%2F20270115%2F"
+                                "us-east-1%2Fs3%2Faws4_request&X-Amz-Date=20270115T080000Z"
+                                "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="));
+    setenv("RV_S3_REGION", "eu-central-1", 1);
+    assert_true(init(why));
+    url = store_signed_url(a, "audios/u/x.mp3", 3600, 1800000000);
+    assert_non_null(strstr(url, "%2Feu-central-1%2Fs3%2F"));
+
+    /* AWS_* keys when no RV_S3_* key is set; never one of each. */
+    unsetenv("RV_S3_ACCESS_KEY_ID");
+    unsetenv("RV_S3_SECRET_ACCESS_KEY");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDAWS", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "TOPSECRET-aws", 1);
+    assert_true(init(why));
+    assert_non_null(strstr(store_signed_url(a, "k.mp3", 60, 1800000000), "Credential=AKIDAWS%2F"));
+    setenv("RV_S3_ACCESS_KEY_ID", "AKIDRV", 1);
+    assert_false(init(why)); /* RV_S3_ACCESS_KEY_ID without its secret */
+    assert_non_null(strstr(why, "RV_S3_SECRET_ACCESS_KEY"));
+
+    /* Back to local. */
+    clear_env();
+    assert_true(init(why));
+    assert_string_equal(store_backend(), "local");
+    assert_non_null(strstr(store_signed_url(a, "k.mp3", 60, 1800000000), "http://h:1/media/k.mp3"));
+}
+
+/* Under s3, work files are plain local files under $RV_DATA_DIR/tmp. */
+static void test_s3_temp_path(void **state)
+{
+    arena *a = *state;
+    char why[256];
+    const char *dir = unit_tmpdir("store-s3tmp");
+    assert_non_null(dir);
+    s3_env();
+    assert_true(store_init(secret, sizeof secret - 1, dir, "http://h:1", why, sizeof why));
+    char *tmp = NULL, *tmp2 = NULL;
+    assert_int_equal(store_temp_path(a, "audios/u/x.mp3", &tmp), RV_OK);
+    assert_int_equal(store_temp_path(a, "audios/u/x.mp3", &tmp2), RV_OK);
+    assert_string_not_equal(tmp, tmp2);
+    assert_true(strncmp(tmp, arena_printf(a, "%s/tmp/", dir), strlen(dir) + 5) == 0);
+    struct stat sb;
+    assert_int_equal(stat(arena_printf(a, "%s/tmp", dir), &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(store_temp_path(a, "../x", &tmp), RV_E_INTERNAL);
+    unit_rmtree(dir);
+}
+
+/* The local backend: put, fetch, delete; src and tmp never left behind. */
+static void test_local_files(void **state)
+{
+    arena *a = *state;
+    char why[256];
+    const char *dir = unit_tmpdir("store-local");
+    assert_non_null(dir);
+    assert_true(store_init(secret, sizeof secret - 1, dir, "http://h:1", why, sizeof why));
+    const char *key = "audios/u1/a.mp3", *src = arena_printf(a, "%s/upload", dir);
+    const char *dst = arena_printf(a, "%s/copy", dir);
+    assert_true(unit_write_file(src, "ID3 hello", 9));
+    assert_int_equal(store_put_file(a, src, key), RV_OK);
+    assert_int_equal(access(src, F_OK), -1);
+    assert_int_equal(store_fetch(a, key, dst), RV_OK);
+    size_t n;
+    unsigned char *got = unit_read_file(dst, &n);
+    assert_int_equal(n, 9);
+    assert_memory_equal(got, "ID3 hello", 9);
+    free(got);
+    assert_int_equal(store_fetch(a, "audios/u1/none.mp3", dst), RV_E_NOT_FOUND);
+    assert_int_equal(store_fetch(a, "../etc/passwd", dst), RV_E_NOT_FOUND);
+
+    char *tmp;
+    assert_int_equal(store_temp_path(a, "audios/u1/b.wav", &tmp), RV_OK);
+    assert_true(unit_write_file(tmp, "RIFF", 4));
+    assert_int_equal(store_commit(a, tmp, "audios/u1/b.wav"), RV_OK);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(store_path(a, "audios/u1/b.wav"), F_OK), 0);
+    assert_true(unit_write_file(src, "x", 1));
+    assert_int_equal(store_put_file(a, src, "a/../b"), RV_E_INTERNAL); /* refused, src gone */
+    assert_int_equal(access(src, F_OK), -1);
+
+    assert_int_equal(store_delete(a, key), RV_OK);
+    assert_int_equal(store_delete(a, key), RV_OK); /* a missing file is fine */
+    assert_int_equal(store_delete(a, "audios/u1/b.wav"), RV_OK);
+    assert_int_equal(unit_file_size(store_path(a, key)), -1);
+    assert_int_equal(unlink(dst), 0);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +264,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_s3_temp_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_files, setup, teardown),
     };
     return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }

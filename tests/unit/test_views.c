@@ -1,6 +1,8 @@
 /* views: links added to database JSON without parsing it (and the fallback). */
 #include "unit.h"
 
+#include <stdlib.h>
+
 #include "storage.h"
 #include "views.h"
 
@@ -8,8 +10,11 @@ static const unsigned char secret[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDE
 
 static int setup(void **state)
 {
+    char why[256];
     *state = arena_new();
-    store_init(secret, sizeof secret - 1, "/tmp/rv-views", "http://h:1");
+    unsetenv("RV_STORAGE"); /* the local backend's links */
+    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-views", "http://h:1", why,
+                           sizeof why));
     return 0;
 }
 
