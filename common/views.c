@@ -95,3 +95,17 @@ rv_err views_list(rv_req *rq, const PGresult *r, int json_col, int key_col, view
     *p = '\0';
     return resp_json(rq, 200, body);
 }
+
+rv_err views_page(rv_req *rq, const db_stmt *st, views_fn view)
+{
+    long page, limit;
+    rv_err er = req_page(rq, &page, &limit);
+    if (er != RV_OK)
+        return er;
+    const char *p[] = {rq->user_id, arena_printf(rq->a, "%ld", limit),
+                       arena_printf(rq->a, "%ld", (page - 1) * limit)};
+    PGresult *r;
+    if ((er = db_query(rq, st, p, &r)) != RV_OK)
+        return er;
+    return views_list(rq, r, 1, 2, view, page, limit, db_get_long(r, 0, 0));
+}

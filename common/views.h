@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "req.h"
 
 /* A job: result.url. */
@@ -27,5 +28,10 @@ typedef const char *(*views_fn)(rv_req *rq, const char *json, const char *storag
  * item's JSON (NULL rows are skipped) and key_col its storage key. */
 rv_err views_list(rv_req *rq, const PGresult *r, int json_col, int key_col, views_fn view,
                   long page, long limit, long total);
+
+/* A page of the caller's rows: reads ?page&limit (400 when bad), runs st with
+ * ($1 user id, $2 limit, $3 offset) — rows of (total, item JSON, storage key) —
+ * and answers as views_list. */
+rv_err views_page(rv_req *rq, const db_stmt *st, views_fn view);
 
 #endif

@@ -49,16 +49,7 @@ static const bind_field fields[] = {
 
 static rv_err list(rv_req *rq)
 {
-    long page, limit;
-    rv_err er = req_page(rq, &page, &limit);
-    if (er != RV_OK)
-        return er;
-    const char *p[] = {rq->user_id, arena_printf(rq->a, "%ld", limit),
-                       arena_printf(rq->a, "%ld", (page - 1) * limit)};
-    PGresult *r;
-    if ((er = db_query(rq, &list_voices, p, &r)) != RV_OK)
-        return er;
-    return views_list(rq, r, 1, 2, views_voice, page, limit, db_get_long(r, 0, 0));
+    return views_page(rq, &list_voices, views_voice);
 }
 
 static rv_err clone(rv_req *rq)
