@@ -507,10 +507,11 @@ BEGIN
     RETURN st;
 END $$;
 
--- Success: the output is already in our storage (p_audio describes the file).
--- Returns false when the job was already terminal (the output is then dropped by
--- the caller).
-CREATE FUNCTION rv_job_succeed(p_job uuid, p_audio jsonb, p_provider_job_id text DEFAULT NULL)
+-- Success: the output is already in our storage (p_audio describes the file);
+-- p_output adds members to the job's result (a clone's voice ids). Returns false
+-- when the job was already terminal (the output is then dropped by the caller).
+CREATE FUNCTION rv_job_succeed(p_job uuid, p_audio jsonb, p_provider_job_id text DEFAULT NULL,
+                               p_output jsonb DEFAULT '{}')
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     j jobs;
@@ -534,6 +535,7 @@ BEGIN
                     output = jsonb_build_object('audioId', a,
                                                 'durationMs', (p_audio ->> 'durationMs')::bigint,
                                                 'contentType', p_audio ->> 'contentType')
+                             || p_output
      WHERE id = p_job;
     PERFORM pg_notify('reelvox_done', p_job::text);
     RETURN true;

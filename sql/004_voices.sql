@@ -142,32 +142,15 @@ CREATE FUNCTION rv_voice_clone_succeed(p_job uuid, p_audio jsonb, p_provider_job
                                        p_provider_voice_id text)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    j jobs;
-    a uuid;
+    voice text;
 BEGIN
-    SELECT * INTO j FROM jobs WHERE id = p_job AND kind = 'voice_clone' FOR UPDATE;
-    IF NOT FOUND OR rv_job_terminal(j.status) THEN
+    SELECT input ->> 'voiceId' INTO voice FROM jobs WHERE id = p_job AND kind = 'voice_clone';
+    IF NOT FOUND THEN
         RETURN false;
     END IF;
-    INSERT INTO audios (user_id, filename, content_type, bytes, duration_ms, sample_rate,
-                        channels, storage_key, source, job_id)
-    VALUES (j.user_id, p_audio ->> 'filename', p_audio ->> 'contentType',
-            (p_audio ->> 'bytes')::bigint, (p_audio ->> 'durationMs')::bigint,
-            (p_audio ->> 'sampleRate')::integer, (p_audio ->> 'channels')::integer,
-            p_audio ->> 'storageKey', 'generated', j.id)
-    RETURNING id INTO a;
-    UPDATE jobs SET status = 'succeeded', progress = 100, completed_at = now(),
-                    started_at = COALESCE(started_at, now()),
-                    provider_job_id = COALESCE(provider_job_id, p_provider_job_id),
-                    locked_until = NULL, locked_by = NULL, error = NULL,
-                    output = jsonb_build_object('voiceId', j.input ->> 'voiceId',
-                                                'providerVoiceId', p_provider_voice_id,
-                                                'audioId', a,
-                                                'durationMs', (p_audio ->> 'durationMs')::bigint,
-                                                'contentType', p_audio ->> 'contentType')
-     WHERE id = p_job;
-    PERFORM pg_notify('reelvox_done', p_job::text);
-    RETURN true;
+    RETURN rv_job_succeed(p_job, p_audio, p_provider_job_id,
+                          jsonb_build_object('voiceId', voice,
+                                             'providerVoiceId', p_provider_voice_id));
 END $$;
 
 CREATE FUNCTION rv_voices_follow_job() RETURNS trigger
