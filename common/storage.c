@@ -195,7 +195,7 @@ static rv_err local_commit(arena *a, const char *tmp, const char *key)
     return RV_OK;
 }
 
-static rv_err copy_file(const char *src, const char *dst)
+rv_err store_copy(const char *src, const char *dst)
 {
     FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
     char buf[64 * 1024];
@@ -216,7 +216,7 @@ static rv_err local_put_file(arena *a, const char *src, const char *key)
     char *tmp = NULL;
     rv_err er = local_temp_path(a, key, &tmp);
     if (er == RV_OK && rename(src, tmp) != 0)
-        er = errno == EXDEV ? copy_file(src, tmp) : RV_E_INTERNAL;
+        er = errno == EXDEV ? store_copy(src, tmp) : RV_E_INTERNAL;
     unlink(src);
     if (er != RV_OK) {
         if (tmp)
@@ -232,7 +232,7 @@ static rv_err local_fetch(arena *a, const char *key, const char *dst)
     const char *src = store_path(a, key);
     if (access(src, F_OK) != 0 && errno == ENOENT)
         return RV_E_NOT_FOUND;
-    rv_err er = copy_file(src, dst);
+    rv_err er = store_copy(src, dst);
     if (er != RV_OK) {
         log_msg(LOG_ERROR, "copying %s out of storage failed", key);
         unlink(dst);

@@ -64,6 +64,8 @@ rv_err store_put_file(arena *a, const char *src, const char *key);
 /* Copies what is stored under key to the local file dst (created or replaced):
  * RV_E_NOT_FOUND when nothing is; dst exists only on RV_OK. */
 rv_err store_fetch(arena *a, const char *key, const char *dst);
+/* Copies the local file src to dst (created or truncated). */
+rv_err store_copy(const char *src, const char *dst);
 /* Removes a stored file; a missing file is fine. */
 rv_err store_delete(arena *a, const char *key);
 

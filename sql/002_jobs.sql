@@ -250,6 +250,21 @@ BEGIN
     RETURN QUERY SELECT 'created', rv_job_json(j), j.id, 0, cost, bal;
 END $$;
 
+-- A voice the caller may speak with: a preset or their own, and active.
+-- status: ok | voice_not_found | voice_not_active; v is the row when found.
+CREATE FUNCTION rv_voice_active(p_user uuid, p_voice uuid, OUT status text, OUT v voices)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    SELECT * INTO v FROM voices x WHERE x.id = p_voice AND (x.user_id IS NULL OR x.user_id = p_user);
+    IF NOT FOUND THEN
+        status := 'voice_not_found';
+    ELSIF v.status <> 'active' THEN
+        status := 'voice_not_active';
+    ELSE
+        status := 'ok';
+    END IF;
+END $$;
+
 -- Text to speech: the voice must be a preset or the caller's own, and active.
 -- Extra status: voice_not_found | voice_not_active.
 CREATE FUNCTION rv_tts_submit(p_user uuid, p_voice uuid, p_input jsonb, p_idem text,
@@ -259,16 +274,14 @@ RETURNS TABLE (status text, job_json json, job_id uuid, retry_after integer, req
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v voices;
+    chk record;
 BEGIN
-    SELECT * INTO v FROM voices WHERE id = p_voice AND (user_id IS NULL OR user_id = p_user);
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT 'voice_not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
+    SELECT * INTO chk FROM rv_voice_active(p_user, p_voice);
+    IF chk.status <> 'ok' THEN
+        RETURN QUERY SELECT chk.status, NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF v.status <> 'active' THEN
-        RETURN QUERY SELECT 'voice_not_active', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
+    v := chk.v;
     IF v.user_id IS NOT NULL THEN
         UPDATE voices SET last_used_at = now() WHERE id = v.id;
     END IF;
@@ -620,7 +633,7 @@ ALTER TABLE webhook_events ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON jobs, audios, voices TO reelvox_app;
 GRANT DELETE ON audios, voices TO reelvox_app;
 
-REVOKE EXECUTE ON FUNCTION rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
+REVOKE EXECUTE ON FUNCTION rv_voice_active, rv_job_submit, rv_tts_submit, rv_job_cancel, rv_job_refund,
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_provider_work_taken, rv_job_status,
     rv_job_release,

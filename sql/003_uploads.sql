@@ -100,6 +100,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     src audios;
     v voices;
+    chk record;
 BEGIN
     -- A repeated Idempotency-Key answers the first job, whatever changed since.
     IF p_idem IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j
@@ -114,15 +115,12 @@ BEGIN
         RETURN QUERY SELECT 'source_not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
         RETURN;
     END IF;
-    SELECT * INTO v FROM voices x WHERE x.id = p_voice AND (x.user_id IS NULL OR x.user_id = p_user);
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT 'voice_not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
+    SELECT * INTO chk FROM rv_voice_active(p_user, p_voice);
+    IF chk.status <> 'ok' THEN
+        RETURN QUERY SELECT chk.status, NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF v.status <> 'active' THEN
-        RETURN QUERY SELECT 'voice_not_active', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
+    v := chk.v;
     IF v.user_id IS NOT NULL THEN
         UPDATE voices x SET last_used_at = now() WHERE x.id = v.id;
     END IF;

@@ -199,18 +199,16 @@ RETURNS TABLE (status text, job_json json, job_id uuid, retry_after integer, req
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v voices;
+    chk record;
     s record;
     avail text[] := p_available;
 BEGIN
-    SELECT * INTO v FROM voices x WHERE x.id = p_voice AND (x.user_id IS NULL OR x.user_id = p_user);
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT 'voice_not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
+    SELECT * INTO chk FROM rv_voice_active(p_user, p_voice);
+    IF chk.status <> 'ok' THEN
+        RETURN QUERY SELECT chk.status, NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF v.status <> 'active' THEN
-        RETURN QUERY SELECT 'voice_not_active', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
+    v := chk.v;
     IF v.is_cloned THEN
         IF COALESCE(v.last_used_at, v.completed_at) + interval '7 days' < now() THEN
             RETURN QUERY SELECT 'voice_expired', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint;

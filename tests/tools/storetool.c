@@ -45,22 +45,6 @@ static int status(rv_err er)
     return er == RV_OK ? 0 : er == RV_E_NOT_FOUND ? 2 : 1;
 }
 
-static bool copy(const char *src, const char *dst)
-{
-    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
-    char buf[64 * 1024];
-    size_t n;
-    bool ok = in && out;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        ok = fwrite(buf, 1, n, out) == n;
-    ok = ok && !ferror(in);
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0)
-        ok = false;
-    return ok;
-}
-
 static int run(arena *a, int argc, char **argv)
 {
     const char *cmd = argv[1];
@@ -76,7 +60,7 @@ static int run(arena *a, int argc, char **argv)
             return 1;
         puts(tmp);
         fflush(stdout);
-        if (!copy(argv[2], tmp)) {
+        if (store_copy(argv[2], tmp) != RV_OK) {
             remove(tmp);
             return 1;
         }
