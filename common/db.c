@@ -75,6 +75,10 @@ static int stmt_index(const db_stmt *st)
     return -1;
 }
 
+static bool is_goodbye(const PGresult *r);
+
+/* Index of st as prepared on this connection (preparing it now if need be); -1 when
+ * the server refused it, -2 when the connection turned out dead (nothing ran). */
 static int prepare(const db_stmt *st)
 {
     int i = stmt_index(st);
@@ -87,12 +91,15 @@ static int prepare(const db_stmt *st)
     char name[16];
     snprintf(name, sizeof name, "s%d", n_prepared);
     PGresult *r = PQprepare(conn, name, st->sql, st->n_params, NULL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK, lost = !ok && (!r || is_goodbye(r));
     if (!ok) {
         remember_error(r);
-        log_msg(LOG_ERROR, "prepare failed: %s", last_error);
+        if (!lost)
+            log_msg(LOG_ERROR, "prepare failed: %s", last_error);
     }
     PQclear(r);
+    if (lost)
+        return -2;
     if (!ok)
         return -1;
     prepared[n_prepared] = st;
@@ -128,7 +135,11 @@ static void keep_result(rv_req *rq, PGresult *r, PGresult **out)
 /* Whether r is the server ending the session rather than answering a statement:
  * a connection-level failure, or severity FATAL/PANIC (57P01 when a restart
  * closed an idle connection). libpq may not have read the EOF that follows yet,
- * so PQstatus alone misses it. The session's transaction dies with it. */
+ * so PQstatus alone misses it: after `pg_ctl restart -m immediate` the first
+ * command on an old connection comes back as libpq's own "server closed the
+ * connection unexpectedly", with no SQLSTATE, while PQstatus still says OK. An
+ * error the server sent always carries a SQLSTATE; one without is libpq's, about
+ * the connection. The session's transaction dies with it. */
 static bool is_goodbye(const PGresult *r)
 {
     if (PQresultStatus(r) != PGRES_FATAL_ERROR)
@@ -136,6 +147,10 @@ static bool is_goodbye(const PGresult *r)
     if (conn_lost())
         return true;
     const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (!state || !*state || !strncmp(state, "08", 2) || !strcmp(state, "57P01") ||
+        !strcmp(state, "57P02") || !strcmp(state, "57P03"))
+        return true;
     return sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"));
 }
 
@@ -144,7 +159,9 @@ static bool is_goodbye(const PGresult *r)
 static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
                        PGresult **out, bool begin, bool *answered)
 {
-    int ci = prepare(&ctx_stmt), si = st ? prepare(st) : -1;
+    int ci = prepare(&ctx_stmt), si = ci >= 0 && st ? prepare(st) : -1;
+    if (ci == -2 || si == -2)
+        return RV_E_UNAVAILABLE; /* nothing ran: answered stays false, so retried */
     if (ci < 0 || (st && si < 0))
         return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     const char *cp[2];
@@ -243,14 +260,15 @@ rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresul
         return RV_E_UNAVAILABLE;
     int i = prepare(st);
     if (i < 0)
-        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+        return i == -2 || conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     char name[16];
     snprintf(name, sizeof name, "s%d", i);
     PGresult *r = PQexecPrepared(conn, name, st->n_params, params, NULL, NULL, 0);
     if (!result_ok(r)) {
         remember_error(r);
+        bool lost = !r || is_goodbye(r);
         PQclear(r);
-        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+        return lost || conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     }
     keep_result(rq, r, out);
     return RV_OK;
@@ -263,13 +281,13 @@ rv_err db_commit(rv_req *rq)
         return RV_E_INTERNAL;
     in_tx = false;
     PGresult *r = PQexec(conn, "COMMIT");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK, lost = !ok && (!r || is_goodbye(r));
     if (!ok)
         remember_error(r);
     PQclear(r);
     if (ok)
         return RV_OK;
-    return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+    return lost || conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
 }
 
 void db_rollback(rv_req *rq)

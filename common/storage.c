@@ -1,7 +1,9 @@
 #include "storage.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,14 +174,25 @@ static rv_err mkdirs(char *path)
     return RV_OK;
 }
 
+/* Work files live in one folder per backend, so the sweeper that removes those a
+ * killed process left reads one folder, not the whole store. The local one is
+ * inside the store: same filesystem, so committing is an atomic rename. */
+static char *temp_dir(arena *a, bool local)
+{
+    return local ? arena_printf(a, "%s/storage/.tmp", root_dir) : arena_printf(a, "%s/tmp", root_dir);
+}
+
 static rv_err local_temp_path(arena *a, const char *key, char **tmp)
 {
-    unsigned char rnd[6];
-    char hex[13];
+    unsigned char rnd[8];
+    char hex[17];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
-    char *path = arena_printf(a, "%s.tmp-%s", store_path(a, key), hex);
-    rv_err er = mkdirs(path);
+    /* The key's folder exists once the file is committed there. */
+    rv_err er = mkdirs(store_path(a, key));
+    char *path = arena_printf(a, "%s/%s.tmp", temp_dir(a, true), hex);
+    if (er == RV_OK)
+        er = mkdirs(path);
     if (er == RV_OK)
         *tmp = path;
     return er;
@@ -308,7 +321,7 @@ static rv_err s3_temp_path(arena *a, const char *key, char **tmp)
     char hex[17];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
-    char *dir = arena_printf(a, "%s/tmp", root_dir);
+    char *dir = temp_dir(a, false);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         log_msg(LOG_ERROR, "mkdir %s failed: %s", dir, strerror(errno));
         return RV_E_INTERNAL;
@@ -405,4 +418,28 @@ rv_err store_delete(arena *a, const char *key)
 char *store_signed_url(arena *a, const char *key, long ttl, time_t now)
 {
     return backend->signed_url(a, key, ttl, now);
+}
+
+int store_sweep_temps(arena *a, long older_than_s, time_t now)
+{
+    int removed = 0;
+    for (int local = 0; local < 2; local++) {
+        char *dir = temp_dir(a, local);
+        DIR *d = opendir(dir);
+        if (!d)
+            continue; /* none made yet */
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            struct stat sb;
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".tmp") ||
+                fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(sb.st_mode) || now - sb.st_mtime < older_than_s)
+                continue;
+            if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+                removed++;
+        }
+        closedir(d);
+    }
+    return removed;
 }

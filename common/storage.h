@@ -51,8 +51,9 @@ bool store_key_valid(const char *key);
 char *store_path(arena *a, const char *key);
 
 /* A path where the caller writes a file that store_commit then stores under key;
- * creates the folders. Local: in the key's folder (same filesystem, so committing is
- * an atomic rename). s3: in $RV_DATA_DIR/tmp. */
+ * creates the folders. Local: in $RV_DATA_DIR/storage/.tmp (same filesystem, so
+ * committing is an atomic rename). s3: in $RV_DATA_DIR/tmp. A work file is never
+ * referenced by a row: delete it on any failure. */
 rv_err store_temp_path(arena *a, const char *key, char **tmp);
 /* Stores tmp under key (local: rename; s3: upload). tmp is gone afterwards, on
  * failure too. */
@@ -66,6 +67,9 @@ rv_err store_put_file(arena *a, const char *src, const char *key);
 rv_err store_fetch(arena *a, const char *key, const char *dst);
 /* Copies the local file src to dst (created or truncated). */
 rv_err store_copy(const char *src, const char *dst);
+/* Removes the work files (store_temp_path) last written more than older_than_s
+ * before now: those of a process killed while it wrote. Returns how many. */
+int store_sweep_temps(arena *a, long older_than_s, time_t now);
 /* Removes a stored file; a missing file is fine. */
 rv_err store_delete(arena *a, const char *key);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "filereg.h"
 #include "http.h"
 #include "log.h"
 #include "media.h"
@@ -39,9 +40,10 @@ static const db_stmt lease = {
     "  FROM rv_job_lease($1, $2, $3)",
     3};
 static const db_stmt pending_events = {
-    "SELECT event_id, provider, job_id, payload, job_status, kind, user_id, busy"
+    "SELECT event_id, provider, job_id, payload, job_status, kind, user_id, busy, held"
     "  FROM rv_webhooks_pending($1, $2)",
     2};
+static const db_stmt record_duplicate = {"SELECT rv_provider_duplicate($1, $2)", 2};
 static const db_stmt events_done = {"SELECT rv_webhooks_done($1::bigint[])", 1};
 static const db_stmt due_checks = {
     "SELECT job_id, kind, input, provider, provider_job_id, user_id"
@@ -62,7 +64,8 @@ typedef struct job_ref {
     const prov_adapter *ad;
     http_call call;
     prov_status st;
-    const char *key, *tmp; /* output download */
+    const char *key, *tmp; /* output download: the key asked for, the work file */
+    const char *stored;    /* the key it is stored under, named by what it is */
 } job_ref;
 
 static const char *num(work_ctx *w, long v) { return arena_printf(w->rq->a, "%ld", v); }
@@ -104,7 +107,12 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     const char *st = db_get(r, 0, 0);
     bool ended = st && (!strcmp(st, "cancelled") || !strcmp(st, "failed") ||
                         !strcmp(st, "succeeded"));
-    if (ended && j->ad && j->ad->remote && j->st.provider_job_id) {
+    /* A duplicate: work other than what the job holds (recorded in SQL). */
+    bool duplicate = st && !strcmp(st, "duplicate");
+    if (duplicate)
+        log_msg(LOG_WARN, "job %s: the provider did it twice; cancelling %s", j->id,
+                j->st.provider_job_id);
+    if ((ended || duplicate) && j->ad && j->ad->remote && j->st.provider_job_id) {
         http_call c = {0};
         j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
         http_run(w->rq->a, &c, 1);
@@ -185,7 +193,7 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
 {
     bool clone = !strcmp(j->kind, "voice_clone");
     if (clone && !j->st.voice_id) {
-        store_delete(w->rq->a, key);
+        filereg_drop(w->rq, key);
         to_failed(w, j->id, "provider_failed", "the provider returned no voice id");
         return;
     }
@@ -203,7 +211,9 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
     PGresult *r;
     if (db_query(w->rq, clone ? &succeed_clone : &succeed, p, &r) != RV_OK ||
         strcmp(db_get(r, 0, 0), "t")) {
-        store_delete(w->rq->a, key);
+        /* Ended meanwhile, or the commit's answer was lost: the file goes only if
+         * no row refers to it. */
+        filereg_drop(w->rq, key);
         return;
     }
     log_msg(LOG_INFO, "job %s succeeded", j->id);
@@ -229,10 +239,14 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
         calls[i].timeout_ms = 120000;
     }
     http_run(w->rq->a, calls, (size_t)n);
+    media_info *mis = arena_alloc(w->rq->a, (size_t)n * sizeof *mis);
+    const char **keys = arena_alloc(w->rq->a, (size_t)n * sizeof *keys);
+    size_t n_keys = 0;
     for (int i = 0; i < n; i++) {
         job_ref *j = js[i];
         http_call *c = &calls[i];
-        media_info mi;
+        media_info *mi = &mis[i];
+        j->stored = NULL; /* set once the output is known good */
         if (!j->tmp || http_transient(c)) {
             if (j->tmp)
                 unlink(j->tmp);
@@ -241,7 +255,7 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
             to_released(w, j->id, 5);
             continue;
         }
-        if (c->status != 200 || media_probe(j->tmp, &mi) != RV_OK || !mi.has_audio) {
+        if (c->status != 200 || media_probe(j->tmp, mi) != RV_OK || !mi->has_audio) {
             unlink(j->tmp);
             to_failed(w, j->id, "output_unavailable",
                       c->status != 200 ? "the provider's output has expired or is gone"
@@ -249,17 +263,33 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
             continue;
         }
         /* Name the file by what it is, not by what was asked for. */
-        const char *ext = ext_for(content_type_of(&mi));
-        char *key = arena_printf(w->rq->a, "%.*s%s", (int)(strlen(j->key) - 3), j->key, ext);
-        /* Sized before storing: the stored file need not be local. */
-        struct stat sb;
-        long long bytes = stat(j->tmp, &sb) ? 0 : (long long)sb.st_size;
-        if (store_commit(w->rq->a, j->tmp, key) != RV_OK) {
+        const char *ext = ext_for(content_type_of(mi));
+        j->stored = keys[n_keys++] =
+            arena_printf(w->rq->a, "%.*s%s", (int)(strlen(j->key) - 3), j->key, ext);
+    }
+    /* Registered before they are stored, in one round trip: a commit that may have
+     * referenced one is then never followed by its deletion (filereg.h). */
+    bool registered = filereg_register(w->rq, keys, n_keys) == RV_OK;
+    for (int i = 0; i < n; i++) {
+        job_ref *j = js[i];
+        if (!j->stored)
+            continue;
+        if (!registered) {
+            unlink(j->tmp);
             to_released(w, j->id, 5);
             continue;
         }
-        succeed_with(w, j, key, &mi, arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext),
-                     bytes);
+        /* Sized before storing: the stored file need not be local. */
+        struct stat sb;
+        long long bytes = stat(j->tmp, &sb) ? 0 : (long long)sb.st_size;
+        if (store_commit(w->rq->a, j->tmp, j->stored) != RV_OK) {
+            filereg_drop(w->rq, j->stored);
+            to_released(w, j->id, 5);
+            continue;
+        }
+        const char *ext = strrchr(j->stored, '.') + 1;
+        succeed_with(w, j, j->stored, &mis[i],
+                     arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext), bytes);
     }
 }
 
@@ -335,6 +365,8 @@ static bool clone_prepare(work_ctx *w, job_ref *j)
             er = src ? media_normalize(src, tmp, hz, &mn, why, sizeof why) : RV_E_UNPROCESSABLE;
         if (src && strcmp(store_backend(), "local"))
             unlink(src);
+        if (er == RV_OK && (er = filereg_register(w->rq, &key, 1)) != RV_OK)
+            er = RV_E_UNAVAILABLE; /* not stored unregistered: retried */
         if (er == RV_OK)
             er = store_commit(a, tmp, key); /* removes tmp on failure */
         else if (tmp)
@@ -361,7 +393,7 @@ static bool clone_prepare(work_ctx *w, job_ref *j)
     if (db_query(w->rq, &clone_prepared, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
         json_object_put(file); /* ended or taken meanwhile; a dead database: the lease runs out */
         if (made)
-            store_delete(a, key);
+            filereg_drop(w->rq, key);
         return false;
     }
     if (!voice) {
@@ -403,6 +435,24 @@ static int read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed
     return n;
 }
 
+/* An event of work other than what its job holds: a create that landed at the
+ * provider after the job had been submitted again. Recorded, and stopped while it
+ * still runs; the job goes on with the work it holds. */
+static void stop_duplicate(work_ctx *w, job_ref *j)
+{
+    const char *p[] = {j->id, j->st.provider_job_id};
+    PGresult *r;
+    if (db_query(w->rq, &record_duplicate, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t"))
+        return;
+    log_msg(LOG_WARN, "job %s: the provider did it twice; %s is not the job's", j->id,
+            j->st.provider_job_id);
+    if (j->ad->remote && (j->st.state == PROV_PENDING || j->st.state == PROV_RUNNING)) {
+        http_call c = {0};
+        j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
+        http_run(w->rq->a, &c, 1);
+    }
+}
+
 /* One batch of the webhook inbox: each event moves its job, then is marked
  * processed. Progress and failures are guarded moves in SQL and need no lease; a
  * success is leased first, so only one poller downloads its output. Events of a
@@ -429,9 +479,13 @@ static int inbox_batch(work_ctx *w, int *seen)
         j->user_id = db_get(r, i, 6);
         j->ad = prov_find(db_get(r, i, 1));
         json_object *payload = parse_kept(w, db_get(r, i, 3));
-        if (!ended && (!j->ad || !j->ad->read_event ||
-                       !j->ad->read_event(w->rq->a, payload, &j->st))) {
+        bool read = j->ad && j->ad->read_event && j->ad->read_event(w->rq->a, payload, &j->st);
+        const char *held = db_get(r, i, 8);
+        if (!ended && !read) {
             log_msg(LOG_WARN, "webhook event %s for job %s could not be read", event, j->id);
+        } else if (read && held && j->st.provider_job_id &&
+                   strcmp(held, j->st.provider_job_id)) {
+            stop_duplicate(w, j);
         } else if (!ended && j->st.state == PROV_SUCCEEDED) {
             PGresult *lr;
             const char *lp[] = {j->id, w->poller_id, num(w, w->lease_s)};
@@ -661,7 +715,11 @@ static int pass_dispatch_remote(work_ctx *w, bool fresh_only)
         job_ref *j = calls[i].user;
         prov_result res = j->ad->read(w->rq->a, &calls[i]);
         if (res.outcome == PROV_TRANSIENT && res.maybe_started) {
-            to_recheck(w, j, res.retry_after, res.message);
+            /* No answer at all: the create may still be in the provider's accept
+             * queue and land later. A lookup is conclusive only once it could have
+             * landed: our own timeout again, as a margin, after it ran out. */
+            double wait = calls[i].status == 0 ? calls[i].timeout_ms / 1000.0 : 0;
+            to_recheck(w, j, res.retry_after > wait ? res.retry_after : wait, res.message);
         } else if (res.outcome == PROV_TRANSIENT) {
             to_retry(w, j, res.retry_after, res.message);
         } else if (res.outcome == PROV_PERMANENT) {
@@ -775,6 +833,18 @@ void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
     w->check_in_s = env_long("RV_POLL_INTERVAL", 30, 1, 3600);
     w->local_timeout_s = env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600);
     w->batch = 50;
+    w->storage_grace_s = env_long("RV_STORAGE_GRACE", 3600, 1, 30 * 86400);
+    w->storage_every_s = env_long("RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400);
+}
+
+/* Files a killed or cut-off process left: now and then, never on the hot path. */
+static int pass_storage(work_ctx *w)
+{
+    double t = now_s();
+    if (w->storage_last > 0 && t - w->storage_last < (double)w->storage_every_s)
+        return 0;
+    w->storage_last = t;
+    return filereg_sweep(w->rq, w->storage_grace_s, 500);
 }
 
 static int dispatch_remote(work_ctx *w, bool fresh_only)
@@ -804,6 +874,7 @@ int work_sweep(work_ctx *w)
     moved += pass_stop(w);
     moved += pass_checks(w);
     moved += dispatch_remote(w, false);
+    moved += pass_storage(w);
     if (moved)
         log_msg(LOG_DEBUG, "sweep: %d moved in %.1f ms (dispatch %.1f, inbox %.1f)", moved,
                 (now_s() - t0) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3);

@@ -5,7 +5,8 @@
  * up to a limit; a voice clone's sample is first normalised into a stored file the
  * provider fetches through a signed link), reconcile the webhook inbox, stop
  * provider work of cancelled jobs, fail jobs past their deadline, and check running
- * jobs whose webhook is late. A voice clone's success records the provider's voice
+ * jobs whose webhook is late, and now and then remove the stored files that no
+ * row came to refer to (filereg.h). A voice clone's success records the provider's voice
  * id and its preview (the voice follows its job in SQL, sql/004_voices.sql).
  * Every job a pass touches is leased first (locked_until), so any number of
  * pollers can sweep at once; a dead poller's lease runs out and its jobs are taken
@@ -30,6 +31,9 @@ typedef struct work_ctx {
     long check_in_s;       /* when to poll a running job if no webhook came: 30 */
     long local_timeout_s;  /* a local child running longer is killed: 300 */
     int batch;             /* jobs claimed per round: 50 */
+    long storage_grace_s;  /* files no row took are removed after this: RV_STORAGE_GRACE, 3600 */
+    long storage_every_s;  /* how often the sweeper looks: RV_STORAGE_SWEEP_INTERVAL, 60 */
+    double storage_last;   /* when it last looked (monotonic seconds) */
     struct {
         pid_t pid;
         char job_id[37];

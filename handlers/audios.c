@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "filereg.h"
 #include "media.h"
 #include "resp.h"
 #include "serve.h"
@@ -81,12 +82,15 @@ static rv_err upload(rv_req *rq)
         return req_fail(rq, RV_E_UNPROCESSABLE, "the file holds no %s audio that decodes",
                         upload_ext(t));
 
-    /* Stored first, recorded second: a failed insert takes the file back out. The
-     * key's slug is the name without its extension (the key gets the real one). */
+    /* Registered, stored, then recorded: a failed insert takes the file back out
+     * unless its commit went through unanswered (filereg.h). The key's slug is the
+     * name without its extension (the key gets the real one). */
     const char *dot = strrchr(name, '.');
     const char *stem = dot && dot != name ? arena_strndup(rq->a, name, (size_t)(dot - name)) : name;
-    char *key = store_new_key(rq->a, "audios", rq->user_id, stem, upload_ext(t));
-    rv_err er = store_put_file(rq->a, rq->body_file, key);
+    const char *key = store_new_key(rq->a, "audios", rq->user_id, stem, upload_ext(t));
+    rv_err er = filereg_register(rq, &key, 1);
+    if (er == RV_OK)
+        er = store_put_file(rq->a, rq->body_file, key);
     if (er != RV_OK)
         return er;
     const char *p[] = {name,
@@ -98,7 +102,7 @@ static rv_err upload(rv_req *rq)
                        key};
     PGresult *r;
     if ((er = db_query(rq, &insert_audio, p, &r)) != RV_OK || PQntuples(r) != 1) {
-        store_delete(rq->a, key);
+        filereg_drop(rq, key);
         return er != RV_OK ? er : RV_E_INTERNAL;
     }
     resp_header(rq, "Location", arena_printf(rq->a, "/api/audios/%s", db_get(r, 0, 1)));

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "filereg.h"
 #include "log.h"
 #include "local_tts.h"
 #include "media.h"
@@ -72,8 +73,14 @@ static int run(rv_req *rq, const local_job *job)
         log_msg(LOG_WARN, "local job %s: synthesis failed: %s", job->id, why);
         return LOCAL_TRANSIENT;
     }
-    if (store_commit(rq->a, tmp, key) != RV_OK)
+    if (filereg_register(rq, (const char *const *)&key, 1) != RV_OK) {
+        remove(tmp);
         return LOCAL_TRANSIENT;
+    }
+    if (store_commit(rq->a, tmp, key) != RV_OK) {
+        filereg_drop(rq, key);
+        return LOCAL_TRANSIENT;
+    }
 
     json_object *a = json_object_new_object();
     json_object_object_add(a, "filename", json_object_new_string(arena_printf(
@@ -88,11 +95,13 @@ static int run(rv_req *rq, const local_job *job)
     json_object_put(a);
     PGresult *r;
     if (db_query(rq, &succeed, p1, &r) != RV_OK) {
-        store_delete(rq->a, key);
+        /* The commit may have gone through with its answer lost: the file goes
+         * only if no row refers to it (filereg.h), and the job is looked at again. */
+        filereg_drop(rq, key);
         return LOCAL_TRANSIENT;
     }
     if (strcmp(db_get(r, 0, 0), "t")) /* cancelled meanwhile: drop the file */
-        store_delete(rq->a, key);
+        filereg_drop(rq, key);
     return LOCAL_OK;
 }
 

@@ -136,3 +136,42 @@ def test_database_restart_while_idle(api, register):
     b = assert_json(api.post("/api/auth/refresh", {"refreshToken": u.refresh}), 200)
     assert api.post("/api/auth/logout", token=b["accessToken"]).status_code == 204
     assert handler_processes() == workers
+
+
+def test_database_crash_restart(api, db, register):
+    """`pg_ctl restart -m immediate`: the server ends every session without a word
+    (no 57P01), so the first command on an old connection comes back as libpq's
+    own error while PQstatus still says OK. Every worker's next request, reads and
+    writes, and statements this worker never prepared before alike, reconnects and
+    answers as if nothing happened."""
+    u = register()
+    for r in hammer("GET", "/api/credits", token=u.access):
+        assert_json(r, 200)
+    for r in hammer("GET", "/api/me", token=u.access):
+        assert_json(r, 200)
+    for r in hammer("GET", "/healthz"):
+        assert_json(r, 200)
+    for r in hammer("GET", "/api/jobs", token=u.access):
+        assert_json(r, 200)
+    workers = handler_processes()
+    # The scratch cluster commits asynchronously (RV_PG_FAST): make the account
+    # durable before the crash, as a synchronous commit would.
+    db.rows("CHECKPOINT")
+
+    pg_ctl("-m", "immediate", "-w", "-t", "60", "-l", os.path.join(DATA_DIR, "log", "postgres.log"),
+           "restart")
+
+    for r in hammer("GET", "/healthz"):
+        assert_json(r, 200)
+    for r in hammer("GET", "/api/credits", token=u.access):
+        assert_json(r, 200)
+    # A write whose statement these workers never prepared: PATCH /api/me.
+    for r in hammer("PATCH", "/api/me", json_body={"name": "After the crash"}, token=u.access):
+        assert_json(r, 200)
+    for r in hammer("GET", "/api/me", token=u.access):
+        assert assert_json(r, 200)["name"] == "After the crash"
+    # A cancel of a job that does not exist: 404, never 500 (DELETE's statement is new).
+    for r in hammer("DELETE", "/api/jobs/00000000-0000-4000-8000-00000000dead",
+                    token=u.access):
+        assert_problem(r, 404, "not_found")
+    assert handler_processes() == workers

@@ -679,7 +679,7 @@ class Sim:
     def stats_view(self):
         s = dict(self.stats)
         for k in ("creates_accepted", "creates_refused", "creates_invalid", "creates_malformed",
-                  "creates_hung", "unauthorized", "gets", "gets_failed", "lists", "cancels",
+                  "creates_hung", "creates_hung_done", "unauthorized", "gets", "gets_failed", "lists", "cancels",
                   "webhooks_sent",
                   "webhooks_delivered", "webhook_retries", "webhooks_given_up", "files_served",
                   "files_expired"):
@@ -1052,6 +1052,8 @@ class Handler(BaseHTTPRequestHandler):
             if sim.stopping.wait(f["create_hang_s"]):
                 self.close_connection = True
                 return
+            with sim.lock:  # the held create goes on now, whether or not anyone listens
+                sim.stats["creates_hung_done"] += 1
         if faulty and f.get("create_status"):
             with sim.lock:
                 sim.stats["creates_refused"] += 1
