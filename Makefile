@@ -30,7 +30,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tests/tools/%)
 
-.PHONY: all asan units run test bench fmt lint clean
+.PHONY: all asan units run test bench chaos fmt lint clean
 .SECONDARY:
 all: $(BINS) $(UNITS) $(TOOLS)
 
@@ -72,6 +72,9 @@ test:
 
 bench:
 	@scripts/bench
+
+chaos: all
+	@scripts/chaos
 
 fmt:
 	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c 2>/dev/null || \
