@@ -565,7 +565,14 @@ static int pass_checks(work_ctx *w)
             to_released(w, j->id, w->check_in_s);
             continue;
         }
-        prov_result res = j->ad->read(w->rq->a, &calls[k++]);
+        http_call *c = &calls[k++];
+        prov_result res = j->ad->read(w->rq->a, c);
+        if (res.outcome == PROV_PERMANENT && (c->status == 404 || c->status == 410)) {
+            /* The provider no longer knows the work: asking again until the deadline
+             * changes nothing. (401/403 are ours to fix, not the job's: kept.) */
+            to_failed(w, j->id, "provider_failed", res.message);
+            continue;
+        }
         if (res.outcome != PROV_OK) {
             to_released(w, j->id, w->check_in_s);
             continue;
@@ -765,7 +772,8 @@ void work_reap(work_ctx *w)
             continue;
         bool ok = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) != LOCAL_TRANSIENT;
         if (!ok) {
-            job_ref j = {.id = w->local[i].job_id, .attempts = 1};
+            /* Backs off like any other attempt of the job. */
+            job_ref j = {.id = w->local[i].job_id, .attempts = w->local[i].attempts};
             log_msg(LOG_WARN, "local child for job %s ended with %s %d", j.id,
                     r > 0 && WIFSIGNALED(status) ? "signal" : "status",
                     r > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
@@ -805,6 +813,7 @@ static int pass_dispatch_local(work_ctx *w)
         }
         w->local[slot].pid = pid;
         snprintf(w->local[slot].job_id, sizeof w->local[slot].job_id, "%s", js[i].id);
+        w->local[slot].attempts = js[i].attempts;
         w->local[slot].started = now_s();
     }
     return n;

@@ -37,6 +37,7 @@ typedef struct work_ctx {
     struct {
         pid_t pid;
         char job_id[37];
+        int attempts; /* of the job, this one included */
         double started;
     } local[WORK_MAX_LOCAL];
 } work_ctx;
