@@ -2,8 +2,9 @@
 
 GET → 200 user. PATCH {name?, currentPassword?, newPassword?} → 200 user; a new
 password needs the current one (400 when missing or wrong) and ends every other
-session. 400; 401 (missing, garbage, expired → token_expired, forged); 404 for a
-token whose account does not exist; 405; 413; 415; 503 (test_zz_db_restart)."""
+session. 400; 401 (missing, garbage, expired → token_expired, forged, or a token
+whose session or account is gone); 405; 413; 415;
+503 (test_zz_db_restart)."""
 import time
 import uuid
 
@@ -112,10 +113,11 @@ def test_me_patch_unauthorized(api, register):
 
 
 def test_me_account_gone(api):
-    # A valid signature for an id that has no account (e.g. deleted since).
+    # A valid signature for an id that has no account (e.g. deleted since): its
+    # session is gone with it, so the token no longer stands.
     token = forge_token(access_claims(str(uuid.uuid4()), str(uuid.uuid4())))
-    assert_problem(api.get(ME, token=token), 404, "not_found")
-    assert_problem(api.patch(ME, {"name": "x"}, token=token), 404, "not_found")
+    assert_problem(api.get(ME, token=token), 401, "unauthorized")
+    assert_problem(api.patch(ME, {"name": "x"}, token=token), 401, "unauthorized")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
