@@ -74,8 +74,7 @@ int session_cache_get(const char *sid, const char *uid, const char *role, double
     return checks[i].valid;
 }
 
-void session_cache_put(const char *sid, const char *uid, const char *role, bool valid,
-                       double now)
+void session_cache_put(const char *sid, const char *uid, const char *role, bool valid, double now)
 {
     if (strlen(sid) > AUTH_UUID_LEN || strlen(uid) > AUTH_UUID_LEN || strlen(role) > AUTH_ROLE_MAX)
         return;

@@ -43,7 +43,6 @@ rv_err session_check(rv_req *rq);
  * on any monotonic clock. get: 1 valid, 0 ended, -1 unknown or older than the
  * recheck interval. */
 int session_cache_get(const char *sid, const char *uid, const char *role, double now);
-void session_cache_put(const char *sid, const char *uid, const char *role, bool valid,
-                       double now);
+void session_cache_put(const char *sid, const char *uid, const char *role, bool valid, double now);
 
 #endif

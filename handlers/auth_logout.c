@@ -53,7 +53,8 @@ static rv_err auth_logout(rv_req *rq)
         ended = true;
     }
     if (!ended)
-        return req_fail(rq, RV_E_UNAUTHORIZED, "a refresh token or a valid access token is required");
+        return req_fail(rq, RV_E_UNAUTHORIZED,
+                        "a refresh token or a valid access token is required");
     return resp_empty(rq, 204);
 }
 

@@ -419,7 +419,8 @@ static void test_hs256_mac(void **state)
     assert_false(auth_hs256_ok(NULL, 0, good));
     assert_false(auth_hs256_ok(KEY, KEY_LEN, NULL));
     /* A token libjwt signed itself. */
-    assert_true(auth_hs256_ok(KEY, KEY_LEN, jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, NULL, 0))));
+    assert_true(
+        auth_hs256_ok(KEY, KEY_LEN, jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, NULL, 0))));
 
     size_t n = strlen(good);
     const char *sig = strrchr(good, '.') + 1;
@@ -431,13 +432,13 @@ static void test_hs256_mac(void **state)
     lax[n - 1] = b64[(strchr(b64, good[n - 1]) - b64) ^ 1];
     const char *bad[] = {
         lax,
-        arena_printf(a, "%s=", good),                      /* padded */
-        arena_strndup(a, good, n - 1),                     /* short */
-        arena_printf(a, "%sA", good),                      /* long */
-        arena_strndup(a, good, (size_t)(sig - good)),      /* no signature */
-        arena_strndup(a, good, (size_t)(sig - good - 1)),  /* two segments */
-        arena_printf(a, "%s.%s", good, sig),               /* four segments */
-        arena_printf(a, "x%s", good),                      /* header changed */
+        arena_printf(a, "%s=", good),                     /* padded */
+        arena_strndup(a, good, n - 1),                    /* short */
+        arena_printf(a, "%sA", good),                     /* long */
+        arena_strndup(a, good, (size_t)(sig - good)),     /* no signature */
+        arena_strndup(a, good, (size_t)(sig - good - 1)), /* two segments */
+        arena_printf(a, "%s.%s", good, sig),              /* four segments */
+        arena_printf(a, "x%s", good),                     /* header changed */
         "",
         "..",
     };

@@ -68,16 +68,16 @@ static void test_secret_entropy(void **state)
     (void)state;
     char buf[201];
     static const char *const weak[] = {
-        "abcdefghijklmnopqrstuvwxyz0123456789",             /* a run: 36 distinct */
+        "abcdefghijklmnopqrstuvwxyz0123456789",                 /* a run: 36 distinct */
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", /* longer run */
-        "acegikmoqsuwy02468ACEGIKMOQSUWY",                  /* a run in steps of 2, 31 */
-        "acegikmoqsuwy02468ACEGIKMOQSUWYa",                 /* ... 32 */
+        "acegikmoqsuwy02468ACEGIKMOQSUWY",                      /* a run in steps of 2, 31 */
+        "acegikmoqsuwy02468ACEGIKMOQSUWYa",                     /* ... 32 */
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabcdefghijkl", /* repeats, then a run */
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaqwertyuiopas", /* repeats, then 12 */
         "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA", /* runs downwards */
-        "1122334455667788990011223344556677889900",          /* pairs, short alphabet */
+        "1122334455667788990011223344556677889900",             /* pairs, short alphabet */
         "0101010101010101234523452345234567896789678967896789", /* short alphabets */
-        "passwordpasswordpasswordpassword12345678",          /* a word and a run */
+        "passwordpasswordpasswordpassword12345678",             /* a word and a run */
     };
     for (size_t i = 0; i < N_ELEMS(weak); i++)
         if (secret_ok(weak[i]))
@@ -119,7 +119,7 @@ static void test_session_recheck(void **state)
         long seconds;
     } cases[] = {
         {"", true, 10}, {"0", true, 0}, {"1", true, 1}, {"30", true, 30},
-        {"31", false}, {"-1", false}, {"5s", false}, {"900", false},
+        {"31", false},  {"-1", false},  {"5s", false},  {"900", false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         setenv("RV_SESSION_RECHECK_SECONDS", cases[i].value, 1);

@@ -119,8 +119,8 @@ static void test_check_cache(void **state)
     session_cache_put(SID, UID, "user", true, 100.0);
     assert_int_equal(session_cache_get(SID, UID, "user", 100.0), 1);
     assert_int_equal(session_cache_get(SID, UID, "user", 109.9), 1);
-    assert_int_equal(session_cache_get(SID, UID, "user", 110.0), -1); /* stale: ask again */
-    assert_int_equal(session_cache_get(SID, UID, "user", 99.0), -1);  /* clock went back */
+    assert_int_equal(session_cache_get(SID, UID, "user", 110.0), -1);  /* stale: ask again */
+    assert_int_equal(session_cache_get(SID, UID, "user", 99.0), -1);   /* clock back */
     assert_int_equal(session_cache_get(SID, UID, "admin", 101.0), -1); /* another role */
     assert_int_equal(session_cache_get(SID, OTHER_SID, "user", 101.0), -1);
     assert_int_equal(session_cache_get(OTHER_SID, UID, "user", 101.0), -1);
