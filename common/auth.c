@@ -15,6 +15,8 @@ static const unsigned char *jwt_key;
 static size_t jwt_key_len;
 static const char *jwt_iss = "reelvox";
 static long access_ttl = 900;
+/* The key refresh-token successors are derived with (from the JWT key). */
+static unsigned char successor_key[crypto_auth_hmacsha256_BYTES];
 /* A real hash of a random password, checked against when the email is unknown. */
 static char dummy_hash[AUTH_PWHASH_LEN];
 
@@ -24,6 +26,11 @@ bool auth_init(const unsigned char *key, size_t key_len, const char *issuer, lon
         return false;
     jwt_key = key;
     jwt_key_len = key_len;
+    static const char label[] = "reelvox refresh successor v1";
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, sizeof label - 1);
+    crypto_auth_hmacsha256_final(&st, successor_key);
     auth_cache_clear();
     jwt_iss = issuer;
     access_ttl = ttl;
@@ -159,6 +166,31 @@ rv_err auth_verify_access(const char *token, time_t now, auth_claims *out)
     return er;
 }
 
+bool auth_hs256_ok(const unsigned char *key, size_t key_len, const char *token)
+{
+    enum { SIG_B64_LEN = 43 }; /* 32 bytes, base64url without padding */
+    if (!key || !token)
+        return false;
+    const char *dot1 = strchr(token, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (!dot2 || strchr(dot2 + 1, '.') || strlen(dot2 + 1) != SIG_B64_LEN)
+        return false;
+    unsigned char got[crypto_auth_hmacsha256_BYTES], want[crypto_auth_hmacsha256_BYTES];
+    size_t n = 0;
+    /* libsodium refuses non-zero leftover bits: one MAC has one spelling. */
+    if (sodium_base642bin(got, sizeof got, dot2 + 1, SIG_B64_LEN, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n != sizeof got)
+        return false;
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, (size_t)(dot2 - token));
+    crypto_auth_hmacsha256_final(&st, want);
+    bool ok = crypto_verify_32(got, want) == 0;
+    sodium_memzero(want, sizeof want);
+    return ok;
+}
+
 static rv_err verify_uncached(const char *token, time_t now, auth_claims *out, long *not_before)
 {
     jwt_t *jwt = NULL;
@@ -166,8 +198,11 @@ static rv_err verify_uncached(const char *token, time_t now, auth_claims *out, l
     long exp, nbf, iat;
     const char *alg, *iss, *typ;
 
-    /* Never hand libjwt an empty key: it would accept an unsigned token (the key is
-     * checked by the caller). */
+    /* The MAC is ours to check (constant time, libsodium); libjwt only parses, and
+     * checks it once more. Never hand libjwt an empty key: it would accept an
+     * unsigned token (the key is checked by the caller). */
+    if (!auth_hs256_ok(jwt_key, jwt_key_len, token))
+        goto done;
     if (jwt_decode(&jwt, token, jwt_key, (int)jwt_key_len) != 0 || !jwt)
         goto done;
     /* libjwt matches alg names ignoring case; RFC 7515 does not ("hs256" is no alg). */
@@ -229,6 +264,19 @@ void auth_refresh_new(char token[AUTH_REFRESH_TOKEN_LEN + 1], char hex[2 * AUTH_
 {
     unsigned char raw[32];
     randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(token, AUTH_REFRESH_TOKEN_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hash_hex((const unsigned char *)token, AUTH_REFRESH_TOKEN_LEN, hex);
+}
+
+void auth_refresh_successor(const char *presented, char token[AUTH_REFRESH_TOKEN_LEN + 1],
+                            char hex[2 * AUTH_HASH_LEN + 1])
+{
+    unsigned char raw[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, successor_key, sizeof successor_key);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)presented, strlen(presented));
+    crypto_auth_hmacsha256_final(&st, raw);
     sodium_bin2base64(token, AUTH_REFRESH_TOKEN_LEN + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     hash_hex((const unsigned char *)token, AUTH_REFRESH_TOKEN_LEN, hex);

@@ -45,6 +45,12 @@ char *auth_issue_access(const char *user_id, const char *role, const char *sessi
  * before is answered from a small per-process cache (exp still checked). */
 rv_err auth_verify_access(const char *token, time_t now, auth_claims *out);
 
+/* Whether token is a compact JWS whose signature is the HS256 MAC of its first two
+ * segments under key: computed with libsodium and compared in constant time
+ * (crypto_verify_32), so the check does not depend on the patch level of libjwt's
+ * own comparison. The signature must be canonical unpadded base64url (43 chars). */
+bool auth_hs256_ok(const unsigned char *key, size_t key_len, const char *token);
+
 /* Forgets every cached verification (tests; a key change). */
 void auth_cache_clear(void);
 
@@ -58,6 +64,12 @@ bool auth_password_needs_rehash(const char *hash);
 
 /* A new refresh token (token, NUL-terminated) and the hex SHA-256 of it. */
 void auth_refresh_new(char token[AUTH_REFRESH_TOKEN_LEN + 1], char hash_hex[2 * AUTH_HASH_LEN + 1]);
+/* The successor of a presented refresh token (token, NUL-terminated) and its hex
+ * SHA-256: a keyed MAC of the presented token, so the same token always rotates to
+ * the same successor (two tabs refreshing at once get the same answer) and nobody
+ * without the key can compute it. presented must be a valid refresh token. */
+void auth_refresh_successor(const char *presented, char token[AUTH_REFRESH_TOKEN_LEN + 1],
+                            char hash_hex[2 * AUTH_HASH_LEN + 1]);
 /* The hex SHA-256 of a presented token; false when it is not shaped like one. */
 bool auth_refresh_hash(const char *token, char hash_hex[2 * AUTH_HASH_LEN + 1]);
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +34,45 @@ static bool env_long(const char *name, long dflt, long lo, long hi, long *out, c
     return true;
 }
 
+/* The shortest p such that s is s[0..p) repeated (and cut), n when none. */
+static size_t period_of(const unsigned char *s, size_t n)
+{
+    for (size_t p = 1; p < n; p++) {
+        size_t i = p;
+        while (i < n && s[i] == s[i - p])
+            i++;
+        if (i == n)
+            return p;
+    }
+    return n;
+}
+
 bool config_secret_ok(const unsigned char *s, size_t n)
 {
+    enum { MIN_DISTINCT = 12, MIN_BITS = 128, SCAN_MAX = 4096 };
     if (!s || n < CONFIG_MIN_SECRET)
         return false;
-    bool seen[256] = {false};
+    if (n > SCAN_MAX) /* more than enough to judge; keeps the scan quadratic-safe */
+        n = SCAN_MAX;
+    n = period_of(s, n);
+    size_t count[256] = {0}, informative = 0;
     int distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!seen[s[i]]) {
-            seen[s[i]] = true;
+    for (size_t i = 0; i < n; i++) {
+        bool repeat = i >= 1 && s[i] == s[i - 1];
+        bool run = i >= 2 && s[i] - s[i - 1] == s[i - 1] - s[i - 2];
+        if (repeat || run)
+            continue;
+        if (count[s[i]]++ == 0)
             distinct++;
+        informative++;
+    }
+    double per_char = 0;
+    for (size_t c = 0; c < 256; c++)
+        if (count[c]) {
+            double q = (double)count[c] / (double)informative;
+            per_char -= q * log2(q);
         }
-    return distinct >= 12;
+    return distinct >= MIN_DISTINCT && per_char * (double)informative >= MIN_BITS;
 }
 
 bool config_load(bool need_secret, char *why, size_t why_len)
@@ -64,6 +92,9 @@ bool config_load(bool need_secret, char *why, size_t why_len)
     if (!env_long("RV_REFRESH_TTL_DAYS", 30, 1, 365, &n, why, why_len))
         return false;
     cfg.refresh_ttl = n * 86400;
+    if (!env_long("RV_SESSION_RECHECK_SECONDS", 10, 0, 30, &n, why, why_len))
+        return false;
+    cfg.session_recheck = n;
 
     const char *lv = env_or("RV_LOG_LEVEL", "info");
     if (!strcmp(lv, "debug"))

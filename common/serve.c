@@ -16,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "resp.h"
+#include "session.h"
 #include "storage.h"
 #include "upload.h"
 
@@ -96,6 +97,10 @@ static rv_err authenticate(const rv_endpoint *ep, rv_req *rq)
     rq->session_id = arena_strdup(rq->a, c.session_id);
     rq->access_token = token;
     log_set_request(rq->request_id, rq->user_id);
+    /* A signed token is not enough: its session must not have ended. (Public
+     * endpoints that look at a token, logout, take it as a hint only.) */
+    if ((ep->flags & (RV_AUTH | RV_ADMIN)) && (er = session_check(rq)) != RV_OK)
+        return er == RV_E_UNAUTHORIZED ? req_fail(rq, er, "the session has ended") : er;
     if ((ep->flags & RV_ADMIN) && strcmp(c.role, "admin"))
         return req_fail(rq, RV_E_FORBIDDEN, "administrators only");
     return RV_OK;
@@ -354,6 +359,7 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
         return 78;
     }
+    session_check_init(config->session_recheck);
     if (!(ep->flags & RV_NO_SECRET) &&
         !store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
                     config->public_url, why, sizeof why)) {

@@ -3,7 +3,12 @@
  * Body: {email, password}
  * 200 {user, accessToken, refreshToken, expiresIn} + cookies.
  * 401 invalid_credentials — the same answer, after the same Argon2id work, for an
- * unknown email and for a wrong password. 400, 413, 415, 429, 503. */
+ * unknown email and for a wrong password.
+ * 429 rate_limited (Retry-After) after auth_limits.loginFailures (10) failed logins
+ * of one account (email, known or not) in auth_limits.windowSeconds (900), before
+ * any password work; a successful login clears the count. nginx limits per client
+ * address on top. 400, 413, 415, 503. */
+#include <json-c/json.h>
 #include <stddef.h>
 
 #include "auth.h"
@@ -25,7 +30,9 @@ static const bind_field fields[] = {
      "must be 1 to 128 characters"},
 };
 
-static const db_stmt lookup = {"SELECT user_id, password_hash FROM rv_login_lookup($1)", 1};
+static const db_stmt begin = {
+    "SELECT retry_after, user_id, password_hash FROM rv_login_begin($1)", 1};
+static const db_stmt succeeded = {"SELECT rv_login_succeeded($1)", 1};
 static const db_stmt start = {
     "SELECT user_json, role, session_id FROM rv_session_start($1, $2, $3)", 3};
 static const db_stmt rehash = {"SELECT rv_set_password($1, $2, NULL)", 2};
@@ -39,11 +46,20 @@ static rv_err auth_login(rv_req *rq)
 
     PGresult *r;
     const char *p1[] = {in.email};
-    if ((er = db_query(rq, &lookup, p1, &r)) != RV_OK)
+    if ((er = db_query(rq, &begin, p1, &r)) != RV_OK)
         return er;
-    const char *user_id = db_get(r, 0, 0), *hash = db_get(r, 0, 1);
+    if (PQntuples(r) != 1)
+        return RV_E_INTERNAL;
+    long wait = db_get_long(r, 0, 0);
+    if (wait > 0) {
+        req_problem_set(rq, "retryAfter", json_object_new_int64(wait));
+        return req_fail(rq, RV_E_RATE_LIMITED, "too many failed logins; try again later");
+    }
+    const char *user_id = db_get(r, 0, 1), *hash = db_get(r, 0, 2);
     if (!auth_password_check(hash, in.password))
         return req_fail(rq, RV_E_INVALID_CREDENTIALS, "the email or password is wrong");
+    if ((er = db_query(rq, &succeeded, p1, NULL)) != RV_OK)
+        return er;
 
     if (auth_password_needs_rehash(hash)) {
         char fresh[AUTH_PWHASH_LEN];

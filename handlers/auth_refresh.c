@@ -2,8 +2,14 @@
  *
  * The refresh token comes from the rv_refresh cookie or the body {refreshToken}.
  * 200 {user, accessToken, refreshToken, expiresIn} + cookies; the presented token
- * is spent. 401 unauthorized for an unknown, expired or spent token — a spent one
- * also revokes its whole family (a stolen token was used twice).
+ * is spent. The new token is derived from the presented one (auth_refresh_successor),
+ * so the same token presented again within the grace window (auth_limits.
+ * refreshGraceSeconds, 10 s) while its successor is live answers that same
+ * successor: two tabs refreshing at once stay signed in. 401 unauthorized for an
+ * unknown, expired or spent token, or a session past its absolute lifetime
+ * (auth_limits.sessionMaxDays, 90; rotation does not extend it) — a token spent
+ * outside the grace window also revokes its whole family (a stolen token was used
+ * twice).
  * 400, 413, 415, 429, 503. */
 #include <stddef.h>
 #include <string.h>
@@ -41,7 +47,7 @@ static rv_err auth_refresh(rv_req *rq)
         return req_fail(rq, RV_E_UNAUTHORIZED, "the refresh token is invalid");
 
     char fresh[AUTH_REFRESH_TOKEN_LEN + 1], fresh_hash[2 * AUTH_HASH_LEN + 1];
-    auth_refresh_new(fresh, fresh_hash);
+    auth_refresh_successor(token, fresh, fresh_hash);
     const char *p[] = {old_hash, fresh_hash, arena_printf(rq->a, "%ld", config->refresh_ttl)};
     PGresult *r;
     if ((er = db_query(rq, &rotate, p, &r)) != RV_OK)

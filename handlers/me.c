@@ -3,7 +3,11 @@
  * GET → 200 user {id, email, name, role, credits, referralCode, createdAt}.
  * PATCH {name? (≤100), currentPassword?, newPassword? (10..128)} → 200 user.
  * A new password needs the current one (400 when missing or wrong) and ends every
- * other session of the user. 400, 401, 404 (account deleted), 405, 413, 415, 503. */
+ * other session of the user. At most auth_limits.profileChanges (10) PATCHes per
+ * user in auth_limits.windowSeconds (900), counted before any password work:
+ * 429 rate_limited with Retry-After beyond.
+ * 400, 401, 404 (account deleted), 405, 413, 415, 503. */
+#include <json-c/json.h>
 #include <stddef.h>
 
 #include "auth.h"
@@ -30,6 +34,7 @@ static const db_stmt get_hash = {"SELECT rv_my_password_hash()", 0};
 static const db_stmt set_name = {
     "UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
 static const db_stmt set_password = {"SELECT rv_set_password($1, $2, $3)", 3};
+static const db_stmt take_change = {"SELECT rv_profile_change_take()", 0};
 
 static rv_err answer_user(rv_req *rq)
 {
@@ -63,6 +68,13 @@ static rv_err patch_me(rv_req *rq)
     rv_err er = bind_json(rq, patch_fields, BIND_COUNT(patch_fields), &in);
     if (er != RV_OK)
         return er;
+    PGresult *r;
+    if ((er = db_query(rq, &take_change, NULL, &r)) != RV_OK)
+        return er;
+    if (db_get_long(r, 0, 0) > 0) {
+        req_problem_set(rq, "retryAfter", json_object_new_int64(db_get_long(r, 0, 0)));
+        return req_fail(rq, RV_E_RATE_LIMITED, "too many profile changes; try again later");
+    }
     char hash[AUTH_PWHASH_LEN];
     if (in.new_password) {
         if ((er = check_current_password(rq, &in)) != RV_OK)

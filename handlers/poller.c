@@ -7,7 +7,7 @@
  * notifications say — they are only a wake-up hint. `--once` does one full pass,
  * waits for its local children, and exits (tests use it). SIGTERM ends the run
  * after the current pass. Any number of pollers may run at once.
- * Exit status: 0, or 78 on bad configuration. */
+ * Exit status: 0, or 78 on bad configuration (a missing or weak RV_JWT_SECRET too). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +63,9 @@ int main(int argc, char **argv)
         }
     }
     log_init("poller");
-    if (!config_load(false, why, sizeof why)) {
+    /* The poller signs media links with a key derived from RV_JWT_SECRET: it refuses
+     * a missing or weak one like every handler does. */
+    if (!config_load(true, why, sizeof why)) {
         log_msg(LOG_ERROR, "refusing to start: %s", why);
         return 78;
     }

@@ -2,7 +2,10 @@
 
 200 {user, accessToken, refreshToken, expiresIn} + cookies; 401 invalid_credentials,
 the same answer for an unknown email and a wrong password; 400; 405; 413; 415;
-429 (test_nginx) and 503 (test_zz_db_restart)."""
+429 per account after too many failures (here) and per address (test_nginx);
+503 (test_zz_db_restart)."""
+import json
+
 import pytest
 
 from conftest import (assert_json, assert_problem, assert_session_cookies, assert_user,
@@ -127,3 +130,50 @@ def test_login_body_limit(api):
                    413, "payload_too_large")
     assert_problem(api.request("POST", LOGIN, data=iter([big]), ctype="application/json"),
                    413, "payload_too_large")
+
+
+def auth_limits(db):
+    return json.loads(db.scalar("SELECT value FROM admin_config WHERE key = 'auth_limits'"))
+
+
+def test_login_throttled_per_account(api, db, register):
+    """After loginFailures failed logins of one account within windowSeconds, even the
+    right password answers 429 until the window moves on (nginx limits per address;
+    this is per account, from any address)."""
+    limits = auth_limits(db)
+    n, window = limits["loginFailures"], limits["windowSeconds"]
+    assert 0 < n <= 20, limits
+    u = register()
+    for _ in range(n):
+        _failure(api.post(LOGIN, {"email": u.email, "password": u.password + "x"}))
+    for password in (u.password, u.password + "x"):
+        r = api.post(LOGIN, {"email": u.email.upper(), "password": password})
+        p = assert_problem(r, 429, "rate_limited")
+        assert 0 < p["retryAfter"] <= window and int(r.headers["Retry-After"]) == p["retryAfter"]
+        assert not set_cookies(r)
+    # Other accounts are not affected.
+    v = register()
+    assert_json(api.post(LOGIN, {"email": v.email, "password": v.password}), 200)
+    # Once the failures leave the window, the right password works again.
+    db.rows("UPDATE auth_attempts SET at = at - make_interval(secs => :w) "
+            "WHERE action = 'login' AND subject = rv_login_subject(:'e')", w=window, e=u.email)
+    assert_json(api.post(LOGIN, {"email": u.email, "password": u.password}), 200)
+
+
+def test_login_throttle_unknown_email_alike(api, db):
+    """An unknown email is throttled like a known one: the 429 tells nothing."""
+    n = auth_limits(db)["loginFailures"]
+    email = unique_email()
+    for _ in range(n):
+        _failure(api.post(LOGIN, {"email": email, "password": "whatever it is"}))
+    assert_problem(api.post(LOGIN, {"email": email, "password": "whatever it is"}),
+                   429, "rate_limited")
+
+
+def test_login_success_clears_the_failures(api, db, register):
+    n = auth_limits(db)["loginFailures"]
+    u = register()
+    for _ in range(2):
+        for _ in range(n - 1):
+            _failure(api.post(LOGIN, {"email": u.email, "password": u.password + "x"}))
+        assert_json(api.post(LOGIN, {"email": u.email, "password": u.password}), 200)

@@ -279,30 +279,94 @@ def test_register_email_taken_changes_nothing(api, db, register):
     assert assert_json(api.get("/api/me", token=u.access), 200)["name"] == ""
 
 
-def test_register_with_referral_code(api, db, register):
+def qualify(db, user_id):
+    """What the email verification / first purchase flows will call."""
+    return db.scalar("SELECT rv_referral_qualify(:'u')", u=user_id)
+
+
+def referral_state(db, user_id):
+    return db.scalar("SELECT state FROM referrals WHERE referred_id = :'u'", u=user_id)
+
+
+def test_register_with_referral_code_records_a_pending_referral(api, db, register):
+    """A referral code pays nobody at registration (throwaway accounts must not farm
+    it): the referral is recorded, pending, and paid once the account qualifies."""
     signup = db.config_int("signup_credits")
     bonus = db.config_int("referral_bonus")
     referrer = register()
     code = referrer.user["referralCode"]
     newbie = register(referral=code)
-    assert newbie.user["credits"] == signup + bonus
-    assert db.credits(referrer.id) == signup + bonus
-    assert sorted(db.ledger(newbie.id)) == sorted(
-        [(signup, "signup", "Signup credits"), (bonus, "referral", "Referral bonus")])
-    assert db.ledger(referrer.id) == [(signup, "signup", "Signup credits"),
-                                      (bonus, "referral", "Referral bonus")]
+    assert newbie.user["credits"] == signup
+    assert db.credits(referrer.id) == signup
+    signup_rows = [(signup, "signup", "Signup credits")] if signup else []
+    assert db.ledger(newbie.id) == signup_rows
+    assert db.ledger(referrer.id) == signup_rows
     assert db.scalar("SELECT referred_by FROM users WHERE id = :'u'", u=newbie.id) == referrer.id
+    assert db.scalar("SELECT referrer_id FROM referrals WHERE referred_id = :'u'",
+                     u=newbie.id) == referrer.id
+    assert referral_state(db, newbie.id) == "pending"
     assert newbie.user["referralCode"] != code
-    # Both see it through the API.
+
+    # The account qualifies (verified email, first purchase): both sides are paid, once.
+    assert qualify(db, newbie.id) == "paid"
+    assert qualify(db, newbie.id) == "already_paid"
+    assert referral_state(db, newbie.id) == "paid"
+    assert db.credits(newbie.id) == signup + bonus
+    assert db.credits(referrer.id) == signup + bonus
     for u, total in ((newbie, signup + bonus), (referrer, signup + bonus)):
         c = assert_json(api.get("/api/credits", token=u.access), 200)
         assert c["balance"] == total
-        assert sum(i["delta"] for i in c["items"]) == total
-        assert any(i["delta"] == bonus and i["reason"] == "Referral bonus" for i in c["items"])
-    # A second referral pays the referrer again; the code is not case sensitive.
+        assert [i["delta"] for i in c["items"] if i["kind"] == "referral"] == [bonus]
+    # The code is not case sensitive; a second referral is pending again.
     third = register(referral=code.lower())
-    assert third.user["credits"] == signup + bonus
-    assert db.credits(referrer.id) == signup + 2 * bonus
+    assert third.user["credits"] == signup
+    assert referral_state(db, third.id) == "pending"
+    assert db.credits(referrer.id) == signup + bonus
+    # No referral, nothing to pay.
+    assert qualify(db, referrer.id) == "no_referral"
+
+
+def test_referral_paid_exactly_once_under_concurrency(db, register):
+    referrer = register()
+    newbie = register(referral=referrer.user["referralCode"])
+    before = db.credits(referrer.id)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        got = sorted(ex.map(lambda _: qualify(db, newbie.id), range(4)))
+    assert got == ["already_paid"] * 3 + ["paid"], got
+    assert db.credits(referrer.id) == before + db.config_int("referral_bonus")
+
+
+def test_referral_daily_cap_per_referrer(db, register):
+    referrer = register()
+    code = referrer.user["referralCode"]
+    limits = json.loads(db.scalar("SELECT value FROM admin_config WHERE key = 'referral_limits'"))
+    cap = limits["perReferrerPerDay"]
+    assert 0 < cap <= 20, limits
+    bonus = db.config_int("referral_bonus")
+    before = db.credits(referrer.id)
+    referred = [register(referral=code) for _ in range(cap + 1)]
+    assert [qualify(db, u.id) for u in referred] == ["paid"] * cap + ["capped"]
+    assert db.credits(referrer.id) == before + cap * bonus
+    last = referred[-1]
+    assert referral_state(db, last.id) == "pending"
+    assert db.credits(last.id) == db.config_int("signup_credits")
+    # A day later the cap has room again and the pending referral can be paid.
+    db.rows("UPDATE referrals SET paid_at = paid_at - interval '25 hours' "
+           "WHERE referrer_id = :'r' AND state = 'paid'", r=referrer.id)
+    assert qualify(db, last.id) == "paid"
+    assert db.credits(referrer.id) == before + (cap + 1) * bonus
+
+
+def test_signup_credits_configurable_down_to_zero(api, db):
+    old = db.scalar("SELECT value::text FROM admin_config WHERE key = 'signup_credits'")
+    db.rows("UPDATE admin_config SET value = '0' WHERE key = 'signup_credits'")
+    try:
+        u = do_register(api)
+    finally:
+        db.rows("UPDATE admin_config SET value = :'v'::jsonb WHERE key = 'signup_credits'", v=old)
+    assert u.user["credits"] == 0
+    assert db.ledger(u.id) == []
+    assert assert_json(api.get("/api/credits", token=u.access), 200)["balance"] == 0
 
 
 def test_register_unknown_referral_code(api, db):

@@ -155,8 +155,9 @@ def test_credits_unauthorized(api, register):
 
 
 def test_credits_account_gone(api):
+    # The session went with the account: the token no longer stands.
     token = forge_token(access_claims(str(uuid.uuid4()), str(uuid.uuid4())))
-    assert_problem(api.get(CREDITS, token=token), 404, "not_found")
+    assert_problem(api.get(CREDITS, token=token), 401, "unauthorized")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

@@ -2,8 +2,10 @@
 
 GET → 200 user. PATCH {name?, currentPassword?, newPassword?} → 200 user; a new
 password needs the current one (400 when missing or wrong) and ends every other
-session. 400; 401 (missing, garbage, expired → token_expired, forged); 404 for a
-token whose account does not exist; 405; 413; 415; 503 (test_zz_db_restart)."""
+session. 400; 401 (missing, garbage, expired → token_expired, forged, or a token
+whose session or account is gone); 405; 413; 415; 429 (too many PATCHes);
+503 (test_zz_db_restart)."""
+import json
 import time
 import uuid
 
@@ -112,10 +114,11 @@ def test_me_patch_unauthorized(api, register):
 
 
 def test_me_account_gone(api):
-    # A valid signature for an id that has no account (e.g. deleted since).
+    # A valid signature for an id that has no account (e.g. deleted since): its
+    # session is gone with it, so the token no longer stands.
     token = forge_token(access_claims(str(uuid.uuid4()), str(uuid.uuid4())))
-    assert_problem(api.get(ME, token=token), 404, "not_found")
-    assert_problem(api.patch(ME, {"name": "x"}, token=token), 404, "not_found")
+    assert_problem(api.get(ME, token=token), 401, "unauthorized")
+    assert_problem(api.patch(ME, {"name": "x"}, token=token), 401, "unauthorized")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
@@ -248,3 +251,28 @@ def test_patch_body_limit(api, db, register):
     r = api.request("PATCH", ME, data=big, ctype="application/json", token=u.access)
     assert_problem(r, 413, "payload_too_large")
     assert _state(db, u) == before
+
+
+def test_patch_rate_limited(api, db, register):
+    """PATCH /api/me (Argon2 work when a password is involved) is limited per user:
+    profileChanges per windowSeconds, counted before any work."""
+    limits = json.loads(db.scalar("SELECT value FROM admin_config WHERE key = 'auth_limits'"))
+    n, window = limits["profileChanges"], limits["windowSeconds"]
+    assert 0 < n <= 20, limits
+    u = register()
+    for i in range(n):
+        assert_json(api.patch(ME, {"name": f"name {i}"}, token=u.access), 200)
+    r = api.patch(ME, {"currentPassword": u.password, "newPassword": NEW_PASSWORD},
+                  token=u.access)
+    p = assert_problem(r, 429, "rate_limited")
+    assert 0 < p["retryAfter"] <= window
+    assert_problem(api.patch(ME, {"name": "again"}, token=u.access), 429, "rate_limited")
+    # Nothing of it happened; reading is not limited; other users are not affected.
+    login(api, u.email, u.password)
+    assert assert_json(api.get(ME, token=u.access), 200)["name"] == f"name {n - 1}"
+    v = register()
+    assert_json(api.patch(ME, {"name": "fine"}, token=v.access), 200)
+    # The window moves on.
+    db.rows("UPDATE auth_attempts SET at = at - make_interval(secs => :w) "
+            "WHERE action = 'profile' AND subject = uuid_send(:'u'::uuid)", w=window, u=u.id)
+    assert_json(api.patch(ME, {"name": "later"}, token=u.access), 200)

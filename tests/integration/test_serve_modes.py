@@ -63,7 +63,8 @@ def test_cgi_body_and_error():
     assert "application/problem+json" in out and '"validation_failed"' in out
 
 
-@pytest.mark.parametrize("secret", [None, "short", "a" * 64])
+@pytest.mark.parametrize("secret", [None, "short", "a" * 64,
+                                    "abcdefghijklmnopqrstuvwxyz0123456789"])
 def test_weak_secret_refuses_to_start(secret):
     env = stack_env(REQUEST_METHOD="GET", DOCUMENT_URI="/api/me")
     env.pop("RV_JWT_SECRET", None)
@@ -75,6 +76,22 @@ def test_weak_secret_refuses_to_start(secret):
     assert b"refusing to start" in p.stderr
     assert secret is None or secret.encode() not in p.stderr  # never logged
     assert p.stdout == b""
+
+
+@pytest.mark.parametrize("secret", [None, "", "a" * 64,
+                                    "abcdefghijklmnopqrstuvwxyz0123456789"])
+def test_poller_refuses_a_weak_secret(secret):
+    """The poller signs media links with a key derived from RV_JWT_SECRET: it refuses
+    a missing or weak one like the handlers (exit 78, EX_CONFIG)."""
+    env = stack_env()
+    env.pop("RV_JWT_SECRET", None)
+    if secret is not None:
+        env["RV_JWT_SECRET"] = secret
+    p = subprocess.run([str(BIN / "poller"), "--once"], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 78, p.stderr
+    assert b"refusing to start" in p.stderr and b"RV_JWT_SECRET" in p.stderr
+    assert not secret or secret.encode() not in p.stderr  # never logged
 
 
 @pytest.fixture

@@ -407,6 +407,79 @@ static void test_refresh_malformed(void **state)
     assert_false(auth_refresh_hash(NULL, h));
     assert_true(auth_refresh_hash("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE", h));
 }
+/* The MAC check is libsodium's: HMAC-SHA256 of the first two segments compared in
+ * constant time; it agrees with libjwt on good tokens and has one spelling per MAC. */
+static void test_hs256_mac(void **state)
+{
+    arena *a = *state;
+    const char *good = issue(a, "user", NOW);
+    assert_true(auth_hs256_ok(KEY, KEY_LEN, good));
+    assert_false(auth_hs256_ok(WRONG_KEY, sizeof WRONG_KEY - 1, good));
+    assert_false(auth_hs256_ok(KEY, KEY_LEN - 1, good));
+    assert_false(auth_hs256_ok(NULL, 0, good));
+    assert_false(auth_hs256_ok(KEY, KEY_LEN, NULL));
+    /* A token libjwt signed itself. */
+    assert_true(
+        auth_hs256_ok(KEY, KEY_LEN, jwt_sign(a, JWT_ALG_HS256, KEY, KEY_LEN, payload(a, NULL, 0))));
+
+    size_t n = strlen(good);
+    const char *sig = strrchr(good, '.') + 1;
+    assert_int_equal(strlen(sig), 43);
+    /* The last character carries 4 bits of the MAC and 2 zero bits: setting one of
+     * those gives the same bytes under a lax decoder; it must not pass. */
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *lax = arena_strdup(a, good);
+    lax[n - 1] = b64[(strchr(b64, good[n - 1]) - b64) ^ 1];
+    const char *bad[] = {
+        lax,
+        arena_printf(a, "%s=", good),                     /* padded */
+        arena_strndup(a, good, n - 1),                    /* short */
+        arena_printf(a, "%sA", good),                     /* long */
+        arena_strndup(a, good, (size_t)(sig - good)),     /* no signature */
+        arena_strndup(a, good, (size_t)(sig - good - 1)), /* two segments */
+        arena_printf(a, "%s.%s", good, sig),              /* four segments */
+        arena_printf(a, "x%s", good),                     /* header changed */
+        "",
+        "..",
+    };
+    for (size_t i = 0; i < N_ELEMS(bad); i++)
+        if (auth_hs256_ok(KEY, KEY_LEN, bad[i]))
+            fail_msg("bad MAC #%zu accepted: %s", i, bad[i]);
+    expect("lax trailing bits", lax, RV_E_UNAUTHORIZED);
+}
+
+/* A refresh token's successor is a keyed function of it: the same token always
+ * rotates to the same successor, other tokens and other keys to others. */
+static void test_refresh_successor(void **state)
+{
+    (void)state;
+    char t[AUTH_REFRESH_TOKEN_LEN + 1], h[2 * AUTH_HASH_LEN + 1];
+    char s1[AUTH_REFRESH_TOKEN_LEN + 1], h1[2 * AUTH_HASH_LEN + 1];
+    char s2[AUTH_REFRESH_TOKEN_LEN + 1], h2[2 * AUTH_HASH_LEN + 1], again[2 * AUTH_HASH_LEN + 1];
+    auth_refresh_new(t, h);
+    auth_refresh_successor(t, s1, h1);
+    auth_refresh_successor(t, s2, h2);
+    assert_string_equal(s1, s2);
+    assert_string_equal(h1, h2);
+    assert_string_not_equal(s1, t);
+    assert_int_equal(strlen(s1), 43);
+    assert_true(all_of(s1, B64URL));
+    assert_true(auth_refresh_hash(s1, again)); /* a valid refresh token in turn */
+    assert_string_equal(again, h1);
+    auth_refresh_successor(s1, s2, h2); /* and the next one differs again */
+    assert_string_not_equal(s1, s2);
+
+    char u[AUTH_REFRESH_TOKEN_LEN + 1];
+    auth_refresh_new(u, h);
+    auth_refresh_successor(u, s2, h2);
+    assert_string_not_equal(s1, s2);
+
+    assert_true(auth_init(WRONG_KEY, sizeof WRONG_KEY - 1, ISSUER, 900));
+    auth_refresh_successor(t, s2, h2);
+    assert_true(auth_init(KEY, KEY_LEN, ISSUER, 900));
+    assert_string_not_equal(s1, s2);
+}
+
 /* The per-process cache of verified tokens answers only for the exact token. */
 static void test_cache(void **state)
 {
@@ -446,6 +519,8 @@ int main(void)
         T(test_password_rehash),
         T(test_refresh_new),
         T(test_refresh_malformed),
+        T(test_hs256_mac),
+        T(test_refresh_successor),
     };
     return cmocka_run_group_tests_name("auth", tests, group_setup, NULL);
 }

@@ -10,7 +10,8 @@ static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /*
 
 static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",       "RV_JWT_ISSUER",
                                    "RV_WORKERS",      "RV_REFRESH_TTL_DAYS", "RV_PUBLIC_URL",
-                                   "RV_DATA_DIR",     "RV_LOG_LEVEL",        "RV_UPLOAD_DIR"};
+                                   "RV_DATA_DIR",     "RV_LOG_LEVEL",        "RV_UPLOAD_DIR",
+                                   "RV_SESSION_RECHECK_SECONDS"};
 
 static int clear_env(void **state)
 {
@@ -57,6 +58,79 @@ static void test_secret_ok(void **state)
         randombytes_buf(raw, sizeof raw);
         assert_true(config_secret_ok(raw, sizeof raw));
         assert_false(config_secret_ok(raw, 31));
+    }
+}
+
+/* Low-entropy secrets the old check (32 bytes, 12 distinct) let through, and
+ * secrets as operators make them, which must pass. */
+static void test_secret_entropy(void **state)
+{
+    (void)state;
+    char buf[201];
+    static const char *const weak[] = {
+        "abcdefghijklmnopqrstuvwxyz0123456789",                 /* a run: 36 distinct */
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", /* longer run */
+        "acegikmoqsuwy02468ACEGIKMOQSUWY",                      /* a run in steps of 2, 31 */
+        "acegikmoqsuwy02468ACEGIKMOQSUWYa",                     /* ... 32 */
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabcdefghijkl", /* repeats, then a run */
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaqwertyuiopas", /* repeats, then 12 */
+        "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA", /* runs downwards */
+        "1122334455667788990011223344556677889900",             /* pairs, short alphabet */
+        "0101010101010101234523452345234567896789678967896789", /* short alphabets */
+        "passwordpasswordpasswordpassword12345678",             /* a word and a run */
+    };
+    for (size_t i = 0; i < N_ELEMS(weak); i++)
+        if (secret_ok(weak[i]))
+            fail_msg("weak secret #%zu accepted: %s", i, weak[i]);
+    /* A good block repeated is as strong as the block: 20 varied bytes are not 128 bits. */
+    assert_false(secret_ok(cycle(buf, "q3J8vZr1mW0xT6yLk2Pc", 80)));
+    assert_false(secret_ok(cycle(buf, "q3J8vZr1mW0xT6yLk2Pc9NfH", 48)));
+    /* A 16-character alphabet (hex) needs more than 16 bytes' worth. */
+    assert_false(secret_ok("9f86d081884c7d659a2feaa0c55ad015"));
+
+    static const char *const strong[] = {
+        GOOD_SECRET,
+        /* openssl rand -base64 48, -base64 32, -hex 32 */
+        "3q2+7wAAe1x9Hn0d/IyZc8vVQm4kJpL5sRtW6uXo2aBcDeFgHiJkLmNoPqRsTuVw",
+        "Vq3m0X7pZ9d2Kc5Lr8Tn1Wb4Hy6Gf0Js3Ue7Ai9Qo2E=",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    };
+    for (size_t i = 0; i < N_ELEMS(strong); i++)
+        if (!secret_ok(strong[i]))
+            fail_msg("strong secret #%zu refused: %s", i, strong[i]);
+    unsigned char raw[32];
+    char hex[65], b64[64];
+    for (int round = 0; round < 50; round++) {
+        randombytes_buf(raw, sizeof raw);
+        assert_true(config_secret_ok(raw, sizeof raw));
+        sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+        assert_true(secret_ok(hex));
+        sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+        assert_true(secret_ok(b64));
+    }
+}
+
+static void test_session_recheck(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        bool ok;
+        long seconds;
+    } cases[] = {
+        {"", true, 10}, {"0", true, 0}, {"1", true, 1}, {"30", true, 30},
+        {"31", false},  {"-1", false},  {"5s", false},  {"900", false},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        setenv("RV_SESSION_RECHECK_SECONDS", cases[i].value, 1);
+        char why[256] = "";
+        bool ok = config_load(false, why, sizeof why);
+        if (ok != cases[i].ok)
+            fail_msg("RV_SESSION_RECHECK_SECONDS=\"%s\": config_load gave %d", cases[i].value, ok);
+        if (ok)
+            assert_int_equal(config->session_recheck, cases[i].seconds);
+        else
+            assert_non_null(strstr(why, "RV_SESSION_RECHECK_SECONDS"));
     }
 }
 
@@ -217,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_secret_ok),   T(test_defaults),  T(test_secret_needed), T(test_secret_not_needed),
         T(test_long_values), T(test_log_level), T(test_strings),
+        T(test_secret_entropy), T(test_session_recheck),
     };
     if (sodium_init() < 0)
         return 1;

@@ -108,6 +108,33 @@ static void test_clear_cookies(void **state)
     assert_non_null(strstr(attrs, "Max-Age=0"));
 }
 
+/* The per-worker memory of session checks: an answer holds for the recheck
+ * interval, for exactly that session, user and role, then must be asked again. */
+static void test_check_cache(void **state)
+{
+    (void)state;
+    static const char OTHER_SID[] = "66666666-7777-8888-9999-000000000001";
+    session_check_init(10);
+    assert_int_equal(session_cache_get(SID, UID, "user", 100.0), -1); /* never asked */
+    session_cache_put(SID, UID, "user", true, 100.0);
+    assert_int_equal(session_cache_get(SID, UID, "user", 100.0), 1);
+    assert_int_equal(session_cache_get(SID, UID, "user", 109.9), 1);
+    assert_int_equal(session_cache_get(SID, UID, "user", 110.0), -1);  /* stale: ask again */
+    assert_int_equal(session_cache_get(SID, UID, "user", 99.0), -1);   /* clock back */
+    assert_int_equal(session_cache_get(SID, UID, "admin", 101.0), -1); /* another role */
+    assert_int_equal(session_cache_get(SID, OTHER_SID, "user", 101.0), -1);
+    assert_int_equal(session_cache_get(OTHER_SID, UID, "user", 101.0), -1);
+    session_cache_put(SID, UID, "user", false, 105.0); /* ended */
+    assert_int_equal(session_cache_get(SID, UID, "user", 106.0), 0);
+    assert_int_equal(session_cache_get(SID, UID, "user", 115.0), -1);
+    session_cache_put("too-long-" SID, UID, "user", true, 105.0); /* ignored */
+    assert_int_equal(session_cache_get("too-long-" SID, UID, "user", 105.0), -1);
+
+    session_check_init(0); /* every request asks */
+    session_cache_put(SID, UID, "user", true, 200.0);
+    assert_int_equal(session_cache_get(SID, UID, "user", 200.0), -1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
@@ -115,6 +142,7 @@ int main(void)
         T(test_respond),
         T(test_respond_refresh_in_body),
         T(test_clear_cookies),
+        T(test_check_cache),
     };
     return cmocka_run_group_tests_name("session", tests, group_setup, NULL);
 }
