@@ -15,7 +15,11 @@
  * MPEG Layer III frame), wav (RIFF/WAVE), ogg (OggS), webm (EBML, DocType webm),
  * flac (fLaC); 422 an empty body, or content that does not decode as the type its
  * magic bytes announce, holds no audio or none that lasts a millisecond.
- * 401, 405, 500, 503. Uploads cost no credits. */
+ * 413 also when the file does not fit in the user's storage quota (admin_config
+ * storage_quota, bytes and files; the problem carries `quota` and `used`), checked
+ * in SQL as the row goes in, so two uploads at once cannot both fit.
+ * nginx asks auth_check for the token before it reads a byte of the body.
+ * 401, 405, 429 (nginx: uploads per address), 500, 503. Uploads cost no credits. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,7 +45,9 @@ static const db_stmt list_audios = {
     " ORDER BY x.created_at DESC, x.id DESC",
     3};
 static const db_stmt insert_audio = {
-    "SELECT audio_json, audio_id FROM rv_audio_upload($1, $2, $3, $4, $5, $6, $7)", 7};
+    "SELECT status, audio_json, audio_id, quota_bytes, quota_files, used_bytes, used_files"
+    "  FROM rv_audio_upload($1, $2, $3, $4, $5, $6, $7)",
+    7};
 
 static rv_err list(rv_req *rq)
 {
@@ -57,6 +63,24 @@ static upload_type sniff(const char *path)
     upload_type t = upload_sniff_fd(fd);
     close(fd);
     return t;
+}
+
+/* 413 with the quota (null: no limit) and what the user holds now, from the row
+ * of rv_audio_upload that refused the file. */
+static rv_err over_quota(rv_req *rq, const PGresult *r)
+{
+    static const char *const names[] = {"bytes", "files"};
+    json_object *quota = json_object_new_object(), *used = json_object_new_object();
+    for (int i = 0; i < 2; i++) {
+        const char *q = db_get(r, 0, 3 + i);
+        json_object_object_add(quota, names[i],
+                               q ? json_object_new_int64(db_get_long(r, 0, 3 + i)) : NULL);
+        json_object_object_add(used, names[i], json_object_new_int64(db_get_long(r, 0, 5 + i)));
+    }
+    req_problem_set(rq, "quota", quota);
+    req_problem_set(rq, "used", used);
+    return req_fail(rq, RV_E_PAYLOAD_TOO_LARGE,
+                    "this file does not fit in your storage quota; delete some files first");
 }
 
 static rv_err upload(rv_req *rq)
@@ -105,8 +129,12 @@ static rv_err upload(rv_req *rq)
         filereg_drop(rq, key);
         return er != RV_OK ? er : RV_E_INTERNAL;
     }
-    resp_header(rq, "Location", arena_printf(rq->a, "/api/audios/%s", db_get(r, 0, 1)));
-    return resp_json(rq, 201, views_audio(rq, db_get(r, 0, 0), key));
+    if (strcmp(db_get(r, 0, 0), "ok")) {
+        filereg_drop(rq, key);
+        return over_quota(rq, r);
+    }
+    resp_header(rq, "Location", arena_printf(rq->a, "/api/audios/%s", db_get(r, 0, 2)));
+    return resp_json(rq, 201, views_audio(rq, db_get(r, 0, 1), key));
 }
 
 static rv_err audios(rv_req *rq)

@@ -1,6 +1,7 @@
 """scripts/install into a scratch root (DESTDIR), then checks what it staged:
-files and modes, the env file, the rendered nginx config (nginx -t) and the
-units (systemd-analyze verify). Works as root in a container without systemd as
+files and modes, the env files and which unit reads which, the rendered nginx
+config (nginx -t), the units (systemd-analyze verify) and their sandboxing
+(systemd-analyze security: every service scores 2.0 or better). Works as root in a container without systemd as
 PID 1 and never touches the real /etc: everything goes through --destdir and
 systemd's --root.
 
@@ -21,6 +22,12 @@ LIB = "usr/local/lib/reelvox"
 UNITS = "etc/systemd/system"
 UNIT_FILES = ["reelvox@.socket", "reelvox@.service", "reelvox.target",
               "reelvox-nginx.service", "reelvox-poller.service", "reelvox-poller.timer"]
+# Endpoints that never touch a token: no jwt.env for them (a drop-in).
+NO_SECRET = sorted(p.stem for p in (REPO / "handlers").glob("*.c")
+                   if "RV_NO_SECRET" in p.read_text() and (REPO / "bin" / p.stem).exists()
+                   and p.stem != "poller")
+SERVICES = [u for u in UNIT_FILES if u.endswith(".service")]
+MAX_EXPOSURE = 2.0
 
 
 def endpoints():
@@ -28,14 +35,15 @@ def endpoints():
                   if p.is_file() and os.access(p, os.X_OK) and p.name != "poller")
 
 
-def install(dest, *args):
+def install(dest, *args, port=PORT, ok=True):
     # A clean environment: the suite's RV_* (port, rates) must not leak into it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RV_")}
-    env.update(RV_PORT=PORT)
+    env.update(RV_PORT=port)
     env.pop("DESTDIR", None)
     r = subprocess.run([str(REPO / "scripts/install"), "--destdir", str(dest), *args],
                        env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout + r.stderr
+    if ok:
+        assert r.returncode == 0, r.stdout + r.stderr
     return r
 
 
@@ -50,9 +58,9 @@ def mode(p):
     return stat.S_IMODE(os.lstat(p).st_mode)
 
 
-def env_values(dest):
+def env_values(dest, name="reelvox.env"):
     vals = {}
-    for line in (dest / "etc/reelvox/reelvox.env").read_text().splitlines():
+    for line in (dest / "etc/reelvox" / name).read_text().splitlines():
         m = re.match(r'^(RV_[A-Z_]+)="?(.*?)"?$', line)
         if m:
             vals[m.group(1)] = m.group(2)
@@ -71,10 +79,15 @@ def test_files_and_modes(dest):
         "etc/reelvox/nginx.conf": 0o644,
         "etc/reelvox/endpoints.conf": 0o644,
         "etc/reelvox/reelvox.env": 0o640,
+        "etc/reelvox/jwt.env": 0o640,
         "etc/logrotate.d/reelvox": 0o644,
-        "var/lib/reelvox": 0o2750,
-        "var/log/reelvox": 0o755,
+        # Reelvox's alone: no group www-data, no setgid (nginx runs as reelvox).
+        "var/lib/reelvox": 0o750,
+        "var/lib/reelvox/storage": 0o750,
+        "var/lib/reelvox/nginx": 0o750,
+        "var/log/reelvox": 0o750,
     })
+    want.update({f"{UNITS}/reelvox@{n}.service.d/no-secret.conf": 0o644 for n in NO_SECRET})
     want.update({f"{UNITS}/{u}": 0o644 for u in UNIT_FILES})
     got = {p: oct(mode(dest / p)) for p in want if (dest / p).exists()}
     assert got == {p: oct(m) for p, m in want.items()}
@@ -90,7 +103,8 @@ def test_files_and_modes(dest):
 
 def test_env_file(dest):
     vals = env_values(dest)
-    secret = vals["RV_JWT_SECRET"]
+    assert "RV_JWT_SECRET" not in vals  # in jwt.env, for the units that use it
+    secret = env_values(dest, "jwt.env")["RV_JWT_SECRET"]
     assert len(base64.b64decode(secret)) == 48  # openssl rand -base64 48
     assert len(set(secret)) >= 12               # what config_secret_ok demands
     assert "dbname=reelvox" in vals["RV_DATABASE_URL"]
@@ -101,7 +115,7 @@ def test_env_file(dest):
 def test_no_secret_world_readable(dest):
     # Any staged file holding the secret (only the env file should) is closed to
     # others; units hold no secret at all.
-    secret = env_values(dest)["RV_JWT_SECRET"].encode()
+    secret = env_values(dest, "jwt.env")["RV_JWT_SECRET"].encode()
     holders = []
     for root, _, files in os.walk(dest):
         for f in files:
@@ -109,7 +123,7 @@ def test_no_secret_world_readable(dest):
             if p.is_file() and not p.is_symlink() and secret in p.read_bytes():
                 holders.append(p.relative_to(dest))
                 assert mode(p) & 0o007 == 0, f"{p} holds the secret and is world-accessible"
-    assert holders == [Path("etc/reelvox/reelvox.env")]
+    assert holders == [Path("etc/reelvox/jwt.env")]
     for u in UNIT_FILES:
         text = (dest / UNITS / u).read_text()
         assert not re.search(r"^Environment=.*(SECRET|PASSWORD|KEY)", text, re.M | re.I), u
@@ -117,12 +131,13 @@ def test_no_secret_world_readable(dest):
 
 def test_reinstall_is_idempotent(dest, tmp_path):  # dest: bin/ is built
     install(tmp_path, "--no-build")
-    env = tmp_path / "etc/reelvox/reelvox.env"
-    before = env.read_bytes()
-    env.chmod(0o644)  # an admin's slip: the next install closes it again
-    install(tmp_path, "--no-build")
-    assert env.read_bytes() == before  # same secret: never regenerated
-    assert mode(env) == 0o640
+    for name in ("reelvox.env", "jwt.env"):
+        env = tmp_path / "etc/reelvox" / name
+        before = env.read_bytes()
+        env.chmod(0o644)  # an admin's slip: the next install closes it again
+        install(tmp_path, "--no-build")
+        assert env.read_bytes() == before  # same secret: never regenerated
+        assert mode(env) == 0o640
 
 
 def test_reinstall_drops_removed_endpoints(dest, tmp_path):
@@ -140,13 +155,26 @@ def test_reinstall_drops_removed_endpoints(dest, tmp_path):
 
 def test_nginx_config(dest, tmp_path):
     conf = (dest / "etc/reelvox/nginx.conf").read_text()
-    assert "user reelvox www-data;" in conf
+    # nginx runs as reelvox from the start (its unit's User=): no user switch.
+    assert not re.search(r"^\s*user\s", conf, re.M)
+    # The bench's own locations are not in an installed server.
+    code = re.sub(r"#.*", "", conf)
+    assert "nginx-ping" not in code and "nginx-sink" not in code and "bench.conf" not in code
     assert f"listen 127.0.0.1:{PORT} " in conf
     assert "include /etc/reelvox/endpoints.conf;" in conf
     # No placeholder left (named locations such as @sink are nginx's own syntax).
     assert not re.search(r"@[A-Z_]+@", re.sub(r"#.*", "", conf))
-    assert "fastcgi_pass unix:/run/reelvox/healthz.sock;" in \
-        (dest / "etc/reelvox/endpoints.conf").read_text()
+    endpoints_conf = (dest / "etc/reelvox/endpoints.conf").read_text()
+    assert "fastcgi_pass unix:/run/reelvox/healthz.sock;" in endpoints_conf
+    # Uploads: the token is checked before the body is read, and a slow or
+    # greedy client is held (per address: at once and per second; timeouts).
+    audios = re.search(r"location = /api/audios \{(.*?)\n\}", endpoints_conf, re.S).group(1)
+    for d in ("auth_request /_rv/auth;", "limit_conn uploads_conn 4;",
+              "limit_req zone=uploads burst=10 nodelay;", "client_body_timeout 30s;",
+              "send_timeout 30s;"):
+        assert d in audios, d
+    assert "limit_req_zone $rv_upload_key zone=uploads:10m rate=2r/s;" in conf
+    assert re.search(r"^\s*client_header_timeout 10s;", conf, re.M)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.access(nginx, os.X_OK):
         pytest.skip("nginx is not installed")
@@ -158,9 +186,7 @@ def test_nginx_config(dest, tmp_path):
                           r"|/var/log/reelvox|/run/reelvox(?:-nginx)?)(?=[/;\s]|$)")
     for f in ("nginx.conf", "endpoints.conf"):
         p = root / "etc/reelvox" / f
-        text = sys_path.sub(lambda m: str(root) + m.group(1), p.read_text())
-        # The reelvox user exists only where install ran for real, not in a DESTDIR.
-        p.write_text(text.replace("user reelvox www-data;", "user www-data www-data;"))
+        p.write_text(sys_path.sub(lambda m: str(root) + m.group(1), p.read_text()))
     r = subprocess.run([nginx, "-t", "-q", "-e", str(tmp_path / "error.log"),
                         "-c", str(root / "etc/reelvox/nginx.conf")],
                        capture_output=True, text=True, timeout=60)
@@ -229,3 +255,93 @@ def test_verify_catches_a_broken_unit(analyze, dest, tmp_path):
     r = verify(root)
     assert r.returncode != 0
     assert "SocketMode" in r.stderr or "mode" in (r.stdout + r.stderr)
+
+
+# ------------------------------------------------------------------- sandboxing
+
+
+def exposure(unit_path):
+    """systemd-analyze's overall exposure score of a unit file (0 best, 10 worst)."""
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                        str(unit_path)], capture_output=True, text=True, timeout=120)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout + r.stderr)
+    assert m, r.stdout + r.stderr
+    return float(m.group(1)), r.stdout
+
+
+def test_units_sandboxed(analyze, dest):
+    """Every service Reelvox installs, nginx's included, is sandboxed to an
+    exposure of 2.0 or better, and dumps no core (which would hold the keys)."""
+    scores = {}
+    for u in SERVICES:
+        score, report = exposure(dest / UNITS / u)
+        scores[u] = score
+        text = (dest / UNITS / u).read_text()
+        assert re.search(r"^LimitCORE=0$", text, re.M), u
+        assert re.search(r"^NoNewPrivileges=yes$", text, re.M), u
+        assert re.search(r"^CapabilityBoundingSet=$", text, re.M), u
+    assert all(v <= MAX_EXPOSURE for v in scores.values()), scores
+
+
+def test_security_check_is_not_vacuous(analyze, dest, tmp_path):
+    # The parse above must see a bad score: nginx's unit as it was (no User=, no
+    # sandbox beyond a few lines) scores far above 2.0.
+    bare = tmp_path / "reelvox-nginx.service"
+    bare.write_text("[Service]\nExecStart=/usr/sbin/nginx\nProtectSystem=full\n")
+    assert exposure(bare)[0] > MAX_EXPOSURE
+
+
+def unit_env_files(text):
+    """EnvironmentFile= paths a unit (or drop-in) ends up with, `-` stripped; an
+    empty assignment resets the list, as systemd does."""
+    files = []
+    for m in re.finditer(r"^EnvironmentFile=(.*)$", text, re.M):
+        v = m.group(1).strip()
+        files = [] if not v else files + [v.lstrip("-")]
+    return files
+
+
+def test_secrets_reach_only_their_units(dest):
+    units = dest / UNITS
+    nginx = (units / "reelvox-nginx.service").read_text()
+    # nginx needs no secret and gets none: no env file, no credential, no
+    # Environment= at all.
+    assert not re.search(r"^(EnvironmentFile|Environment|LoadCredential\w*|SetCredential\w*)=",
+                         nginx, re.M), nginx
+    assert re.search(r"^User=reelvox$", nginx, re.M)
+    for u in ("reelvox@.service", "reelvox-poller.service"):
+        assert unit_env_files((units / u).read_text()) == \
+            ["/etc/reelvox/reelvox.env", "/etc/reelvox/jwt.env"], u
+    # healthz and version never touch a token: their drop-in leaves jwt.env out.
+    assert NO_SECRET, "no RV_NO_SECRET endpoint built"
+    for n in NO_SECRET:
+        text = (units / "reelvox@.service").read_text() + \
+            (units / f"reelvox@{n}.service.d/no-secret.conf").read_text()
+        assert unit_env_files(text) == ["/etc/reelvox/reelvox.env"], n
+    others = [n for n in endpoints() if n not in NO_SECRET]
+    assert others and not any((units / f"reelvox@{n}.service.d").exists() for n in others)
+    # The sockets: reelvox's own nginx only, not every www-data process.
+    sock = (units / "reelvox@.socket").read_text()
+    for d in ("SocketUser=reelvox", "SocketGroup=reelvox", "SocketMode=0660"):
+        assert re.search(rf"^{d}$", sock, re.M), d
+    assert "www-data" not in re.sub(r"#.*", "", sock)
+
+
+def test_low_port_gets_only_bind_capability(dest, tmp_path):
+    install(tmp_path, "--no-build", port="443")
+    dropin = tmp_path / UNITS / "reelvox-nginx.service.d/port.conf"
+    text = dropin.read_text()
+    assert re.search(r"^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$", text, re.M)
+    assert re.search(r"^AmbientCapabilities=CAP_NET_BIND_SERVICE$", text, re.M)
+    install(tmp_path, "--no-build", port="8443")
+    assert not dropin.exists()
+
+
+def test_start_refuses_placeholder_password(dest, tmp_path):
+    r = install(tmp_path, "--no-build", "--start", ok=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "CHANGE_ME" in r.stderr
+    env = tmp_path / "etc/reelvox/reelvox.env"
+    env.write_text(env.read_text().replace("password=CHANGE_ME", "password=s3cret-Pw-0f-reelvox"))
+    r = install(tmp_path, "--no-build", "--start")
+    assert "CHANGE_ME" not in r.stderr
