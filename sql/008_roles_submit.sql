@@ -498,7 +498,7 @@ GRANT EXECUTE ON FUNCTION
     rv_jobs_claim, rv_jobs_due_checks, rv_job_lease, rv_job_running, rv_job_started_local,
     rv_provider_work_taken, rv_job_status, rv_job_release, rv_job_retry, rv_job_recheck,
     rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel, rv_webhooks_pending,
-    rv_webhooks_done, rv_voice_clone_prepared, rv_voice_clone_succeed,
+    rv_webhooks_done, rv_voice_clone_prepared, rv_voice_clone_succeed, rv_job_refund,
     rv_submit, rv_conversion_submit, rv_clone_submit TO reelvox_poller;
 GRANT SELECT ON admin_config TO reelvox_poller;
 
