@@ -500,7 +500,10 @@ GRANT EXECUTE ON FUNCTION
     rv_job_fail, rv_job_succeed, rv_jobs_overdue, rv_jobs_to_cancel, rv_webhooks_pending,
     rv_webhooks_done, rv_voice_clone_prepared, rv_voice_clone_succeed, rv_job_refund,
     rv_submit, rv_conversion_submit, rv_clone_submit TO reelvox_poller;
-GRANT SELECT ON admin_config TO reelvox_poller;
+
+-- Handlers delete audios and voices only through rv_audio_delete and rv_voice_delete
+-- (which keep what is still in use): no direct DELETE.
+REVOKE DELETE ON audios, voices FROM reelvox_app;
 
 -- Ownership: sql/owner.sql, which scripts/migrate runs after the numbered
 -- migrations every time, gives every table, view, sequence and function of the

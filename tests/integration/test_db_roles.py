@@ -249,3 +249,20 @@ def test_a_refund_is_at_most_once_by_the_ledger_index(register, api, db):
                    "VALUES (:'u', 1, 'job_refund', 'again', :'j')", u=u.id, j=job)
     assert "credit_ledger_job_once" in err
     assert balance(db, u) == before
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM audios WHERE false",
+    "DELETE FROM voices WHERE false",
+    "UPDATE users SET credits = credits + 1 WHERE false",
+    "INSERT INTO credit_ledger (user_id, delta, kind, reason) VALUES (gen_random_uuid(), 1, 'grant', 'x')",
+    "UPDATE jobs SET status = 'succeeded' WHERE false",
+])
+def test_handlers_write_tables_only_through_functions(sql, register, api):
+    u = register()
+    assert "permission denied for table" in refused(APP_URL, sql, u.id)
+
+
+def test_the_poller_reads_no_table(register, api):
+    for t in ("users", "jobs", "credit_ledger", "user_credentials", "refresh_tokens", "audios"):
+        assert "permission denied for table" in refused(POLLER_URL, f"SELECT 1 FROM {t} LIMIT 1")
