@@ -85,6 +85,8 @@ rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char 
 rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
                               const char *voice_id)
 {
-    return submit(rq, &(submit_request){.kind = "voice_conversion", .input = input,
-                                        .source_id = source_id, .voice_id = voice_id});
+    return submit(rq, &(submit_request){.kind = "voice_conversion",
+                                        .input = input,
+                                        .source_id = source_id,
+                                        .voice_id = voice_id});
 }

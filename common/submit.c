@@ -8,16 +8,14 @@
 #define SUBMIT_COLS "status, job_json, job_id, retry_after, required, balance"
 
 static const db_stmt submit_any = {
-    "SELECT " SUBMIT_COLS ", NULL, NULL FROM rv_submit($1, $2::jsonb, $3, $4::text[], $5, $6)",
-    6};
+    "SELECT " SUBMIT_COLS ", NULL, NULL FROM rv_submit($1, $2::jsonb, $3, $4::text[], $5, $6)", 6};
 static const db_stmt submit_conversion = {
     "SELECT " SUBMIT_COLS ", NULL, NULL"
     "  FROM rv_conversion_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
     6};
-static const db_stmt submit_clone = {
-    "SELECT " SUBMIT_COLS ", voice_json, preview_key"
-    "  FROM rv_clone_submit($1::jsonb, $2, $3::text[], $4)",
-    4};
+static const db_stmt submit_clone = {"SELECT " SUBMIT_COLS ", voice_json, preview_key"
+                                     "  FROM rv_clone_submit($1::jsonb, $2, $3::text[], $4)",
+                                     4};
 
 static const struct {
     const char *sql;

@@ -21,32 +21,32 @@ typedef enum submit_status {
     SUBMIT_RATE_LIMITED,         /* retry_after */
     SUBMIT_INSUFFICIENT,         /* required, balance */
     SUBMIT_NO_PROVIDER,
-    SUBMIT_SOURCE_NOT_FOUND,     /* conversion: the source is not the user's audio */
+    SUBMIT_SOURCE_NOT_FOUND, /* conversion: the source is not the user's audio */
     SUBMIT_VOICE_NOT_FOUND,
     SUBMIT_VOICE_NOT_ACTIVE,
-    SUBMIT_VOICE_EXPIRED,        /* a clone unused for 7 days */
-    SUBMIT_SAMPLE_NOT_FOUND,     /* clone: the sample is not the user's audio */
+    SUBMIT_VOICE_EXPIRED,    /* a clone unused for 7 days */
+    SUBMIT_SAMPLE_NOT_FOUND, /* clone: the sample is not the user's audio */
     SUBMIT_SAMPLE_TOO_SHORT,
     SUBMIT_SAMPLE_TOO_LONG,
-    SUBMIT_UNKNOWN,              /* a status this code does not know: a bug */
+    SUBMIT_UNKNOWN, /* a status this code does not know: a bug */
 } submit_status;
 
 /* What to submit; every pointer borrowed. */
 typedef struct submit_request {
-    const char *kind;     /* tts, sfx, voice_conversion, voice_clone, ... */
-    json_object *input;   /* the request's parameters; the idempotency hash covers them */
-    const char *idem_key; /* NULL: none; 1..255 visible ASCII (the caller checks) */
-    const char *voice_id; /* the voice the job speaks with (tts, conversion), or NULL */
+    const char *kind;      /* tts, sfx, voice_conversion, voice_clone, ... */
+    json_object *input;    /* the request's parameters; the idempotency hash covers them */
+    const char *idem_key;  /* NULL: none; 1..255 visible ASCII (the caller checks) */
+    const char *voice_id;  /* the voice the job speaks with (tts, conversion), or NULL */
     const char *source_id; /* voice_conversion: the source audio */
 } submit_request;
 
 /* The outcome; strings are borrowed from a result on the context's arena. */
 typedef struct submit_outcome {
     submit_status status;
-    const char *job_id, *job_json;      /* created, repeated (job_id also on a conflict) */
+    const char *job_id, *job_json;        /* created, repeated (job_id also on a conflict) */
     const char *voice_json, *preview_key; /* voice_clone, created or repeated */
-    long retry_after;                   /* rate_limited: seconds */
-    long required, balance;             /* insufficient: credits */
+    long retry_after;                     /* rate_limited: seconds */
+    long required, balance;               /* insufficient: credits */
 } submit_outcome;
 
 /* Submits rq for c's user. RV_OK with *out filled whatever the SQL decided

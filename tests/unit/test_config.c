@@ -8,10 +8,9 @@
 
 static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /* 40, varied */
 
-static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",       "RV_JWT_ISSUER",
-                                   "RV_WORKERS",      "RV_REFRESH_TTL_DAYS", "RV_PUBLIC_URL",
-                                   "RV_DATA_DIR",     "RV_LOG_LEVEL",        "RV_UPLOAD_DIR",
-                                   "RV_POLLER_DATABASE_URL"};
+static const char *const VARS[] = {
+    "RV_DATABASE_URL", "RV_JWT_SECRET", "RV_JWT_ISSUER", "RV_WORKERS",    "RV_REFRESH_TTL_DAYS",
+    "RV_PUBLIC_URL",   "RV_DATA_DIR",   "RV_LOG_LEVEL",  "RV_UPLOAD_DIR", "RV_POLLER_DATABASE_URL"};
 
 static int clear_env(void **state)
 {

@@ -58,7 +58,9 @@ static void test_answers(void **state)
         submit_outcome o = {.status = cases[i].status,
                             .job_id = "00000000-0000-4000-8000-00000000000a",
                             .job_json = "{\"id\":\"00000000-0000-4000-8000-00000000000a\"}",
-                            .retry_after = 17, .required = 5, .balance = 2};
+                            .retry_after = 17,
+                            .required = 5,
+                            .balance = 2};
         rv_err er = jobs_answer(&rq, &o);
         assert_int_equal(er, cases[i].er);
         assert_int_equal(er == RV_OK ? rq.status : err_info(er)->status, cases[i].http);
