@@ -25,6 +25,17 @@ BEGIN
                                       WHEN 'm' THEN 'MATERIALIZED VIEW'
                                       WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, o.name);
     END LOOP;
+    FOR o IN -- enums and domains (a table's own row type follows the table)
+        SELECT t.oid::regtype AS name, t.typtype FROM pg_type t
+         WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')
+           AND t.typowner <> 'reelvox_owner'::regrole
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                            WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                              AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO reelvox_owner',
+                       CASE o.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, o.name);
+    END LOOP;
     FOR o IN
         SELECT p.oid::regprocedure AS name, p.prokind FROM pg_proc p
          WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> 'reelvox_owner'::regrole

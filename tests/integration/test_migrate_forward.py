@@ -134,6 +134,17 @@ def test_a_populated_database_migrates_forward(old_db):
                      "WHERE p.pronamespace = 'public'::regnamespace "
                      "AND p.proowner <> 'reelvox_owner'::regrole") == []
 
+    # What a later migration makes as the superuser goes to reelvox_owner at the
+    # next run of scripts/migrate.
+    rows(url, "CREATE TABLE rv_later (id bigserial PRIMARY KEY); "
+              "CREATE FUNCTION rv_later_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    p = subprocess.run([os.path.join(ROOT, "scripts/migrate")], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert rows(url, "SELECT relowner::regrole FROM pg_class WHERE relname IN "
+                     "('rv_later', 'rv_later_id_seq') UNION ALL SELECT proowner::regrole "
+                     "FROM pg_proc WHERE proname = 'rv_later_fn'") == [("reelvox_owner",)] * 3
+
     # As the handlers' role: the old job's key answers the old job (it has no
     # request hash: any body of the same kind is the same request), another kind
     # under it conflicts, and the raw credit function is refused.
