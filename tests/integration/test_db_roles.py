@@ -232,9 +232,13 @@ def test_nobody_else_creates_in_the_schema(db, register, api):
 def test_a_refund_is_at_most_once_by_the_ledger_index(register, api, db):
     u = register()
     before = balance(db, u)
-    job = submit_tts(api, u)["id"]
-    cost = before - balance(db, u)
-    assert cost > 0
+    # A charged job no poller will take meanwhile (due in an hour): this test fails
+    # it itself.
+    job = db.scalar("INSERT INTO jobs (user_id, kind, input, provider, callback_token, "
+                    "deadline_at, cost_credits, run_at) VALUES (:'u', 'tts', '{}', 'local', "
+                    "'tok', now() + interval '2 hours', 3, now() + interval '1 hour') "
+                    "RETURNING id", u=u.id)
+    db.rows("SELECT rv_credit_move(:'u', -3, 'job_charge', 'tts job', :'j')", u=u.id, j=job)
     ok, _, err = as_role(POLLER_URL, f"SELECT rv_job_fail('{job}', '{{\"code\": \"x\"}}')")
     assert ok, err
     # Called again — and with the job's row lock not held — it moves nothing.
