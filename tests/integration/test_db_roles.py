@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from conftest import _psql_binary
-from jobkit import VOICE, balance, no_rate_limit, stack_env, submit_tts, user_jobs
+from jobkit import VOICE, balance, no_rate_limit, stack_env, submit_tts, user_jobs, wait_until
 
 ENV = stack_env()
 APP_URL = ENV["RV_DATABASE_URL"]
@@ -270,3 +270,48 @@ def test_handlers_write_tables_only_through_functions(sql, register, api):
 def test_the_poller_reads_no_table(register, api):
     for t in ("users", "jobs", "credit_ledger", "user_credentials", "refresh_tokens", "audios"):
         assert "permission denied for table" in refused(POLLER_URL, f"SELECT 1 FROM {t} LIMIT 1")
+
+
+def test_concurrent_refunds_refund_once_without_an_error(register, api, db):
+    """Two refunds of one job at once, neither holding the job's lock: the second
+    waits on the first's ledger row (the unique index), then finds the refund made
+    and moves nothing — no error, no second refund. (A NOT EXISTS check would have
+    let both through to the index, and the second would fail.)"""
+    u = register()
+    before = balance(db, u)
+    tag = uuid.uuid4().hex[:8]
+    job = db.scalar("INSERT INTO jobs (user_id, kind, input, provider, callback_token, "
+                    "deadline_at, cost_credits, status, completed_at) VALUES (:'u', 'tts', "
+                    "'{}', 'local', 'tok', now(), 3, 'failed', now()) RETURNING id", u=u.id)
+    db.rows("SELECT rv_credit_move(:'u', -3, 'job_charge', 'tts job', :'j')", u=u.id, j=job)
+
+    def session(name):
+        return subprocess.Popen(
+            [_psql_binary(), f"{POLLER_URL} application_name=rv_refund_{name}_{tag}", "-X", "-q",
+             "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+
+    def state(name):
+        r = db.rows("SELECT state, COALESCE(wait_event_type, '-') FROM pg_stat_activity "
+                    "WHERE application_name = :'a'", a=f"rv_refund_{name}_{tag}")
+        return r[0] if r else None
+
+    a = session("a")
+    a.stdin.write(f"BEGIN;\nSELECT rv_job_refund('{job}');\n")
+    a.stdin.flush()
+    wait_until(lambda: state("a") == ("idle in transaction", "Client"), what="a's refund")
+    b = session("b")
+    b.stdin.write(f"SELECT rv_job_refund('{job}');\n")
+    b.stdin.close()
+    wait_until(lambda: (state("b") or ("", ""))[1] == "Lock", what="b waiting on a's row")
+    a.stdin.write("COMMIT;\n")
+    a.stdin.close()
+    for p in (a, b):
+        p.wait(timeout=30)
+        err = p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+        assert p.returncode == 0, err
+    assert db.scalar("SELECT count(*) FROM credit_ledger WHERE job_id = :'j' "
+                     "AND kind = 'job_refund'", j=job) == "1"
+    assert balance(db, u) == before
