@@ -79,6 +79,8 @@ bool config_load(bool need_secret, char *why, size_t why_len)
 {
     long n;
     cfg.database_url = env_or("RV_DATABASE_URL", "dbname=reelvox");
+    cfg.poller_database_url =
+        env_or("RV_POLLER_DATABASE_URL", "dbname=reelvox user=reelvox_poller");
     cfg.jwt_issuer = env_or("RV_JWT_ISSUER", "reelvox");
     cfg.data_dir = env_or("RV_DATA_DIR", "./var");
     static char upload_dir[4096];

@@ -14,6 +14,7 @@ enum { CONFIG_MIN_SECRET = 32 };
 
 typedef struct rv_config {
     const char *database_url;   /* RV_DATABASE_URL, libpq conninfo */
+    const char *poller_database_url; /* RV_POLLER_DATABASE_URL: the poller's role */
     const unsigned char *jwt_secret; /* RV_JWT_SECRET, raw bytes */
     size_t jwt_secret_len;
     const char *jwt_issuer;     /* RV_JWT_ISSUER, default "reelvox" */

@@ -11,6 +11,7 @@
 enum { MAX_STMTS = 64 };
 
 static PGconn *conn;
+static const char *conn_url; /* NULL: config->database_url */
 static const db_stmt *prepared[MAX_STMTS]; /* index i is prepared as "s<i>" */
 static int n_prepared;
 static bool in_tx;
@@ -48,7 +49,7 @@ static bool connect_db(void)
     if (conn && PQstatus(conn) == CONNECTION_OK)
         return true;
     db_close();
-    conn = PQconnectdb(config->database_url);
+    conn = PQconnectdb(conn_url ? conn_url : config->database_url);
     if (PQstatus(conn) != CONNECTION_OK) {
         log_msg(LOG_ERROR, "database connection failed: %s", PQerrorMessage(conn));
         snprintf(last_error, sizeof last_error, "connection failed");
@@ -108,10 +109,21 @@ static int prepare(const db_stmt *st)
 
 static bool conn_lost(void) { return !conn || PQstatus(conn) != CONNECTION_OK; }
 
-static void ctx_params(const rv_req *rq, const char *p[2])
+void db_set_url(const char *conninfo)
 {
-    p[0] = rq->user_id ? rq->user_id : "";
-    p[1] = rq->role ? rq->role : "anonymous";
+    conn_url = conninfo;
+    db_close();
+}
+
+db_ctx db_ctx_of(const rv_req *rq)
+{
+    return (db_ctx){.a = rq->a, .user_id = rq->user_id, .role = rq->role};
+}
+
+static void ctx_params(const db_ctx *c, const char *p[2])
+{
+    p[0] = c->user_id ? c->user_id : "";
+    p[1] = c->role ? c->role : "anonymous";
 }
 
 static bool result_ok(const PGresult *r)
@@ -122,10 +134,10 @@ static bool result_ok(const PGresult *r)
 
 static void clear_result(void *r) { PQclear(r); }
 
-static void keep_result(rv_req *rq, PGresult *r, PGresult **out)
+static void keep_result(const db_ctx *c, PGresult *r, PGresult **out)
 {
     if (out) {
-        arena_defer(rq->a, clear_result, r);
+        arena_defer(c->a, clear_result, r);
         *out = r;
     } else {
         PQclear(r);
@@ -156,7 +168,7 @@ static bool is_goodbye(const PGresult *r)
 
 /* Sends ctx (+ st) as one pipeline and reads the results. Returns RV_OK, or
  * RV_E_UNAVAILABLE when the connection broke, RV_E_INTERNAL on a failed statement. */
-static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
+static rv_err pipeline(const db_ctx *c, const db_stmt *st, const char *const *params,
                        PGresult **out, bool begin, bool *answered)
 {
     int ci = prepare(&ctx_stmt), si = ci >= 0 && st ? prepare(st) : -1;
@@ -166,7 +178,7 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
         return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     const char *cp[2];
     char cname[16], sname[16];
-    ctx_params(rq, cp);
+    ctx_params(c, cp);
     snprintf(cname, sizeof cname, "s%d", ci);
     snprintf(sname, sizeof sname, "s%d", si);
 
@@ -200,7 +212,7 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
             er = goodbye ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
         }
         if (st && i == expect - 1 && result_ok(r))
-            keep_result(rq, r, out);
+            keep_result(c, r, out);
         else
             PQclear(r);
         PGresult *sep = PQgetResult(conn); /* NULL between commands */
@@ -217,7 +229,7 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
     return er;
 }
 
-static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *params,
+static rv_err with_retry(const db_ctx *c, const db_stmt *st, const char *const *params,
                          PGresult **out, bool begin)
 {
     /* Retry only when the server answered nothing: then it ran nothing either
@@ -227,7 +239,7 @@ static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *param
     for (int attempt = 0; attempt < 2 && er == RV_E_UNAVAILABLE && !answered; attempt++) {
         if (!connect_db())
             return RV_E_UNAVAILABLE;
-        er = pipeline(rq, st, params, out, begin, &answered);
+        er = pipeline(c, st, params, out, begin, &answered);
         if (er == RV_E_UNAVAILABLE) {
             log_msg(LOG_WARN, "database connection lost; reconnecting");
             db_close();
@@ -236,18 +248,28 @@ static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *param
     return er;
 }
 
-rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
+static rv_err exec_in_tx(const db_ctx *c, const db_stmt *st, const char *const *params,
+                         PGresult **out);
+
+rv_err db_run(const db_ctx *c, const db_stmt *st, const char *const *params, PGresult **out)
 {
     if (in_tx)
-        return db_exec(rq, st, params, out);
-    return with_retry(rq, st, params, out, false);
+        return exec_in_tx(c, st, params, out);
+    return with_retry(c, st, params, out, false);
+}
+
+rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
+{
+    db_ctx c = db_ctx_of(rq);
+    return db_run(&c, st, params, out);
 }
 
 rv_err db_begin(rv_req *rq)
 {
     if (in_tx)
         return RV_E_INTERNAL;
-    rv_err er = with_retry(rq, NULL, NULL, NULL, true);
+    db_ctx c = db_ctx_of(rq);
+    rv_err er = with_retry(&c, NULL, NULL, NULL, true);
     in_tx = er == RV_OK;
     if (er == RV_E_INTERNAL)
         db_rollback(rq);
@@ -255,6 +277,13 @@ rv_err db_begin(rv_req *rq)
 }
 
 rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
+{
+    db_ctx c = db_ctx_of(rq);
+    return exec_in_tx(&c, st, params, out);
+}
+
+static rv_err exec_in_tx(const db_ctx *c, const db_stmt *st, const char *const *params,
+                         PGresult **out)
 {
     if (!conn)
         return RV_E_UNAVAILABLE;
@@ -270,7 +299,7 @@ rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresul
         PQclear(r);
         return lost || conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     }
-    keep_result(rq, r, out);
+    keep_result(c, r, out);
     return RV_OK;
 }
 

@@ -27,6 +27,24 @@ typedef struct db_stmt {
 
 rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out);
 
+/* Who statements run for, for code that has no HTTP request (the data layer, the
+ * poller): the arena results are registered on (borrowed) and the row level
+ * security context of the transaction (reelvox.user_id, reelvox.role). */
+typedef struct db_ctx {
+    arena *a;
+    const char *user_id; /* NULL: none (anonymous) */
+    const char *role;    /* NULL: "anonymous" */
+} db_ctx;
+
+/* The request's context: its arena, user and role. */
+db_ctx db_ctx_of(const rv_req *rq);
+/* db_query() for a context: the same fast path, transaction and errors. */
+rv_err db_run(const db_ctx *c, const db_stmt *st, const char *const *params, PGresult **out);
+
+/* Connects with conninfo (borrowed, must outlive the process's use of the
+ * database) instead of RV_DATABASE_URL from now on: the poller's own role. */
+void db_set_url(const char *conninfo);
+
 rv_err db_begin(rv_req *rq);
 rv_err db_exec(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out);
 rv_err db_commit(rv_req *rq);

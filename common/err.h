@@ -20,6 +20,7 @@ typedef enum rv_err {
     RV_E_CONFLICT,           /* 409 conflict */
     RV_E_EMAIL_TAKEN,        /* 409 email_taken */
     RV_E_INVALID_STATE,      /* 409 invalid_state */
+    RV_E_IDEMPOTENCY_CONFLICT, /* 409 idempotency_conflict */
     RV_E_PAYLOAD_TOO_LARGE,  /* 413 */
     RV_E_UNSUPPORTED_MEDIA,  /* 415 */
     RV_E_UNPROCESSABLE,      /* 422 */

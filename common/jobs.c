@@ -1,29 +1,9 @@
 #include "jobs.h"
 
-#include <sodium.h>
 #include <string.h>
 
-#include "db.h"
-#include "providers/provider.h"
 #include "resp.h"
 #include "views.h"
-
-static const db_stmt submit_job = {
-    "SELECT status, job_json, job_id, retry_after, required, balance"
-    "  FROM rv_job_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
-    6};
-static const db_stmt submit_tts = {
-    "SELECT status, job_json, job_id, retry_after, required, balance"
-    "  FROM rv_tts_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
-    6};
-static const db_stmt submit_conversion = {
-    "SELECT status, job_json, job_id, retry_after, required, balance"
-    "  FROM rv_voice_conversion_submit($1, $2, $3, $4::jsonb, $5, $6::text[], $7)",
-    7};
-static const db_stmt submit_clone = {
-    "SELECT status, job_json, job_id, retry_after, required, balance, voice_json, preview_key"
-    "  FROM rv_voice_clone_submit($1, $2::jsonb, $3, $4::text[], $5)",
-    5};
 
 /* 1..255 visible ASCII characters, as API.md says. */
 static bool idempotency_key_ok(const char *k)
@@ -37,96 +17,76 @@ static bool idempotency_key_ok(const char *k)
     return true;
 }
 
-static rv_err answer(rv_req *rq, const PGresult *r)
+/* The refusals: an error and its detail, one row per outcome. */
+static const struct {
+    rv_err er;
+    const char *detail;
+} refusals[] = {
+    [SUBMIT_IDEMPOTENCY_CONFLICT] = {RV_E_IDEMPOTENCY_CONFLICT,
+                                     "this Idempotency-Key was used with another request"},
+    [SUBMIT_RATE_LIMITED] = {RV_E_RATE_LIMITED, "too many generations; try again later"},
+    [SUBMIT_INSUFFICIENT] = {RV_E_INSUFFICIENT_CREDITS, NULL},
+    [SUBMIT_NO_PROVIDER] = {RV_E_PROVIDER_UNAVAILABLE,
+                            "no configured provider can do this kind of job"},
+    [SUBMIT_SOURCE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such source audio"},
+    [SUBMIT_VOICE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such voice"},
+    [SUBMIT_VOICE_NOT_ACTIVE] = {RV_E_INVALID_STATE, "the voice is not ready yet"},
+    [SUBMIT_VOICE_EXPIRED] = {RV_E_INVALID_STATE,
+                              "the cloned voice expired after 7 days unused; clone it again"},
+    [SUBMIT_SAMPLE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such audio"},
+    [SUBMIT_SAMPLE_TOO_SHORT] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
+    [SUBMIT_SAMPLE_TOO_LONG] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
+    [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
+};
+
+rv_err jobs_answer(rv_req *rq, const submit_outcome *o)
 {
-    const char *status = db_get(r, 0, 0);
-    if (!status)
-        return RV_E_INTERNAL;
-    if (!strcmp(status, "created") || !strcmp(status, "repeated")) {
-        resp_header(rq, "Location", arena_printf(rq->a, "/api/jobs/%s", db_get(r, 0, 2)));
-        if (PQnfields(r) < 8 || !db_get(r, 0, 6))
-            return resp_json(rq, 202, db_get(r, 0, 1));
-        const char *parts[] = {"{\"voice\":", views_voice(rq, db_get(r, 0, 6), db_get(r, 0, 7)),
-                               ",\"job\":", db_get(r, 0, 1), "}"};
+    if (o->status == SUBMIT_CREATED || o->status == SUBMIT_REPEATED) {
+        if (!o->job_id || !o->job_json)
+            return RV_E_INTERNAL;
+        resp_header(rq, "Location", arena_printf(rq->a, "/api/jobs/%s", o->job_id));
+        if (!o->voice_json)
+            return resp_json(rq, 202, o->job_json);
+        const char *parts[] = {"{\"voice\":", views_voice(rq, o->voice_json, o->preview_key),
+                               ",\"job\":", o->job_json, "}"};
         return resp_json(rq, 202, arena_join(rq->a, parts, sizeof parts / sizeof parts[0]));
     }
-    if (!strcmp(status, "rate_limited")) {
-        req_problem_set(rq, "retryAfter", json_object_new_int64(db_get_long(r, 0, 3)));
-        return req_fail(rq, RV_E_RATE_LIMITED, "too many generations; try again later");
+    if ((unsigned)o->status >= sizeof refusals / sizeof refusals[0] || !refusals[o->status].er)
+        return RV_E_INTERNAL;
+    if (o->status == SUBMIT_RATE_LIMITED)
+        req_problem_set(rq, "retryAfter", json_object_new_int64(o->retry_after));
+    if (o->status == SUBMIT_INSUFFICIENT) {
+        req_problem_set(rq, "required", json_object_new_int64(o->required));
+        req_problem_set(rq, "balance", json_object_new_int64(o->balance));
+        return req_fail(rq, RV_E_INSUFFICIENT_CREDITS, "this job costs %ld credits", o->required);
     }
-    if (!strcmp(status, "insufficient")) {
-        req_problem_set(rq, "required", json_object_new_int64(db_get_long(r, 0, 4)));
-        req_problem_set(rq, "balance", json_object_new_int64(db_get_long(r, 0, 5)));
-        return req_fail(rq, RV_E_INSUFFICIENT_CREDITS, "this job costs %s credits",
-                        db_get(r, 0, 4));
-    }
-    if (!strcmp(status, "no_provider"))
-        return req_fail(rq, RV_E_PROVIDER_UNAVAILABLE,
-                        "no configured provider can do this kind of job");
-    if (!strcmp(status, "source_not_found"))
-        return req_fail(rq, RV_E_NOT_FOUND, "no such source audio");
-    if (!strcmp(status, "voice_not_found"))
-        return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
-    if (!strcmp(status, "voice_not_active"))
-        return req_fail(rq, RV_E_INVALID_STATE, "the voice is not ready yet");
-    if (!strcmp(status, "voice_expired"))
-        return req_fail(rq, RV_E_INVALID_STATE,
-                        "the cloned voice expired after 7 days unused; clone it again");
-    if (!strcmp(status, "audio_not_found"))
-        return req_fail(rq, RV_E_NOT_FOUND, "no such audio");
-    if (!strcmp(status, "sample_too_short") || !strcmp(status, "sample_too_long"))
-        return req_fail(rq, RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio");
-    return RV_E_INTERNAL;
+    if (!refusals[o->status].detail)
+        return refusals[o->status].er;
+    return req_fail(rq, refusals[o->status].er, "%s", refusals[o->status].detail);
 }
 
-/* What every submit sends besides its own parameters. */
-typedef struct submit_common {
-    const char *idem, *json, *available;
-    char token[33];
-} submit_common;
-
-static rv_err prepare(rv_req *rq, const char *kind, json_object *input, submit_common *c)
+static rv_err submit(rv_req *rq, const submit_request *in)
 {
-    c->idem = req_header(rq, "Idempotency-Key");
-    if (c->idem && !idempotency_key_ok(c->idem))
+    submit_request s = *in;
+    s.idem_key = req_header(rq, "Idempotency-Key");
+    if (s.idem_key && !idempotency_key_ok(s.idem_key))
         return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
-    unsigned char raw[16];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(c->token, sizeof c->token, raw, sizeof raw);
-    c->json = json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN);
-    c->available = prov_available_for(rq->a, kind);
-    return RV_OK;
+    db_ctx c = db_ctx_of(rq);
+    submit_outcome o;
+    rv_err er = submit_job(&c, &s, &o);
+    return er != RV_OK ? er : jobs_answer(rq, &o);
 }
 
 rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id)
 {
-    submit_common c;
-    rv_err er = prepare(rq, kind, input, &c);
-    if (er != RV_OK)
-        return er;
-    PGresult *r;
-    if (voice_id) {
-        const char *p[] = {rq->user_id, voice_id, c.json, c.idem, c.available, c.token};
-        er = db_query(rq, &submit_tts, p, &r);
-    } else if (!strcmp(kind, "voice_clone")) {
-        const char *p[] = {rq->user_id, c.json, c.idem, c.available, c.token};
-        er = db_query(rq, &submit_clone, p, &r);
-    } else {
-        const char *p[] = {rq->user_id, kind, c.json, c.idem, c.available, c.token};
-        er = db_query(rq, &submit_job, p, &r);
-    }
-    return er != RV_OK ? er : answer(rq, r);
+    return submit(rq, &(submit_request){.kind = kind, .input = input, .voice_id = voice_id});
 }
 
 rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
                               const char *voice_id)
 {
-    submit_common c;
-    rv_err er = prepare(rq, "voice_conversion", input, &c);
-    if (er != RV_OK)
-        return er;
-    PGresult *r;
-    const char *p[] = {rq->user_id, source_id, voice_id, c.json, c.idem, c.available, c.token};
-    er = db_query(rq, &submit_conversion, p, &r);
-    return er != RV_OK ? er : answer(rq, r);
+    return submit(rq, &(submit_request){.kind = "voice_conversion",
+                                        .input = input,
+                                        .source_id = source_id,
+                                        .voice_id = voice_id});
 }

@@ -1,29 +1,34 @@
-/* jobs.h — what the endpoints that start or show jobs share.
+/* jobs.h — what the endpoints that start jobs answer.
  *
- * jobs_submit() is a whole submit in one transaction (see rv_job_submit in
- * sql/002_jobs.sql): Idempotency-Key, rate limit, provider choice, credits, the row
- * and the NOTIFY; it answers 202 + Location with the job, or the error. Job JSON
- * comes from the database (rv_job_json); views.h adds signed links. */
+ * The submit itself is submit.h's (the data part: one SQL call, a typed outcome,
+ * no HTTP); this is the handler's side of it: the Idempotency-Key header and the
+ * answer — 202 + Location with the job, or the contract's problem for the outcome.
+ * Job JSON comes from the database (rv_job_json); views.h adds signed links. */
 #ifndef RV_JOBS_H
 #define RV_JOBS_H
 
 #include <json-c/json.h>
 
 #include "req.h"
+#include "submit.h"
 
-/* Submits a job of kind with input (borrowed). voice_id: for tts, the voice to
- * check and record; NULL for other kinds. A voice_clone job (input {name,
- * sampleAudioId, language, gender?}) makes its voice too and answers
- * {voice, job} (rv_voice_clone_submit).
+/* Submits a job of kind with input (borrowed) for the request's user. voice_id:
+ * the voice a tts job speaks with (checked and recorded), NULL for other kinds. A
+ * voice_clone job (input {name, sampleAudioId, language, gender?}) makes its voice
+ * too and answers {voice, job}.
  * Answers 202, or returns 400 (bad Idempotency-Key), 402, 404/409 (voice),
- * 404/422 (a clone's sample), 429, 503 provider_unavailable / unavailable. */
+ * 404/422 (a clone's sample), 409 idempotency_conflict, 429,
+ * 503 provider_unavailable / unavailable. */
 rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char *voice_id);
 
-/* Submits a voice_conversion job (rv_voice_conversion_submit): the caller's audio
- * source_id spoken in voice_id. input (borrowed) gains the source's duration, which
- * the cost is per second of. Answers as jobs_submit(); also 404 when the source is
- * not the caller's. */
+/* Submits a voice_conversion job: the caller's audio source_id spoken in voice_id.
+ * The job's input gains the source's duration, which the cost is per second of.
+ * Answers as jobs_submit(); also 404 when the source is not the caller's. */
 rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
                               const char *voice_id);
+
+/* The answer to a submit's outcome: 202 with the job (and a clone's voice), or the
+ * problem. */
+rv_err jobs_answer(rv_req *rq, const submit_outcome *o);
 
 #endif

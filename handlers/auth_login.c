@@ -10,6 +10,7 @@
  * address on top. 400, 413, 415, 503. */
 #include <json-c/json.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "auth.h"
 #include "bind.h"
@@ -33,9 +34,10 @@ static const bind_field fields[] = {
 static const db_stmt begin = {
     "SELECT retry_after, user_id, password_hash FROM rv_login_begin($1)", 1};
 static const db_stmt succeeded = {"SELECT rv_login_succeeded($1)", 1};
+/* Both act only while the hash checked is still the user's (sql/008). */
 static const db_stmt start = {
-    "SELECT user_json, role, session_id FROM rv_session_start($1, $2, $3)", 3};
-static const db_stmt rehash = {"SELECT rv_set_password($1, $2, NULL)", 2};
+    "SELECT user_json, role, session_id FROM rv_login_session_start($1, $2, $3, $4)", 4};
+static const db_stmt rehash = {"SELECT rv_login_rehash($1, $2, $3)", 3};
 
 static rv_err auth_login(rv_req *rq)
 {
@@ -61,20 +63,23 @@ static rv_err auth_login(rv_req *rq)
     if ((er = db_query(rq, &succeeded, p1, NULL)) != RV_OK)
         return er;
 
-    if (auth_password_needs_rehash(hash)) {
-        char fresh[AUTH_PWHASH_LEN];
-        const char *p[] = {user_id, fresh};
-        if (auth_password_hash(in.password, fresh))
-            (void)db_query(rq, &rehash, p, NULL); /* best effort: next login retries */
+    char fresh[AUTH_PWHASH_LEN];
+    if (auth_password_needs_rehash(hash) && auth_password_hash(in.password, fresh)) {
+        const char *p[] = {user_id, hash, fresh};
+        PGresult *rr; /* best effort: the next login retries */
+        if (db_query(rq, &rehash, p, &rr) == RV_OK && db_get(rr, 0, 0) &&
+            !strcmp(db_get(rr, 0, 0), "t"))
+            hash = fresh;
     }
 
     char refresh[AUTH_REFRESH_TOKEN_LEN + 1], refresh_hash[2 * AUTH_HASH_LEN + 1];
     auth_refresh_new(refresh, refresh_hash);
-    const char *p2[] = {user_id, refresh_hash, arena_printf(rq->a, "%ld", config->refresh_ttl)};
+    const char *p2[] = {user_id, hash, refresh_hash,
+                        arena_printf(rq->a, "%ld", config->refresh_ttl)};
     if ((er = db_query(rq, &start, p2, &r)) != RV_OK)
         return er;
-    if (PQntuples(r) != 1)
-        return RV_E_INTERNAL;
+    if (PQntuples(r) != 1) /* the password changed since it was checked */
+        return req_fail(rq, RV_E_INVALID_CREDENTIALS, "the email or password is wrong");
     session_grant g = {db_get(r, 0, 0), user_id, db_get(r, 0, 1), db_get(r, 0, 2), refresh, true};
     return session_respond(rq, 200, &g);
 }

@@ -33,7 +33,7 @@ static const db_stmt get_me = {"SELECT rv_user_json(u) FROM users u WHERE u.id =
 static const db_stmt get_hash = {"SELECT rv_my_password_hash()", 0};
 static const db_stmt set_name = {
     "UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
-static const db_stmt set_password = {"SELECT rv_set_password($1, $2, $3)", 3};
+static const db_stmt set_password = {"SELECT rv_my_password_set($1, $2)", 2};
 static const db_stmt take_change = {"SELECT rv_profile_change_take()", 0};
 
 static rv_err answer_user(rv_req *rq)
@@ -90,7 +90,7 @@ static rv_err patch_me(rv_req *rq)
             return er;
     }
     if (in.new_password) {
-        const char *p[] = {rq->user_id, hash, rq->session_id};
+        const char *p[] = {hash, rq->session_id};
         if ((er = db_exec(rq, &set_password, p, NULL)) != RV_OK)
             return er;
     }

@@ -70,6 +70,7 @@ int main(int argc, char **argv)
         return 78;
     }
     log_set_level(config->log_level);
+    db_set_url(config->poller_database_url); /* its own role: reelvox_poller */
     if (!store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
                     config->public_url, why, sizeof why)) {
         log_msg(LOG_ERROR, "refusing to start: %s", why);

@@ -1,7 +1,7 @@
 /* POST /api/sfx — authenticated. Sound effects from a prompt.
  *
  * Body: {prompt (1..500), durationSeconds? (1..30, default 10)}; Idempotency-Key?.
- * 202 job + Location. 400, 401, 402, 405, 413, 415, 429,
+ * 202 job + Location. 400, 401, 402, 405, 409 idempotency_conflict, 413, 415, 429,
  * 503 provider_unavailable (no provider for sfx: the local one cannot) | unavailable. */
 #include <stddef.h>
 

@@ -4,8 +4,8 @@
  * volume? (0.1..10, 1), audioFormat? (mp3|wav|flac, mp3),
  * sampleRate? (8000|16000|22050|24000|32000|44100, 32000)}; header Idempotency-Key?.
  * 202 job + Location. Cost: job_costs.tts (1 credit per started 100 characters).
- * 400, 401, 402 insufficient_credits, 404 voice, 405, 409 voice not active, 413, 415,
- * 429 rate_limited, 503 provider_unavailable | unavailable. */
+ * 400, 401, 402 insufficient_credits, 404 voice, 405, 409 voice not active or expired |
+ * idempotency_conflict, 413, 415, 429 rate_limited, 503 provider_unavailable | unavailable. */
 #include <stddef.h>
 
 #include "bind.h"

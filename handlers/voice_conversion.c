@@ -7,7 +7,7 @@
  * Cost: job_costs.voice_conversion, per second of the source (perSecond, min).
  * The provider is admin_config.providers.kinds.voice_conversion (the local one
  * cannot convert). 400, 401, 402 insufficient_credits, 404 source or voice, 405,
- * 409 voice not active, 413, 415, 429 rate_limited, 503 provider_unavailable |
+ * 409 voice not active or expired | idempotency_conflict, 413, 415, 429 rate_limited, 503 provider_unavailable |
  * unavailable. */
 #include <stddef.h>
 

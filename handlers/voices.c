@@ -7,7 +7,7 @@
  * clones a voice from one of the caller's audios (a voice_clone job; the voice goes
  * pending → training → active, or failed and refunded). Cost: job_costs.voice_clone.
  * 404 when the sample is not the caller's audio, 422 when it is not 10 s to 5 min
- * long, 402, 429, 503 provider_unavailable when no provider can clone (the local
+ * long, 402, 409 idempotency_conflict, 429, 503 provider_unavailable when no provider can clone (the local
  * one cannot: no voice is made).
  * Both: 400, 401, 405, 413, 415, 503 unavailable. */
 #include <stddef.h>

@@ -24,6 +24,7 @@ as_pg() {
 pg_socket_dir() { readlink -f "$PG_DIR"; }
 
 export RV_DATABASE_URL=${RV_DATABASE_URL:-"host=$(pg_socket_dir) dbname=reelvox user=reelvox_app"}
+export RV_POLLER_DATABASE_URL=${RV_POLLER_DATABASE_URL:-"host=$(pg_socket_dir) dbname=reelvox user=reelvox_poller"}
 export RV_MIGRATE_URL=${RV_MIGRATE_URL:-"host=$(pg_socket_dir) dbname=reelvox user=postgres"}
 
 # Every endpoint binary (one FastCGI socket each); the poller is not one.

@@ -346,6 +346,7 @@ def stack_env(**extra):
             if eq and k:
                 env[k] = v.strip().strip("'\"")
     env.setdefault("RV_DATABASE_URL", f"host={pg_host()} dbname=reelvox user=reelvox_app")
+    env.setdefault("RV_POLLER_DATABASE_URL", f"host={pg_host()} dbname=reelvox user=reelvox_poller")
     env.setdefault("RV_PUBLIC_URL", f"http://127.0.0.1:{env.get('RV_PORT', '8080')}")
     env["RV_BIN_DIR"] = BIN_DIR
     env.update({k: str(v) for k, v in extra.items()})

@@ -111,21 +111,48 @@ def test_idempotency_key(api, db, register):
     j2 = assert_json(r2, 202)
     assert j2["id"] == j1["id"]
     assert r2.headers.get("Location") == r1.headers.get("Location") == f"/api/jobs/{j1['id']}"
-    # Even with another body: the key decides.
-    j3 = assert_json(post_tts(api, u, {"text": "Something else", "voiceId": VOICE}, idem=key), 202)
-    assert j3["id"] == j1["id"] and j3["input"]["text"] == "Say it once."
+    # The same request in another spelling (member order, spacing, a default
+    # written out) is the same request.
+    raw = ('{ "voiceId" : "%s",\n  "text": "Say it once.", "speed": 1 }' % VOICE).encode()
+    r4 = api.request("POST", TTS, data=raw, token=u.access, ctype="application/json",
+                     headers={"Idempotency-Key": key})
+    assert assert_json(r4, 202)["id"] == j1["id"]
+    # Another body under the same key: refused, nothing new, nothing charged.
+    c = assert_problem(post_tts(api, u, {"text": "Something else", "voiceId": VOICE}, idem=key),
+                       409, "idempotency_conflict")
+    assert "Idempotency-Key" in c["detail"]
     assert user_jobs(db, u) == 1
     assert job_ledger(db, j1["id"]) == [("job_charge", -1)]
     assert balance(db, u) == before - 1
+    # The key's first job is untouched and still answers the first request.
+    j5 = assert_json(post_tts(api, u, {"text": "Say it once.", "voiceId": VOICE}, idem=key), 202)
+    assert j5["id"] == j1["id"] and j5["input"]["text"] == "Say it once."
     # A key is per user: another user's same key starts their own job.
     v = register()
     jv = assert_json(post_tts(api, v, {"text": "Say it once.", "voiceId": VOICE}, idem=key), 202)
     assert jv["id"] != j1["id"]
-    # The 255-character limit; the same key works for sfx (it is per user, not per kind).
+    # The same key on another endpoint is another request: 409 as well.
+    assert_problem(api.post(SFX, {"prompt": "bells"}, token=u.access,
+                            headers={"Idempotency-Key": key}), 409, "idempotency_conflict")
+    # The 255-character limit.
     k255 = "k" * 255
     js = submit_sfx(api, u, "bells", idem=k255)
     assert assert_json(api.post(SFX, {"prompt": "bells"}, token=u.access,
                                 headers={"Idempotency-Key": k255}), 202)["id"] == js["id"]
+
+
+def test_idempotency_keys_are_kept_with_their_job(api, db, register):
+    """A key answers its job for as long as the job exists (API.md: at least 24 h):
+    a job two days old still answers its key, and another body still conflicts."""
+    u = register()
+    key = "old-" + uuid.uuid4().hex
+    j = assert_json(post_tts(api, u, {"text": "An old one.", "voiceId": VOICE}, idem=key), 202)
+    db.rows("UPDATE jobs SET created_at = now() - interval '2 days' WHERE id = :'j'", j=j["id"])
+    again = assert_json(post_tts(api, u, {"text": "An old one.", "voiceId": VOICE}, idem=key), 202)
+    assert again["id"] == j["id"]
+    assert_problem(post_tts(api, u, {"text": "A new one.", "voiceId": VOICE}, idem=key), 409,
+                   "idempotency_conflict")
+    assert user_jobs(db, u) == 1
 
 
 def test_idempotent_repeat_does_not_use_the_rate_limit(api, db, register):

@@ -108,6 +108,9 @@ def test_env_file(dest):
     assert len(base64.b64decode(secret)) == 48  # openssl rand -base64 48
     assert len(set(secret)) >= 12               # what config_secret_ok demands
     assert "dbname=reelvox" in vals["RV_DATABASE_URL"]
+    # The poller connects as its own role, not as the handlers' one.
+    assert "user=reelvox_poller" in vals["RV_POLLER_DATABASE_URL"]
+    assert "user=reelvox_app" in vals["RV_DATABASE_URL"]
     assert vals["RV_PORT"] == PORT
     assert vals["RV_PUBLIC_URL"] == f"http://127.0.0.1:{PORT}"
 

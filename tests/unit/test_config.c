@@ -8,10 +8,10 @@
 
 static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /* 40, varied */
 
-static const char *const VARS[] = {"RV_DATABASE_URL", "RV_JWT_SECRET",       "RV_JWT_ISSUER",
-                                   "RV_WORKERS",      "RV_REFRESH_TTL_DAYS", "RV_PUBLIC_URL",
-                                   "RV_DATA_DIR",     "RV_LOG_LEVEL",        "RV_UPLOAD_DIR",
-                                   "RV_SESSION_RECHECK_SECONDS"};
+static const char *const VARS[] = {
+    "RV_DATABASE_URL", "RV_JWT_SECRET", "RV_JWT_ISSUER", "RV_WORKERS",    "RV_REFRESH_TTL_DAYS",
+    "RV_PUBLIC_URL",   "RV_DATA_DIR",   "RV_LOG_LEVEL",  "RV_UPLOAD_DIR", "RV_POLLER_DATABASE_URL",
+    "RV_SESSION_RECHECK_SECONDS"};
 
 static int clear_env(void **state)
 {
@@ -149,6 +149,8 @@ static void test_defaults(void **state)
     (void)state;
     expect_load(false, true, NULL);
     assert_string_equal(config->database_url, "dbname=reelvox");
+    /* The poller has a role of its own, never the handlers' by default. */
+    assert_string_equal(config->poller_database_url, "dbname=reelvox user=reelvox_poller");
     assert_string_equal(config->jwt_issuer, "reelvox");
     assert_string_equal(config->data_dir, "./var");
     assert_string_equal(config->upload_dir, "./var/nginx/body");
@@ -268,11 +270,13 @@ static void test_strings(void **state)
 {
     (void)state;
     setenv("RV_DATABASE_URL", "host=/tmp dbname=x", 1);
+    setenv("RV_POLLER_DATABASE_URL", "host=/tmp dbname=x user=p", 1);
     setenv("RV_JWT_ISSUER", "reelvox-test", 1);
     setenv("RV_DATA_DIR", "/srv/reelvox", 1);
     setenv("RV_PUBLIC_URL", "https://reelvox.dev", 1);
     expect_load(false, true, NULL);
     assert_string_equal(config->database_url, "host=/tmp dbname=x");
+    assert_string_equal(config->poller_database_url, "host=/tmp dbname=x user=p");
     assert_string_equal(config->jwt_issuer, "reelvox-test");
     assert_string_equal(config->data_dir, "/srv/reelvox");
     assert_string_equal(config->public_url, "https://reelvox.dev");
