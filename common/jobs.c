@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pgjson.h"
 #include "providers/provider.h"
 #include "resp.h"
 #include "views.h"
@@ -94,6 +95,9 @@ static rv_err prepare(rv_req *rq, const char *kind, json_object *input, submit_c
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(c->token, sizeof c->token, raw, sizeof raw);
     c->json = json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN);
+    /* The input goes into jsonb: a "\u0000" a handler let through would answer 500. */
+    if (!pgjson_ok(c->json, strlen(c->json)))
+        return req_fail(rq, RV_E_MALFORMED_JSON, "the input holds text that cannot be stored");
     c->available = prov_available_for(rq->a, kind);
     return RV_OK;
 }
