@@ -65,13 +65,14 @@ bool webhook_verify_standard(const char *secret, const char *id, const char *tim
     if (!id || !*id || strlen(id) > 256 || !timestamp || !sigs || !body ||
         !decode_secret(secret, key, &key_len))
         return false;
-    /* The timestamp is range-checked before any arithmetic: now - ts overflows for
-     * a timestamp near LONG_MIN or LONG_MAX. */
+    /* now - ts overflowed for a timestamp near LONG_MIN (labs() of it is undefined):
+     * the difference is taken only when it fits. */
     char *end;
+    long ts, age;
     errno = 0;
-    long ts = strtol(timestamp, &end, 10);
-    if (errno || *end || end == timestamp || tolerance < 0 || ts < (long)now - tolerance ||
-        ts > (long)now + tolerance)
+    ts = strtol(timestamp, &end, 10);
+    if (errno || *end || end == timestamp || tolerance < 0 ||
+        __builtin_sub_overflow((long)now, ts, &age) || age > tolerance || age < -tolerance)
         return false;
     mac(key, key_len, id, timestamp, body, body_len, want);
 

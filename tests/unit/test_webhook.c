@@ -94,8 +94,10 @@ static void test_extreme_timestamps(void **state)
         sign("msg_1", stamps[i], body, sig);
         assert_false(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body, strlen(body),
                                              1800000000, 300));
-        assert_false(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body, strlen(body),
-                                             (time_t)0x7fffffffffffffffLL, 300));
+        /* A clock at the end of time_t: only the timestamp as extreme is fresh. */
+        assert_int_equal(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body,
+                                                 strlen(body), (time_t)0x7fffffffffffffffLL, 300),
+                         !strcmp(stamps[i], "9223372036854775807"));
     }
 }
 
