@@ -81,7 +81,10 @@ int pgjson_clean(arena *a, const char *s, size_t n, char **out)
     return replaced;
 }
 
-bool pgjson_ok(const char *s, size_t n) { return s && scan((const unsigned char *)s, n, NULL) == 0; }
+bool pgjson_ok(const char *s, size_t n)
+{
+    return s && scan((const unsigned char *)s, n, NULL) == 0;
+}
 
 char *pgjson_text(arena *a, const char *s, size_t max_bytes)
 {

@@ -37,12 +37,13 @@ static const char *replicate_secret(rv_req *rq)
     http_run(rq->a, &c, 1);
     json_object *o = c.status == 200 ? json_tokener_parse(c.resp) : NULL, *key;
     const char *s = NULL;
-    if (o && json_object_object_get_ex(o, "key", &key) && json_object_is_type(key, json_type_string))
+    if (o && json_object_object_get_ex(o, "key", &key) &&
+        json_object_is_type(key, json_type_string))
         s = arena_strdup(rq->a, json_object_get_string(key));
     json_object_put(o);
     if (!s)
-        log_msg(LOG_ERROR, "could not fetch the Replicate webhook secret (status %ld %s)",
-                c.status, c.error);
+        log_msg(LOG_ERROR, "could not fetch the Replicate webhook secret (status %ld %s)", c.status,
+                c.error);
     return s;
 }
 

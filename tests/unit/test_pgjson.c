@@ -69,8 +69,14 @@ static void test_text(void **state)
     arena *a = arena_new();
     assert_null(pgjson_text(a, NULL, 10));
     assert_string_equal(pgjson_text(a, "fine", 100), "fine");
-    assert_string_equal(pgjson_text(a, "a\xff" "b", 100), "a\xEF\xBF\xBD" "b");
-    assert_string_equal(pgjson_text(a, "\xed\xa0\x80", 100), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(pgjson_text(a,
+                                    "a\xff"
+                                    "b",
+                                    100),
+                        "a\xEF\xBF\xBD"
+                        "b");
+    assert_string_equal(pgjson_text(a, "\xed\xa0\x80", 100),
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
     assert_string_equal(pgjson_text(a, "caf\xc3\xa9", 4), "caf"); /* never half a character */
     assert_string_equal(pgjson_text(a, "caf\xc3\xa9", 5), "caf\xc3\xa9");
     assert_string_equal(pgjson_text(a, "abcdef", 3), "abc");
