@@ -47,6 +47,15 @@ def test_unsatisfiable_range_is_problem_json(api, media_link, rng):
     assert one(r, "Cache-Control") == "private, max-age=3600"
 
 
+@pytest.mark.parametrize("cond", [{"If-Match": '"nope"'},
+                                  {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:01 GMT"}])
+def test_failed_precondition_is_problem_json(api, media_link, cond):
+    """Regression: nginx answered its HTML 412 page."""
+    r = api.get(media_link[0], headers=cond)
+    assert_problem(r, 412, "precondition_failed")
+    assert b"RIFF" not in r.content
+
+
 @pytest.mark.parametrize("rng", [None, "bytes=0-9", "bytes=-4"])
 def test_media_answer_headers(api, media_link, rng):
     """One Cache-Control (it came twice: the handler's and /_media/'s), and no
