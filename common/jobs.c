@@ -36,6 +36,7 @@ static const struct {
     [SUBMIT_SAMPLE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such audio"},
     [SUBMIT_SAMPLE_TOO_SHORT] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
     [SUBMIT_SAMPLE_TOO_LONG] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
+    [SUBMIT_INPUT_UNSTORABLE] = {RV_E_MALFORMED_JSON, "the input holds text that cannot be stored"},
     [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
 };
 

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "pgjson.h"
 #include "providers/provider.h"
 
 #define SUBMIT_COLS "status, job_json, job_id, retry_after, required, balance"
@@ -54,6 +55,12 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
     sodium_bin2hex(token, sizeof token, raw, sizeof raw);
     const char *json = json_object_to_json_string_ext(rq->input, JSON_C_TO_STRING_PLAIN);
     const char *available = prov_available_for(c->a, rq->kind);
+    /* The input goes into jsonb: a "\u0000" a caller let through would fail there. */
+    memset(out, 0, sizeof *out);
+    if (!pgjson_ok(json, strlen(json))) {
+        out->status = SUBMIT_INPUT_UNSTORABLE;
+        return RV_OK;
+    }
 
     PGresult *r;
     rv_err er;

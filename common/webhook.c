@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_KEY = 128 };
+/* A key shorter than this is refused: Replicate's are 32 bytes, and a short one
+ * (a truncated or mistyped secret) would make forging a signature easy. */
+enum { MAX_KEY = 128, MIN_KEY = 24 };
 
 static bool decode_secret(const char *secret, unsigned char *key, size_t *key_len)
 {
@@ -16,7 +18,16 @@ static bool decode_secret(const char *secret, unsigned char *key, size_t *key_le
         secret += sizeof prefix - 1;
     return sodium_base642bin(key, MAX_KEY, secret, strlen(secret), NULL, key_len, NULL,
                              sodium_base64_VARIANT_ORIGINAL) == 0 &&
-           *key_len > 0;
+           *key_len >= MIN_KEY;
+}
+
+bool webhook_secret_valid(const char *secret)
+{
+    unsigned char key[MAX_KEY];
+    size_t key_len;
+    bool ok = decode_secret(secret, key, &key_len);
+    sodium_memzero(key, sizeof key);
+    return ok;
 }
 
 static void mac(const unsigned char *key, size_t key_len, const char *id, const char *ts,
@@ -54,10 +65,14 @@ bool webhook_verify_standard(const char *secret, const char *id, const char *tim
     if (!id || !*id || strlen(id) > 256 || !timestamp || !sigs || !body ||
         !decode_secret(secret, key, &key_len))
         return false;
+    /* now - ts overflowed for a timestamp near LONG_MIN (labs() of it is undefined):
+     * the difference is taken only when it fits. */
     char *end;
+    long ts, age;
     errno = 0;
-    long ts = strtol(timestamp, &end, 10);
-    if (errno || *end || end == timestamp || labs((long)now - ts) > tolerance)
+    ts = strtol(timestamp, &end, 10);
+    if (errno || *end || end == timestamp || tolerance < 0 ||
+        __builtin_sub_overflow((long)now, ts, &age) || age > tolerance || age < -tolerance)
         return false;
     mac(key, key_len, id, timestamp, body, body_len, want);
 

@@ -237,6 +237,7 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
         calls[i].url = j->st.output_url;
         calls[i].save_to = tmp ? tmp : "/dev/null";
         calls[i].timeout_ms = 120000;
+        prov_download_setup(j->ad, j->kind, &calls[i]); /* https, public, capped */
     }
     http_run(w->rq->a, calls, (size_t)n);
     media_info *mis = arena_alloc(w->rq->a, (size_t)n * sizeof *mis);

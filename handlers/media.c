@@ -2,8 +2,10 @@
  *
  * Checks the link's HMAC (constant time) and expiry, then hands the file to nginx
  * with X-Accel-Redirect to the internal /_media/ location, so nginx sends the bytes
- * (Range, sendfile). 403 forbidden for a wrong, expired or missing signature;
- * 404 (from nginx) when the file is gone. 405. */
+ * (Range, sendfile). The answer's one Cache-Control is the one set here (nginx
+ * keeps it through the redirect; /_media/ adds none). 403 forbidden for a wrong,
+ * expired or missing signature; 404 (from nginx) when the file is gone; 416 (from
+ * nginx) for a Range outside the file. 405. */
 #include <time.h>
 
 #include "resp.h"

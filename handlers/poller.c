@@ -21,6 +21,7 @@
 #include "db.h"
 #include "log.h"
 #include "storage.h"
+#include "webhook_secret.h"
 #include "work.h"
 
 static volatile sig_atomic_t stopping;
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
     rv_req rq = {.a = a, .role = "system"};
     work_ctx w;
     work_init(&w, &rq, poller_id);
+    webhook_secret_refresh(&rq); /* the receivers verify with what this stores */
     if (db_listen(&rq, "reelvox_jobs") != RV_OK || db_listen(&rq, "reelvox_webhooks") != RV_OK)
         log_msg(LOG_WARN, "database not reachable yet; sweeping on a timer");
 

@@ -1,5 +1,6 @@
 #include "provider.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool always(void) { return true; }
@@ -25,4 +26,47 @@ char *prov_available_for(arena *a, const char *kind)
         if (adapters[i]->available() && adapters[i]->serves(kind))
             list = arena_printf(a, "%s%s%s", list, list[1] ? "," : "", adapters[i]->name);
     return arena_printf(a, "%s}", list);
+}
+
+bool prov_id_valid(const char *s)
+{
+    size_t n = s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+                 : 0;
+    return n >= 1 && n <= 64 && s[n] == '\0';
+}
+
+/* Far below what a file may be in storage: a provider's output is one clip. Video
+ * kinds, when they come, get a row of their own. */
+static const struct {
+    const char *kind;
+    size_t cap;
+} caps[] = {
+    {"tts", 50u << 20},
+    {"sfx", 50u << 20},
+    {"voice_clone", 50u << 20},
+    {"voice_conversion", 50u << 20},
+};
+enum { DEFAULT_OUTPUT_CAP = 50u << 20 };
+
+size_t prov_output_cap(const char *kind)
+{
+    for (size_t i = 0; kind && i < sizeof caps / sizeof caps[0]; i++)
+        if (!strcmp(caps[i].kind, kind))
+            return caps[i].cap;
+    return DEFAULT_OUTPUT_CAP;
+}
+
+static bool env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
+}
+
+void prov_download_setup(const prov_adapter *ad, const char *kind, http_call *c)
+{
+    c->untrusted = true;
+    c->allow_http = env_on("RV_ALLOW_HTTP_DOWNLOADS");
+    c->allow_private = env_on("RV_ALLOW_PRIVATE_DOWNLOADS");
+    c->trusted_origin = ad && ad->origin ? ad->origin() : NULL;
+    c->max_bytes = prov_output_cap(kind);
 }

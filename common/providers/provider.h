@@ -96,11 +96,28 @@ typedef struct prov_adapter {
     bool (*find_page)(arena *a, const http_call *c, prov_lookup *f, const char **next);
     /* Reads a webhook event's payload (already verified and stored). */
     bool (*read_event)(arena *a, json_object *payload, prov_status *st);
+    /* The provider's own base URL (its simulator's in tests), whose origin may serve
+     * outputs over http and from any address; NULL: none. */
+    const char *(*origin)(void);
 } prov_adapter;
 
 /* Reads a provider's status from a prediction-like object; shared by read and
  * read_event of the Replicate adapter (exposed for tests). */
 bool prov_replicate_status(arena *a, json_object *prediction, prov_status *st);
+
+/* Whether s is usable as a provider's id of a job or a voice: [A-Za-z0-9_-]{1,64}.
+ * Ids go into URL paths and PostgreSQL array literals; anything else is refused
+ * when read. */
+bool prov_id_valid(const char *s);
+
+/* The largest output of a kind the poller downloads (audio: 50 MiB). */
+size_t prov_output_cap(const char *kind);
+
+/* Makes c, a download of a job's output from ad, a restricted one: https only and
+ * public addresses only (http.h, untrusted) except from the provider's own origin,
+ * at most prov_output_cap(kind) bytes. RV_ALLOW_HTTP_DOWNLOADS=1 and
+ * RV_ALLOW_PRIVATE_DOWNLOADS=1 lift the two rules (tests, a private deployment). */
+void prov_download_setup(const prov_adapter *ad, const char *kind, http_call *c);
 
 /* The adapter called name, or NULL. */
 const prov_adapter *prov_find(const char *name);

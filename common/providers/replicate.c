@@ -10,13 +10,14 @@
 #include <time.h>
 
 #include "config.h"
+#include "pgjson.h"
 #include "provider.h"
 #include "storage.h"
 
 /* How long the links to our files that go into a model's input stay valid, counted
  * from the job's creation: far past any job's deadline, and the same link for every
  * build of one job's input (a rescue matches the provider's work by its input). */
-enum { INPUT_LINK_TTL = 6 * 3600 };
+enum { INPUT_LINK_TTL = 6 * 3600, PROV_MESSAGE_MAX = 1000 };
 
 static const char *base_url(void)
 {
@@ -181,11 +182,21 @@ static const char *output_url(arena *a, json_object *out)
     return NULL;
 }
 
+/* The string of an id member, or NULL when it is no usable id (prov_id_valid; a
+ * NUL inside would hide the rest from that check). */
+static const char *id_of(json_object *v)
+{
+    if (!v || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) && prov_id_valid(s) ? s : NULL;
+}
+
 bool prov_replicate_status(arena *a, json_object *p, prov_status *st)
 {
     json_object *id = get(p, "id"), *status = get(p, "status");
-    if (!id || !status || !json_object_is_type(status, json_type_string))
-        return false;
+    if (!id || !status || !json_object_is_type(status, json_type_string) || !id_of(id))
+        return false; /* an id goes into URL paths and array literals: checked first */
     const char *s = json_object_get_string(status);
     memset(st, 0, sizeof *st);
     st->provider_job_id = arena_strdup(a, json_object_get_string(id));
@@ -200,8 +211,7 @@ bool prov_replicate_status(arena *a, json_object *p, prov_status *st)
         st->progress = 100;
         json_object *out = get(p, "output"), *voice = get(out, "voice_id");
         st->output_url = output_url(a, out);
-        if (voice && json_object_is_type(voice, json_type_string) &&
-            json_object_get_string_len(voice) > 0)
+        if (id_of(voice))
             st->voice_id = arena_strdup(a, json_object_get_string(voice));
         if (!st->output_url) {
             st->state = PROV_FAILED;
@@ -214,8 +224,9 @@ bool prov_replicate_status(arena *a, json_object *p, prov_status *st)
     } else if (!strcmp(s, "failed") || !strcmp(s, "aborted")) {
         st->state = PROV_FAILED;
         json_object *err = get(p, "error");
+        /* The provider's words go into the job's error (jsonb): valid UTF-8, cut. */
         st->message = err && json_object_is_type(err, json_type_string)
-                          ? arena_strdup(a, json_object_get_string(err))
+                          ? pgjson_text(a, json_object_get_string(err), PROV_MESSAGE_MAX)
                           : arena_printf(a, "the prediction %s", s);
     } else {
         return false;
@@ -402,4 +413,5 @@ const prov_adapter prov_replicate = {
     .read = read_answer,
     .find_page = find_page,
     .read_event = read_event,
+    .origin = base_url,
 };

@@ -119,6 +119,13 @@ def _enum(*choices):
     return conv
 
 
+def _url(v):
+    s = str(v)
+    if not re.match(r"^https?://[^\s]+$", s):
+        raise ValueError("must be an http(s) URL")
+    return s
+
+
 # Every key a directive or /_sim/config accepts, with its parser.
 FAULT_KEYS = {
     "delay_ms": _int(0, 3_600_000),        # processing time (processing -> terminal)
@@ -137,6 +144,8 @@ FAULT_KEYS = {
     "bad_signature": _flag,                # sign webhooks with a wrong key
     "extra_signature": _flag,              # prepend a wrong "v1,..." before the right one
     "output_expired": _flag,               # output files answer 404
+    "output_redirect": _url,               # output files answer 302 to this URL
+    "output_bytes": _int(44, 1 << 31),     # output files padded (streamed) to this size
     "webhook_retries": _int(0, 20),        # retries after a failed delivery (default 3)
     "webhook_backoff_ms": _int(0, 600_000),  # first retry delay, x2.5 each time (default 200)
     "webhook_timeout_s": _float(0.1, 120),  # per delivery attempt (default 5)
@@ -1103,7 +1112,19 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
             return
+        f = p.faults if p else {}
+        if f.get("output_redirect"):
+            try:
+                self.send_response(302)
+                self.send_header("Location", f["output_redirect"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:
+                self.close_connection = True
+            return
         data = make_wav(*entry[1])
+        if f.get("output_bytes", 0) > len(data):
+            return self.file_padded(data, f["output_bytes"])
         try:
             self.send_response(200)
             self.send_header("Content-Type", "audio/wav")
@@ -1112,6 +1133,25 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def file_padded(self, data, size):
+        """The WAV followed by zeros up to size bytes (a player stops at its data
+        chunk), streamed: a client that gives up early just closes."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            self.wfile.write(data)
+            left, zeros = size - len(data), bytes(1 << 16)
+            while left > 0:
+                n = min(left, len(zeros))
+                self.wfile.write(zeros[:n])
+                left -= n
         except OSError:
             self.close_connection = True
 

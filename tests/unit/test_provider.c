@@ -335,6 +335,76 @@ static void test_backoff(void **state)
     assert_true(work_backoff(0, 0, 1) == 1);
 }
 
+/* A provider's ids go into URL paths and array literals: only [A-Za-z0-9_-]{1,64}
+ * is taken; a voice id that is not one is no voice id; its error text is made valid
+ * UTF-8 and cut before it reaches the job's error (jsonb). */
+static void test_untrusted_answers(void **state)
+{
+    arena *a = *state;
+    static const char *const bad_ids[] = {
+        "\"p/../../v1/account\"", "\"p\\\",\\\"q\"", "\"p q\"", "\"\"", "7", "null",
+        "\"p%2f\"", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "\"p\\u0000q\""};
+    for (size_t i = 0; i < N_ELEMS(bad_ids); i++) {
+        bool ok;
+        char *json = arena_printf(a, "{\"id\":%s,\"status\":\"processing\"}", bad_ids[i]);
+        (void)status_of(a, json, &ok);
+        if (ok)
+            fail_msg("id %s was taken", bad_ids[i]);
+    }
+    assert_true(prov_id_valid("abc_DEF-123"));
+    assert_true(prov_id_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_false(prov_id_valid(NULL));
+    bool ok;
+    prov_status st = status_of(a, "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":"
+                                  "{\"voice_id\":\"v\\\"1\",\"preview\":\"https://x/p.wav\"}}", &ok);
+    assert_true(ok);
+    assert_null(st.voice_id);
+    char *err = arena_printf(a, "{\"id\":\"p\",\"status\":\"failed\",\"error\":\"%s\"}",
+                             "bad \xff byte");
+    json_object *p = json_tokener_parse(err); /* as the poller reads answers: lenient */
+    assert_non_null(p);
+    assert_true(prov_replicate_status(a, p, &st));
+    assert_string_equal(st.message, "bad \xEF\xBF\xBD byte");
+    json_object_put(p);
+    char *long_err = arena_alloc(a, 5001);
+    memset(long_err, 'e', 5000);
+    p = json_object_new_object();
+    json_object_object_add(p, "id", json_object_new_string("p"));
+    json_object_object_add(p, "status", json_object_new_string("failed"));
+    json_object_object_add(p, "error", json_object_new_string(long_err));
+    assert_true(prov_replicate_status(a, p, &st));
+    assert_int_equal(strlen(st.message), 1000);
+    json_object_put(p);
+}
+
+/* Output downloads: https and public addresses only, except from the provider's own
+ * configured origin; capped far below 512 MiB. */
+static void test_download_setup(void **state)
+{
+    (void)state;
+    setenv("RV_REPLICATE_URL", "http://127.0.0.1:18220", 1);
+    unsetenv("RV_ALLOW_HTTP_DOWNLOADS");
+    unsetenv("RV_ALLOW_PRIVATE_DOWNLOADS");
+    http_call c = {0};
+    prov_download_setup(prov_find("replicate"), "tts", &c);
+    assert_true(c.untrusted);
+    assert_false(c.allow_http);
+    assert_false(c.allow_private);
+    assert_string_equal(c.trusted_origin, "http://127.0.0.1:18220");
+    assert_int_equal(c.max_bytes, 50u << 20);
+    setenv("RV_ALLOW_HTTP_DOWNLOADS", "1", 1);
+    setenv("RV_ALLOW_PRIVATE_DOWNLOADS", "1", 1);
+    http_call d = {0};
+    prov_download_setup(prov_find("local"), "voice_clone", &d);
+    assert_true(d.untrusted && d.allow_http && d.allow_private);
+    assert_null(d.trusted_origin);
+    unsetenv("RV_ALLOW_HTTP_DOWNLOADS");
+    unsetenv("RV_ALLOW_PRIVATE_DOWNLOADS");
+    assert_true(prov_output_cap("sfx") <= 50u << 20);
+    assert_true(prov_output_cap("anything") <= 50u << 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +414,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conversion_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_submit, setup, teardown),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test_setup_teardown(test_untrusted_answers, setup, teardown),
+        cmocka_unit_test(test_download_setup),
     };
     return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
 }

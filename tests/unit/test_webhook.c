@@ -81,6 +81,46 @@ static void test_several_signatures(void **state)
                                         1800000000, 300));
 }
 
+/* Regression: a timestamp at the ends of long made labs(now - ts) overflow (UBSan
+ * aborted the handler). Refused, whatever the clock says. */
+static void test_extreme_timestamps(void **state)
+{
+    (void)state;
+    static const char *const stamps[] = {"-9223372036854775808", "9223372036854775807",
+                                         "-9223372036854775807", "9223372036854775808",
+                                         "-1", "0"};
+    for (size_t i = 0; i < N_ELEMS(stamps); i++) {
+        char sig[128];
+        sign("msg_1", stamps[i], body, sig);
+        assert_false(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body, strlen(body),
+                                             1800000000, 300));
+        /* A clock at the end of time_t: only the timestamp as extreme is fresh. */
+        assert_int_equal(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body,
+                                                 strlen(body), (time_t)0x7fffffffffffffffLL, 300),
+                         !strcmp(stamps[i], "9223372036854775807"));
+    }
+}
+
+/* A secret that decodes to fewer than 24 bytes is refused, even when the signature
+ * was made with it. */
+static void test_short_secret(void **state)
+{
+    (void)state;
+    static const char *const weak[] = {"whsec_AAAA", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZI",
+                                       "whsec_", "", "MfKQ"};
+    for (size_t i = 0; i < N_ELEMS(weak); i++) {
+        char sig[128] = "v1,AAAA";
+        (void)webhook_sign_standard(weak[i], "msg_1", "1800000000", body, strlen(body), sig,
+                                    sizeof sig);
+        assert_false(webhook_verify_standard(weak[i], "msg_1", "1800000000", sig, body,
+                                             strlen(body), 1800000000, 300));
+        assert_false(webhook_secret_valid(weak[i]));
+    }
+    assert_true(webhook_secret_valid(secret));
+    assert_true(webhook_secret_valid(secret + 6)); /* bare base64 */
+    assert_false(webhook_secret_valid(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +128,8 @@ int main(void)
         cmocka_unit_test(test_known_vector),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_several_signatures),
+        cmocka_unit_test(test_extreme_timestamps),
+        cmocka_unit_test(test_short_secret),
     };
     if (sodium_init() < 0)
         return 1;

@@ -1,0 +1,26 @@
+# Sourced by scripts/up and scripts/install: the values of nginx/reelvox.conf.in's
+# placeholders that come from settings. Each prints one line (nginx takes several
+# directives on one line), or nothing.
+
+# @REAL_IP@ from RV_TRUSTED_PROXIES (addresses or CIDRs, commas or spaces): the
+# realip directives that take the client's address from X-Forwarded-For when the
+# connection comes from one of them. Anything else in the list is refused (exit 1).
+rv_nginx_real_ip() {
+    local out="" a
+    for a in $(printf '%s' "${1:-}" | tr ',' ' '); do
+        if ! [[ $a =~ ^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$ ]]; then
+            printf 'RV_TRUSTED_PROXIES: "%s" is not an address or a CIDR\n' "$a" >&2
+            return 1
+        fi
+        out+="set_real_ip_from $a; "
+    done
+    [ -z "$out" ] || out+="real_ip_header X-Forwarded-For; real_ip_recursive on;"
+    printf '%s' "$out"
+}
+
+# @HSTS@ from RV_PUBLIC_URL: the Strict-Transport-Security value when it is https.
+rv_nginx_hsts() {
+    case ${1:-} in
+    [Hh][Tt][Tt][Pp][Ss]://*) printf '%s' 'max-age=31536000; includeSubDomains' ;;
+    esac
+}
