@@ -35,8 +35,8 @@ def handler_processes():
     """{handler pid: sorted worker pids} of the stack's FastCGI handlers."""
     parents = {}
     for f in glob.glob(os.path.join(DATA_DIR, "run", "*.pid")):
-        if os.path.basename(f) == "nginx.pid":
-            continue
+        if os.path.basename(f) in ("nginx.pid", "poller.pid"):
+            continue  # not handlers (a poller run ends every 55 s anyway)
         with open(f) as fh:
             parents[int(fh.read().strip())] = []
     for stat in glob.glob("/proc/[0-9]*/stat"):
