@@ -35,6 +35,7 @@ static const struct {
     {"audio_not_found", SUBMIT_SAMPLE_NOT_FOUND},
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG},
+    {"input_unstorable", SUBMIT_INPUT_UNSTORABLE}, /* decided in C, before SQL */
 };
 
 submit_status submit_status_of(const char *s)

@@ -25,6 +25,7 @@ static const struct {
     {"audio_not_found", SUBMIT_SAMPLE_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT, RV_E_UNPROCESSABLE, 422},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG, RV_E_UNPROCESSABLE, 422},
+    {"input_unstorable", SUBMIT_INPUT_UNSTORABLE, RV_E_MALFORMED_JSON, 400},
 };
 
 static void test_status_strings(void **state)
