@@ -21,7 +21,7 @@ void *arena_alloc(arena *a, size_t n);  /* zeroed, aligned to max_align_t */
 char *arena_strdup(arena *a, const char *s);          /* NULL gives NULL */
 char *arena_strndup(arena *a, const char *s, size_t n); /* at most n bytes, stops at NUL */
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(arena *a, const char *fmt, va_list ap);
+char *arena_vprintf(arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* The concatenation of n strings (NULL parts count as empty); memcpy-fast where
  * arena_printf would format byte by byte. */

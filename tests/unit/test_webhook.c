@@ -81,6 +81,22 @@ static void test_several_signatures(void **state)
                                         1800000000, 300));
 }
 
+/* Timestamps at the ends of long, correctly signed: refused, and without the
+ * signed overflow of now - ts that UBSan aborts on (the asan build); found by
+ * tests/fuzz/fuzz_webhook, seed corpus/webhook/regress-ts-overflow. */
+static void test_timestamp_extremes(void **state)
+{
+    (void)state;
+    static const char *const stamps[] = {"-9223372036854775808", "9223372036854775807",
+                                         "-9223372036854775000", "9223372036854775000"};
+    char sig[128];
+    for (size_t i = 0; i < N_ELEMS(stamps); i++) {
+        sign("msg_1", stamps[i], body, sig);
+        assert_false(webhook_verify_standard(secret, "msg_1", stamps[i], sig, body, strlen(body),
+                                             1800000000, WEBHOOK_TOLERANCE));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +104,7 @@ int main(void)
         cmocka_unit_test(test_known_vector),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_several_signatures),
+        cmocka_unit_test(test_timestamp_extremes),
     };
     if (sodium_init() < 0)
         return 1;
