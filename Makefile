@@ -103,12 +103,15 @@ bench:
 	@scripts/bench
 
 fmt:
-	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c 2>/dev/null || \
-	clang-format -i common/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c
+	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.[ch] tests/tools/*.c \
+	  tests/fuzz/*.[ch]
 
+# cppcheck, clang-tidy (.clang-tidy), STYLE.md's banned functions, clang-format.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Icommon common handlers
+	@scripts/lint
+
+fmt-check:
+	@scripts/lint format
 
 clean:
 	rm -rf build bin

@@ -324,7 +324,7 @@ static void bind_number(rv_req *rq, const bind_field *f, json_object *v, void *s
 
 rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *out)
 {
-    json_object *obj;
+    json_object *obj = NULL;
     rv_err er = bind_parse(rq, &obj);
     if (er != RV_OK)
         return er;

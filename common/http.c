@@ -88,7 +88,7 @@ static void setup(transfer *t, CURLM *multi)
         snprintf(c->error, sizeof c->error, "cannot write the download");
         return;
     }
-    struct stat sb;
+    struct stat sb = {0};
     if (c->upload_from &&
         (!(t->upload = fopen(c->upload_from, "rb")) || fstat(fileno(t->upload), &sb) != 0)) {
         snprintf(c->error, sizeof c->error, "cannot read the file to send");
