@@ -9,12 +9,60 @@ static const char JSON_TYPE[] = "application/json; charset=utf-8";
 static const char PROBLEM_TYPE[] = "application/problem+json; charset=utf-8";
 static const char PROBLEM_BASE[] = "https://reelvox.dev/problems/";
 
+static bool json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* json without the whitespace between its tokens, so that every answer has one
+ * style, json-c's compact one: PostgreSQL's json_build_object() writes
+ * {"id" : "…", "email" : …} and jsonb's text {"id": "…"}. Strings are copied as
+ * they are (escapes included). json is our own well-formed text, not client input.
+ * Returns json itself when it is compact already, else an arena copy; *len gets
+ * the length. */
+static const char *json_compact(arena *a, const char *json, size_t *len)
+{
+    size_t n = strlen(json), k = 0;
+    bool in_str = false, spaced = false;
+    for (size_t i = 0; i < n && !spaced; i++) {
+        if (in_str)
+            in_str = json[i] == '\\' ? (i++, true) : json[i] != '"';
+        else if (json[i] == '"')
+            in_str = true;
+        else
+            spaced = json_space(json[i]);
+    }
+    *len = n;
+    if (!spaced)
+        return json;
+    char *out = arena_alloc(a, n + 1);
+    in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = json[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < n) {
+                out[k++] = c;
+                c = json[++i];
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == '"') {
+            in_str = true;
+        } else if (json_space(c)) {
+            continue;
+        }
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    *len = k;
+    return out;
+}
+
 rv_err resp_json(rv_req *rq, int status, const char *json)
 {
     rq->status = status;
     rq->resp_type = JSON_TYPE;
-    rq->resp_body = json;
-    rq->resp_len = strlen(json);
+    rq->resp_body = json_compact(rq->a, json, &rq->resp_len);
     return RV_OK;
 }
 

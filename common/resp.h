@@ -9,7 +9,8 @@
 
 #include "req.h"
 
-/* A JSON body; json is a complete document. Returns RV_OK. */
+/* A JSON body; json is a complete document, sent in compact form (whitespace
+ * between tokens removed, as resp_jobj() writes it). Returns RV_OK. */
 rv_err resp_json(rv_req *rq, int status, const char *json);
 /* Serialises obj (taking ownership) as the body. Returns RV_OK. */
 rv_err resp_jobj(rv_req *rq, int status, json_object *obj);
