@@ -31,6 +31,9 @@ typedef struct rv_req {
     char **env; /* NAME=value parameters (FastCGI or CGI) */
 
     const char *method, *path, *query, *request_id, *content_type;
+    /* The method as its serve.h bit (RV_GET, RV_POST...; HEAD is RV_GET), set by the
+     * serve loop before the handler runs: handlers dispatch on it. */
+    unsigned method_bit;
     const char *body; /* NUL-terminated copy; NULL when there was none */
     size_t body_len;
     /* RV_BODY_FILE endpoints: the checked path of the file nginx wrote the body to

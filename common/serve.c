@@ -107,6 +107,7 @@ static rv_err prepare_request(const rv_endpoint *ep, rv_req *rq)
     if (!rq->path || !req_route_match(rq, ep->route, rq->path))
         return req_fail(rq, RV_E_NOT_FOUND, "no such resource");
     unsigned bit = method_bit(rq->method);
+    rq->method_bit = bit;
     if (!(bit & ep->methods)) {
         resp_header(rq, "Allow", allow_header(rq, ep->methods));
         return req_fail(rq, RV_E_METHOD_NOT_ALLOWED, "%s is not allowed here",

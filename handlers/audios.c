@@ -107,7 +107,7 @@ static rv_err upload(rv_req *rq)
 
 static rv_err audios(rv_req *rq)
 {
-    return rq->method[0] == 'P' ? upload(rq) : list(rq);
+    return rq->method_bit == RV_POST ? upload(rq) : list(rq);
 }
 
 static const rv_endpoint endpoint = {

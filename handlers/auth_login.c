@@ -19,10 +19,10 @@ typedef struct {
 
 /* Loose bounds on purpose: a login must not reveal the registration rules. */
 static const bind_field fields[] = {
-    {"email", BIND_STRING, offsetof(login_input, email), true, 1, 254, NULL, NULL,
-     "must be 1 to 254 characters"},
-    {"password", BIND_STRING, offsetof(login_input, password), true, 1, 128, NULL, NULL,
-     "must be 1 to 128 characters"},
+    {.name = "email", .type = BIND_STRING, .offset = offsetof(login_input, email), .required = true,
+     .min = 1, .max = 254, .message = "must be 1 to 254 characters"},
+    {.name = "password", .type = BIND_STRING, .offset = offsetof(login_input, password),
+     .required = true, .min = 1, .max = 128, .message = "must be 1 to 128 characters"},
 };
 
 static const db_stmt lookup = {"SELECT user_id, password_hash FROM rv_login_lookup($1)", 1};

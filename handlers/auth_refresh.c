@@ -20,8 +20,8 @@ typedef struct {
 } refresh_input;
 
 static const bind_field fields[] = {
-    {"refreshToken", BIND_STRING, offsetof(refresh_input, refresh_token), false, 1, 128, NULL,
-     NULL, "must be 1 to 128 characters"},
+    {.name = "refreshToken", .type = BIND_STRING, .offset = offsetof(refresh_input, refresh_token),
+     .min = 1, .max = 128, .message = "must be 1 to 128 characters"},
 };
 
 static const db_stmt rotate = {

@@ -49,7 +49,7 @@ static rv_err job(rv_req *rq)
     const char *id = req_path(rq, "id");
     if (!req_is_uuid(id))
         return req_fail(rq, RV_E_NOT_FOUND, "no such job");
-    return rq->method[0] == 'D' ? cancel(rq, id) : show(rq, id);
+    return rq->method_bit == RV_DELETE ? cancel(rq, id) : show(rq, id);
 }
 
 static const rv_endpoint endpoint = {

@@ -17,12 +17,12 @@ typedef struct {
 } me_patch;
 
 static const bind_field patch_fields[] = {
-    {"name", BIND_STRING, offsetof(me_patch, name), false, 0, 100, NULL, NULL,
-     "must be at most 100 characters"},
-    {"currentPassword", BIND_STRING, offsetof(me_patch, current_password), false, 1, 128, NULL,
-     NULL, "must be 1 to 128 characters"},
-    {"newPassword", BIND_STRING, offsetof(me_patch, new_password), false, 10, 128, NULL, NULL,
-     "must be 10 to 128 characters"},
+    {.name = "name", .type = BIND_STRING, .offset = offsetof(me_patch, name), .min = 0, .max = 100,
+     .message = "must be at most 100 characters"},
+    {.name = "currentPassword", .type = BIND_STRING, .offset = offsetof(me_patch, current_password),
+     .min = 1, .max = 128, .message = "must be 1 to 128 characters"},
+    {.name = "newPassword", .type = BIND_STRING, .offset = offsetof(me_patch, new_password),
+     .min = 10, .max = 128, .message = "must be 10 to 128 characters"},
 };
 
 static const db_stmt get_me = {"SELECT rv_user_json(u) FROM users u WHERE u.id = $1", 1};
@@ -87,7 +87,7 @@ static rv_err patch_me(rv_req *rq)
 
 static rv_err me(rv_req *rq)
 {
-    return rq->method[0] == 'P' ? patch_me(rq) : answer_user(rq);
+    return rq->method_bit == RV_PATCH ? patch_me(rq) : answer_user(rq);
 }
 
 static const rv_endpoint endpoint = {

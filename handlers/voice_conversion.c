@@ -20,10 +20,11 @@ typedef struct {
 } conversion_input;
 
 static const bind_field fields[] = {
-    {"sourceAudioId", BIND_STRING, offsetof(conversion_input, source_audio_id), true, 36, 36,
-     NULL, bind_check_uuid, "must be a UUID"},
-    {"voiceId", BIND_STRING, offsetof(conversion_input, voice_id), true, 36, 36, NULL,
-     bind_check_uuid, "must be a UUID"},
+    {.name = "sourceAudioId", .type = BIND_STRING,
+     .offset = offsetof(conversion_input, source_audio_id), .required = true, .min = 36, .max = 36,
+     .check = bind_check_uuid, .message = "must be a UUID"},
+    {.name = "voiceId", .type = BIND_STRING, .offset = offsetof(conversion_input, voice_id),
+     .required = true, .min = 36, .max = 36, .check = bind_check_uuid, .message = "must be a UUID"},
 };
 
 static rv_err voice_conversion(rv_req *rq)

@@ -41,6 +41,13 @@ static rv_err h_conflict(rv_req *rq)
     return req_fail(rq, RV_E_INVALID_STATE, "the job has finished");
 }
 
+/* Answers 200 with the method bit the serve loop set, as "user". */
+static rv_err h_method(rv_req *rq)
+{
+    handler_calls++;
+    return resp_json(rq, 200, arena_printf(rq->a, "{\"user\":\"%u\"}", rq->method_bit));
+}
+
 static const rv_endpoint PUBLIC = {"t_public", "/api/ping", RV_GET, 0, 0, h_whoami};
 static const rv_endpoint JOBS = {"t_jobs", "/api/jobs/{id}", RV_GET | RV_POST | RV_DELETE, RV_AUTH,
                                  100,      h_whoami};
@@ -48,6 +55,10 @@ static const rv_endpoint ADMIN = {"t_admin", "/api/admin/x", RV_GET, RV_ADMIN, 0
 static const rv_endpoint UPLOAD = {"t_upload", "/api/audios", RV_POST, RV_AUTH | RV_RAW_BODY,
                                    1000,       h_whoami};
 static const rv_endpoint EMPTY = {"t_empty", "/api/empty", RV_POST, 0, 0, h_nothing};
+static const rv_endpoint ANY = {.name = "t_any",
+                                .route = "/api/any",
+                                .methods = RV_GET | RV_POST | RV_PUT | RV_PATCH | RV_DELETE,
+                                .handle = h_method};
 static const rv_endpoint STATE = {"t_state", "/api/state", RV_DELETE, 0, 0, h_conflict};
 
 /* Tokens, by the name a case uses in place of TOKEN. */
@@ -173,6 +184,21 @@ static void test_route_and_method(void **state)
     run(*state, cases, N_ELEMS(cases));
 }
 
+/* Handlers dispatch on rq->method_bit: every method has its own bit (POST and PUT,
+ * PATCH and POST no longer share a first letter's branch), HEAD is GET. */
+static void test_method_bit(void **state)
+{
+    static const struct serve_case cases[] = {
+        {"GET", &ANY, "GET", "/api/any", .status = 200, .code = "1"},
+        {"HEAD", &ANY, "HEAD", "/api/any", .status = 200, .code = "1"},
+        {"POST", &ANY, "POST", "/api/any", .status = 200, .code = "2"},
+        {"PUT", &ANY, "PUT", "/api/any", .status = 200, .code = "4"},
+        {"PATCH", &ANY, "PATCH", "/api/any", .status = 200, .code = "8"},
+        {"DELETE", &ANY, "DELETE", "/api/any", .status = 200, .code = "16"},
+    };
+    run(*state, cases, N_ELEMS(cases));
+}
+
 static void test_body(void **state)
 {
     static const struct serve_case cases[] = {
@@ -274,7 +300,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_route_and_method), T(test_body),    T(test_authentication),
+        T(test_route_and_method), T(test_method_bit), T(test_body),    T(test_authentication),
         T(test_handler_result),   T(test_details),
     };
     return cmocka_run_group_tests_name("serve", tests, group_setup, group_teardown);
