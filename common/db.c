@@ -23,12 +23,44 @@ static const db_stmt ctx_stmt = {
     "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)",
     2};
 
+void db_error_clear(void)
+{
+    last_state[0] = '\0';
+    last_error[0] = '\0';
+}
+
+void db_error_note(const char *sqlstate, const char *primary, const char *constraint)
+{
+    snprintf(last_state, sizeof last_state, "%s", sqlstate ? sqlstate : "");
+    /* A data exception's message quotes the input ("invalid input syntax for type
+     * uuid: \"...\""): only its SQLSTATE is kept. */
+    if (!sqlstate || !strncmp(sqlstate, "22", 2))
+        primary = NULL;
+    size_t n = (size_t)snprintf(last_error, sizeof last_error, "SQLSTATE %s",
+                                sqlstate && *sqlstate ? sqlstate : "none");
+    if (primary && n < sizeof last_error)
+        n += (size_t)snprintf(last_error + n, sizeof last_error - n, ": %.*s",
+                              (int)strcspn(primary, "\n"), primary);
+    if (constraint && n < sizeof last_error)
+        snprintf(last_error + n, sizeof last_error - n, " (constraint %s)", constraint);
+}
+
+/* What a failed statement leaves for the log: its SQLSTATE, primary message and
+ * constraint, never the DETAIL, HINT or CONTEXT lines of PQresultErrorMessage(),
+ * which quote row values ("Key (email)=(ann@example.com) already exists"). A
+ * failure without a server answer (connection lost) keeps libpq's own message. */
 static void remember_error(const PGresult *r)
 {
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(last_state, sizeof last_state, "%s", st ? st : "");
-    snprintf(last_error, sizeof last_error, "%s",
-             r ? PQresultErrorMessage(r) : (conn ? PQerrorMessage(conn) : "no connection"));
+    if (st) {
+        db_error_note(st, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+                      PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME));
+        return;
+    }
+    const char *msg = r ? PQresultErrorMessage(r) : (conn ? PQerrorMessage(conn) : NULL);
+    last_state[0] = '\0';
+    snprintf(last_error, sizeof last_error, "%.*s", msg ? (int)strcspn(msg, "\n") : 13,
+             msg ? msg : "no connection");
 }
 
 const char *db_sqlstate(void) { return last_state; }

@@ -124,6 +124,7 @@ static rv_err prepare_request(const rv_endpoint *ep, rv_req *rq)
 void serve_request(const rv_endpoint *ep, rv_req *rq)
 {
     log_set_request(rq->request_id, NULL);
+    db_error_clear();
     rv_err er = prepare_request(ep, rq);
     if (er == RV_OK)
         er = ep->handle(rq);

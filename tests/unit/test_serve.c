@@ -4,10 +4,12 @@
  * handler asks) and no FastCGI socket. */
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "auth.h"
+#include "db.h"
 #include "resp.h"
 #include "serve.h"
 
@@ -48,6 +50,17 @@ static rv_err h_method(rv_req *rq)
     return resp_json(rq, 200, arena_printf(rq->a, "{\"user\":\"%u\"}", rq->method_bit));
 }
 
+/* Fails as a handler does after a statement failed, reporting whether any database
+ * error was already recorded when it started, as "user". */
+static char error_seen[300];
+static rv_err h_internal(rv_req *rq)
+{
+    (void)rq;
+    handler_calls++;
+    snprintf(error_seen, sizeof error_seen, "%s", db_error());
+    return RV_E_INTERNAL;
+}
+
 static const rv_endpoint PUBLIC = {"t_public", "/api/ping", RV_GET, 0, 0, h_whoami};
 static const rv_endpoint JOBS = {"t_jobs", "/api/jobs/{id}", RV_GET | RV_POST | RV_DELETE, RV_AUTH,
                                  100,      h_whoami};
@@ -59,6 +72,8 @@ static const rv_endpoint ANY = {.name = "t_any",
                                 .route = "/api/any",
                                 .methods = RV_GET | RV_POST | RV_PUT | RV_PATCH | RV_DELETE,
                                 .handle = h_method};
+static const rv_endpoint BROKEN = {
+    .name = "t_broken", .route = "/api/broken", .methods = RV_GET, .handle = h_internal};
 static const rv_endpoint STATE = {"t_state", "/api/state", RV_DELETE, 0, 0, h_conflict};
 
 /* Tokens, by the name a case uses in place of TOKEN. */
@@ -199,6 +214,24 @@ static void test_method_bit(void **state)
     run(*state, cases, N_ELEMS(cases));
 }
 
+/* The last database error belongs to the request that made it: the next request of
+ * the worker starts without it, so its log never carries another user's error. */
+static void test_db_error_per_request(void **state)
+{
+    db_error_note("23505", "duplicate key value violates unique constraint \"users_email_key\"",
+                  "users_email_key");
+    snprintf(error_seen, sizeof error_seen, "unset");
+    rv_req *rq = arena_alloc(*state, sizeof *rq);
+    char *env[] = {"REQUEST_METHOD=GET", "DOCUMENT_URI=/api/broken", NULL};
+    unit_req(rq, *state, env);
+    handler_calls = 0;
+    serve_request(&BROKEN, rq);
+    assert_int_equal(handler_calls, 1);
+    assert_int_equal(rq->status, 500);
+    assert_string_equal(error_seen, "");
+    assert_string_equal(db_sqlstate(), "");
+}
+
 static void test_body(void **state)
 {
     static const struct serve_case cases[] = {
@@ -300,7 +333,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_route_and_method), T(test_method_bit), T(test_body),    T(test_authentication),
+        T(test_route_and_method), T(test_method_bit), T(test_db_error_per_request), T(test_body),    T(test_authentication),
         T(test_handler_result),   T(test_details),
     };
     return cmocka_run_group_tests_name("serve", tests, group_setup, group_teardown);
