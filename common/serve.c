@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +24,70 @@
 enum { MAX_WORKERS = 256 };
 
 static volatile sig_atomic_t stopping;
+/* The signal mask inside the waits: the stop signals let through (see
+ * serve_stop_signals()). */
+static sigset_t wait_mask;
 
 static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only ends the supervisor's sigsuspend() */
+}
+
+/* The stop signals (and, for the supervisor, SIGCHLD) are blocked everywhere but
+ * inside the one wait of each loop (ppoll() or sigsuspend() with wait_mask), so a
+ * signal that comes between the check of `stopping` and the wait is held and ends
+ * the wait at once instead of being lost in that window. */
+static void block_signals(bool chld)
+{
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t held;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    if (chld) {
+        struct sigaction sc = {.sa_handler = on_child};
+        sigemptyset(&sc.sa_mask);
+        sigaction(SIGCHLD, &sc, NULL);
+        sigaddset(&held, SIGCHLD);
+    }
+    sigset_t old;
+    sigprocmask(SIG_BLOCK, &held, &old);
+    wait_mask = old;
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGCHLD);
+}
+
+void serve_stop_signals(void)
+{
+    block_signals(false);
+}
+
+bool serve_stopping(void)
+{
+    return stopping;
+}
+
+int serve_wait_readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (!stopping) {
+        int n = ppoll(&pfd, 1, NULL, &wait_mask);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+    return 0;
 }
 
 static double now_ms(void)
@@ -248,16 +309,23 @@ static void fcgx_write(void *ctx, const char *buf, size_t n)
 
 static int worker_loop(const rv_endpoint *ep)
 {
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    serve_stop_signals();
+    /* Workers wait in ppoll() and then accept; the listening socket is non-blocking
+     * so that a connection another worker took first answers EAGAIN rather than
+     * blocking here, with the stop signals held, until the next one. (Accepted
+     * sockets do not inherit O_NONBLOCK on Linux.) */
+    int fl = fcntl(0, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(0, F_SETFL, fl | O_NONBLOCK);
     FCGX_Request r;
     if (FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
         return 1;
     arena *a = arena_new();
-    while (!stopping) {
+    int ready;
+    while ((ready = serve_wait_readable(0)) == 1) {
         if (FCGX_Accept_r(&r) < 0) {
-            if (stopping || errno == EINTR)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                errno == ECONNABORTED)
                 continue;
             log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
             break;
@@ -266,6 +334,8 @@ static int worker_loop(const rv_endpoint *ep)
         FCGX_Finish_r(&r);
         arena_reset(a);
     }
+    if (ready < 0)
+        log_msg(LOG_ERROR, "waiting for connections failed: %s", strerror(errno));
     arena_free(a);
     db_close();
     return 0;
@@ -294,6 +364,10 @@ static pid_t spawn_worker(const rv_endpoint *ep)
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGCHLD, SIG_DFL);
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         _exit(worker_loop(ep));
     }
     if (pid < 0)
@@ -305,18 +379,17 @@ static pid_t spawn_worker(const rv_endpoint *ep)
 static int supervise(const rv_endpoint *ep, int n)
 {
     pid_t pids[MAX_WORKERS] = {0};
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    block_signals(true);
     for (int i = 0; i < n; i++)
         pids[i] = spawn_worker(ep);
     while (!stopping) {
         int status;
-        pid_t dead = waitpid(-1, &status, 0);
-        if (dead < 0) {
-            if (errno == EINTR)
-                continue;
-            sleep(1);
+        pid_t dead = waitpid(-1, &status, WNOHANG);
+        if (dead <= 0) {
+            /* Nothing to reap: wait for a signal. One that came since the check
+             * above is pending and ends the wait at once. */
+            if (!stopping)
+                sigsuspend(&wait_mask);
             continue;
         }
         for (int i = 0; i < n; i++)

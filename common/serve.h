@@ -10,6 +10,7 @@
 #ifndef RV_SERVE_H
 #define RV_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "req.h"
@@ -46,6 +47,16 @@ typedef struct rv_endpoint {
 
 /* Runs the endpoint until SIGTERM; returns the process exit status. */
 int serve_main(const rv_endpoint *ep, int argc, char **argv);
+
+/* Routes SIGTERM and SIGINT to the stop flag and blocks them everywhere but inside
+ * serve_wait_readable(), so none is lost between a check of the flag and a wait. */
+void serve_stop_signals(void);
+/* Whether a stop signal has come. */
+bool serve_stopping(void);
+/* Waits until fd is readable (1), a stop signal has come (0), or poll fails (-1).
+ * A stop signal that came at any time after serve_stop_signals(), even just before
+ * this call, ends the wait at once. */
+int serve_wait_readable(int fd);
 
 /* Serves one request already described by env and body (the core of every mode;
  * exposed for tests). The response is in rq after the call. */

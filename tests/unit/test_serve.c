@@ -5,7 +5,10 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "auth.h"
@@ -232,6 +235,39 @@ static void test_db_error_per_request(void **state)
     assert_string_equal(db_sqlstate(), "");
 }
 
+/* The child's half of test_stop_signal_window: 0 when all went as it should. */
+static int stop_window_child(void)
+{
+    alarm(20); /* a wait that never ends kills the child: the test fails, not hangs */
+    int idle[2], busy[2];
+    if (pipe(idle) != 0 || pipe(busy) != 0 || write(busy[1], "x", 1) != 1)
+        return 10;
+    serve_stop_signals();
+    if (serve_wait_readable(busy[0]) != 1)
+        return 11; /* a readable fd ends the wait */
+    /* SIGTERM after the last look at the flag and before the wait: the window in
+     * which it used to be lost while the worker blocked in accept(). */
+    raise(SIGTERM);
+    if (serve_stopping())
+        return 12; /* held until the wait... */
+    if (serve_wait_readable(idle[0]) != 0 || !serve_stopping())
+        return 13; /* ...which it then ends at once */
+    return 0;
+}
+
+static void test_stop_signal_window(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(stop_window_child());
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_body(void **state)
 {
     static const struct serve_case cases[] = {
@@ -333,7 +369,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_route_and_method), T(test_method_bit), T(test_db_error_per_request), T(test_body),    T(test_authentication),
+        T(test_route_and_method), T(test_method_bit), T(test_db_error_per_request), T(test_stop_signal_window), T(test_body),    T(test_authentication),
         T(test_handler_result),   T(test_details),
     };
     return cmocka_run_group_tests_name("serve", tests, group_setup, group_teardown);
