@@ -183,9 +183,8 @@ const char *bind_check_email(const char *s)
         return "must be a valid email address";
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' ||
-            c == ',' || c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' ||
-            c == ']')
+        if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+            c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']')
             return "must be a valid email address";
     }
     return NULL;

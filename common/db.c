@@ -20,8 +20,7 @@ static char last_state[6];
 static char last_error[256];
 
 static const db_stmt ctx_stmt = {
-    "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)",
-    2};
+    "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)", 2};
 
 void db_error_clear(void)
 {
@@ -63,8 +62,14 @@ static void remember_error(const PGresult *r)
              msg ? msg : "no connection");
 }
 
-const char *db_sqlstate(void) { return last_state; }
-const char *db_error(void) { return last_error; }
+const char *db_sqlstate(void)
+{
+    return last_state;
+}
+const char *db_error(void)
+{
+    return last_error;
+}
 
 void db_close(void)
 {
@@ -131,7 +136,10 @@ static int prepare(const db_stmt *st)
     return n_prepared++;
 }
 
-static bool conn_lost(void) { return !conn || PQstatus(conn) != CONNECTION_OK; }
+static bool conn_lost(void)
+{
+    return !conn || PQstatus(conn) != CONNECTION_OK;
+}
 
 static void ctx_params(const rv_req *rq, const char *p[2])
 {
@@ -145,7 +153,10 @@ static bool result_ok(const PGresult *r)
     return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
 }
 
-static void clear_result(void *r) { PQclear(r); }
+static void clear_result(void *r)
+{
+    PQclear(r);
+}
 
 static void keep_result(rv_req *rq, PGresult *r, PGresult **out)
 {
@@ -173,8 +184,8 @@ static bool is_goodbye(const PGresult *r)
 
 /* Sends ctx (+ st) as one pipeline and reads the results. Returns RV_OK, or
  * RV_E_UNAVAILABLE when the connection broke, RV_E_INTERNAL on a failed statement. */
-static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
-                       PGresult **out, bool begin, bool *answered)
+static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out,
+                       bool begin, bool *answered)
 {
     int ci = prepare(&ctx_stmt), si = st ? prepare(st) : -1;
     if (ci < 0 || (st && si < 0))
@@ -232,8 +243,8 @@ static rv_err pipeline(rv_req *rq, const db_stmt *st, const char *const *params,
     return er;
 }
 
-static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *params,
-                         PGresult **out, bool begin)
+static rv_err with_retry(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out,
+                         bool begin)
 {
     /* Retry only when the server answered nothing: then it ran nothing either
      * (an idle connection that a database restart closed). */

@@ -8,14 +8,12 @@
 #include "resp.h"
 #include "views.h"
 
-static const db_stmt submit_job = {
-    "SELECT status, job_json, job_id, retry_after, required, balance"
-    "  FROM rv_job_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
-    6};
-static const db_stmt submit_tts = {
-    "SELECT status, job_json, job_id, retry_after, required, balance"
-    "  FROM rv_tts_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
-    6};
+static const db_stmt submit_job = {"SELECT status, job_json, job_id, retry_after, required, balance"
+                                   "  FROM rv_job_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
+                                   6};
+static const db_stmt submit_tts = {"SELECT status, job_json, job_id, retry_after, required, balance"
+                                   "  FROM rv_tts_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
+                                   6};
 static const db_stmt submit_conversion = {
     "SELECT status, job_json, job_id, retry_after, required, balance"
     "  FROM rv_voice_conversion_submit($1, $2, $3, $4::jsonb, $5, $6::text[], $7)",

@@ -99,8 +99,7 @@ rv_err req_field_error(rv_req *rq, const char *field, const char *message);
 void req_problem_set(rv_req *rq, const char *key, json_object *v);
 
 /* Sets the problem detail; returns er for one-line call sites. */
-rv_err req_fail(rv_req *rq, rv_err er, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+rv_err req_fail(rv_req *rq, rv_err er, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Registers a json-c object on the request arena (put at the end); returns it. */
 json_object *req_keep(rv_req *rq, json_object *obj);

@@ -98,12 +98,12 @@ void resp_header(rv_req *rq, const char *name, const char *value)
     *tail = h;
 }
 
-void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path,
-                 long max_age)
+void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path, long max_age)
 {
     resp_header(rq, "Set-Cookie",
-                arena_printf(rq->a, "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; Secure; "
-                                    "SameSite=Strict",
+                arena_printf(rq->a,
+                             "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; Secure; "
+                             "SameSite=Strict",
                              name, max_age > 0 ? value : "", path, max_age > 0 ? max_age : 0));
 }
 
@@ -111,9 +111,8 @@ void resp_problem(rv_req *rq, rv_err er)
 {
     const rv_err_info *info = err_info(er);
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "type",
-                           json_object_new_string(arena_printf(rq->a, "%s%s", PROBLEM_BASE,
-                                                               info->slug)));
+    json_object_object_add(
+        o, "type", json_object_new_string(arena_printf(rq->a, "%s%s", PROBLEM_BASE, info->slug)));
     json_object_object_add(o, "title", json_object_new_string(info->title));
     json_object_object_add(o, "status", json_object_new_int(info->status));
     json_object_object_add(o, "code", json_object_new_string(info->code));
@@ -127,9 +126,9 @@ void resp_problem(rv_req *rq, rv_err er)
     if (detail)
         json_object_object_add(o, "detail", json_object_new_string(detail));
     if (er == RV_E_VALIDATION)
-        json_object_object_add(o, "errors", rq->problem_errors
-                                                ? json_object_get(rq->problem_errors)
-                                                : json_object_new_array());
+        json_object_object_add(o, "errors",
+                               rq->problem_errors ? json_object_get(rq->problem_errors)
+                                                  : json_object_new_array());
     if (rq->problem_extra && er != RV_E_INTERNAL) {
         json_object_object_foreach(rq->problem_extra, k, v)
             json_object_object_add(o, k, json_object_get(v));

@@ -20,8 +20,7 @@ rv_err resp_empty(rv_req *rq, int status);
 void resp_header(rv_req *rq, const char *name, const char *value);
 
 /* Set-Cookie name=value with HttpOnly; Secure; SameSite=Strict. max_age 0 clears. */
-void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path,
-                 long max_age);
+void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path, long max_age);
 
 /* Turns er and the problem extras of rq into an RFC 9457 body with its status and
  * headers (Allow is set by the caller; WWW-Authenticate and Retry-After here). */

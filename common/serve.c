@@ -100,8 +100,11 @@ static double now_ms(void)
 static const struct {
     unsigned bit;
     const char *name;
-} methods[] = {{RV_GET, "GET"}, {RV_POST, "POST"}, {RV_PUT, "PUT"},
-               {RV_PATCH, "PATCH"}, {RV_DELETE, "DELETE"}};
+} methods[] = {{RV_GET, "GET"},
+               {RV_POST, "POST"},
+               {RV_PUT, "PUT"},
+               {RV_PATCH, "PATCH"},
+               {RV_DELETE, "DELETE"}};
 
 static unsigned method_bit(const char *m)
 {
@@ -149,8 +152,9 @@ static rv_err authenticate(const rv_endpoint *ep, rv_req *rq)
     if (er != RV_OK) {
         if (!(ep->flags & (RV_AUTH | RV_ADMIN)))
             return RV_OK; /* public endpoints ignore a stale token */
-        return req_fail(rq, er, er == RV_E_TOKEN_EXPIRED ? "the access token has expired"
-                                                         : "the access token is invalid");
+        return req_fail(rq, er,
+                        er == RV_E_TOKEN_EXPIRED ? "the access token has expired"
+                                                 : "the access token is invalid");
     }
     rq->user_id = arena_strdup(rq->a, c.user_id);
     rq->role = arena_strdup(rq->a, c.role);
@@ -278,11 +282,16 @@ static void init_req(rv_req *rq, arena *a, char **env)
     rq->content_type = req_param(rq, "CONTENT_TYPE");
 }
 
-static int fcgx_read(void *ctx, char *buf, int n) { return FCGX_GetStr(buf, n, ctx); }
+static int fcgx_read(void *ctx, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, ctx);
+}
 
 /* noinline: `make bench` counts instructions per request by this symbol. */
-__attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a, char **env, read_fn rd, void *rctx,
-                       void (*write)(void *, const char *, size_t), void *wctx)
+__attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a, char **env,
+                                                 read_fn rd, void *rctx,
+                                                 void (*write)(void *, const char *, size_t),
+                                                 void *wctx)
 {
     double t0 = now_ms();
     rv_req rq;
@@ -324,8 +333,7 @@ static int worker_loop(const rv_endpoint *ep)
     int ready;
     while ((ready = serve_wait_readable(0)) == 1) {
         if (FCGX_Accept_r(&r) < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                errno == ECONNABORTED)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
                 continue;
             log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
             break;
@@ -346,7 +354,10 @@ static int stdin_read(void *ctx, char *buf, int n)
     return (int)fread(buf, 1, (size_t)n, ctx);
 }
 
-static void stdout_write(void *ctx, const char *buf, size_t n) { fwrite(buf, 1, n, ctx); }
+static void stdout_write(void *ctx, const char *buf, size_t n)
+{
+    fwrite(buf, 1, n, ctx);
+}
 
 static int serve_cgi(const rv_endpoint *ep)
 {
@@ -423,9 +434,8 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         return 78; /* EX_CONFIG: systemd does not restart-loop on it */
     }
     log_set_level(config->log_level);
-    if (!(ep->flags & RV_NO_SECRET) &&
-        !auth_init(config->jwt_secret, config->jwt_secret_len, config->jwt_issuer,
-                   config->access_ttl)) {
+    if (!(ep->flags & RV_NO_SECRET) && !auth_init(config->jwt_secret, config->jwt_secret_len,
+                                                  config->jwt_issuer, config->access_ttl)) {
         log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
         return 78;
     }

@@ -24,10 +24,10 @@ enum {
 };
 
 enum {
-    RV_AUTH = 1 << 0,     /* a valid access token is required */
-    RV_ADMIN = 1 << 1,    /* ... of an admin (implies RV_AUTH) */
-    RV_RAW_BODY = 1 << 2, /* body is not JSON: skip the Content-Type check */
-    RV_NO_SECRET = 1 << 3,/* the binary never touches tokens (health, poller) */
+    RV_AUTH = 1 << 0,      /* a valid access token is required */
+    RV_ADMIN = 1 << 1,     /* ... of an admin (implies RV_AUTH) */
+    RV_RAW_BODY = 1 << 2,  /* body is not JSON: skip the Content-Type check */
+    RV_NO_SECRET = 1 << 3, /* the binary never touches tokens (health, poller) */
     /* The body is a file nginx wrote (client_body_in_file_only, REQUEST_BODY_FILE;
      * fastcgi_pass_request_body off): nothing is read from the pipe. The loop checks
      * the path is in config->upload_dir, sets rq->body_file and rq->body_len (its
@@ -37,11 +37,11 @@ enum {
 };
 
 typedef struct rv_endpoint {
-    const char *name;   /* binary and log name, "auth_login" */
-    const char *route;  /* "/api/jobs/{id}" */
-    unsigned methods;   /* RV_GET | ... */
-    unsigned flags;     /* RV_AUTH | ... */
-    size_t body_limit;  /* bytes; 0 means no body accepted */
+    const char *name;  /* binary and log name, "auth_login" */
+    const char *route; /* "/api/jobs/{id}" */
+    unsigned methods;  /* RV_GET | ... */
+    unsigned flags;    /* RV_AUTH | ... */
+    size_t body_limit; /* bytes; 0 means no body accepted */
     rv_err (*handle)(rv_req *rq);
 } rv_endpoint;
 

@@ -127,8 +127,8 @@ char *store_new_key(arena *a, const char *prefix, const char *user_id, const cha
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
-    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint),
-                        hex, ext);
+    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint), hex,
+                        ext);
 }
 
 bool store_key_valid(const char *key)

@@ -15,10 +15,9 @@
 #include "storage.h"
 #include "views.h"
 
-static const db_stmt get_audio = {
-    "SELECT rv_audio_json(a), a.storage_key FROM audios a"
-    " WHERE a.id = $1 AND (a.user_id = $2 OR $3 = 'admin')",
-    3};
+static const db_stmt get_audio = {"SELECT rv_audio_json(a), a.storage_key FROM audios a"
+                                  " WHERE a.id = $1 AND (a.user_id = $2 OR $3 = 'admin')",
+                                  3};
 static const db_stmt delete_audio = {"SELECT status, storage_key FROM rv_audio_delete($1)", 1};
 
 static rv_err show(rv_req *rq, const char *id)
@@ -62,8 +61,15 @@ static rv_err audio(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "audio", .route = "/api/audios/{id}", .methods = RV_GET | RV_DELETE,
-    .flags = RV_AUTH, .body_limit = 0, .handle = audio,
+    .name = "audio",
+    .route = "/api/audios/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = audio,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -21,8 +21,15 @@ static rv_err auth_logout(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_logout", .route = "/api/auth/logout", .methods = RV_POST, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = auth_logout,
+    .name = "auth_logout",
+    .route = "/api/auth/logout",
+    .methods = RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = auth_logout,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

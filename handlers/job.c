@@ -53,8 +53,15 @@ static rv_err job(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "job", .route = "/api/jobs/{id}", .methods = RV_GET | RV_DELETE, .flags = RV_AUTH,
-    .body_limit = 0, .handle = job,
+    .name = "job",
+    .route = "/api/jobs/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = job,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

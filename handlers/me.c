@@ -17,18 +17,29 @@ typedef struct {
 } me_patch;
 
 static const bind_field patch_fields[] = {
-    {.name = "name", .type = BIND_STRING, .offset = offsetof(me_patch, name), .min = 0, .max = 100,
+    {.name = "name",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, name),
+     .min = 0,
+     .max = 100,
      .message = "must be at most 100 characters"},
-    {.name = "currentPassword", .type = BIND_STRING, .offset = offsetof(me_patch, current_password),
-     .min = 1, .max = 128, .message = "must be 1 to 128 characters"},
-    {.name = "newPassword", .type = BIND_STRING, .offset = offsetof(me_patch, new_password),
-     .min = 10, .max = 128, .message = "must be 10 to 128 characters"},
+    {.name = "currentPassword",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, current_password),
+     .min = 1,
+     .max = 128,
+     .message = "must be 1 to 128 characters"},
+    {.name = "newPassword",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, new_password),
+     .min = 10,
+     .max = 128,
+     .message = "must be 10 to 128 characters"},
 };
 
 static const db_stmt get_me = {"SELECT rv_user_json(u) FROM users u WHERE u.id = $1", 1};
 static const db_stmt get_hash = {"SELECT rv_my_password_hash()", 0};
-static const db_stmt set_name = {
-    "UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
+static const db_stmt set_name = {"UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
 static const db_stmt set_password = {"SELECT rv_set_password($1, $2, $3)", 3};
 
 static rv_err answer_user(rv_req *rq)
@@ -91,8 +102,15 @@ static rv_err me(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "me", .route = "/api/me", .methods = RV_GET | RV_PATCH, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = me,
+    .name = "me",
+    .route = "/api/me",
+    .methods = RV_GET | RV_PATCH,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = me,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

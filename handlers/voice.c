@@ -65,8 +65,15 @@ static rv_err voice(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voice", .route = "/api/voices/{id}", .methods = RV_GET | RV_DELETE, .flags = RV_AUTH,
-    .body_limit = 0, .handle = voice,
+    .name = "voice",
+    .route = "/api/voices/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = voice,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

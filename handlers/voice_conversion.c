@@ -20,11 +20,22 @@ typedef struct {
 } conversion_input;
 
 static const bind_field fields[] = {
-    {.name = "sourceAudioId", .type = BIND_STRING,
-     .offset = offsetof(conversion_input, source_audio_id), .required = true, .min = 36, .max = 36,
-     .check = bind_check_uuid, .message = "must be a UUID"},
-    {.name = "voiceId", .type = BIND_STRING, .offset = offsetof(conversion_input, voice_id),
-     .required = true, .min = 36, .max = 36, .check = bind_check_uuid, .message = "must be a UUID"},
+    {.name = "sourceAudioId",
+     .type = BIND_STRING,
+     .offset = offsetof(conversion_input, source_audio_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
+    {.name = "voiceId",
+     .type = BIND_STRING,
+     .offset = offsetof(conversion_input, voice_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
 };
 
 static rv_err voice_conversion(rv_req *rq)
@@ -40,8 +51,15 @@ static rv_err voice_conversion(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voice_conversion", .route = "/api/voice-conversion", .methods = RV_POST,
-    .flags = RV_AUTH, .body_limit = 16 * 1024, .handle = voice_conversion,
+    .name = "voice_conversion",
+    .route = "/api/voice-conversion",
+    .methods = RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = voice_conversion,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -38,14 +38,31 @@ typedef struct {
 static const char *const genders[] = {"female", "male", "neutral", NULL};
 
 static const bind_field fields[] = {
-    {.name = "name", .type = BIND_STRING, .offset = offsetof(clone_input, name), .required = true,
-     .min = 1, .max = 100, .message = "must be 1 to 100 characters"},
-    {.name = "sampleAudioId", .type = BIND_STRING, .offset = offsetof(clone_input, sample_audio_id),
-     .required = true, .min = 36, .max = 36, .check = bind_check_uuid, .message = "must be a UUID"},
-    {.name = "language", .type = BIND_STRING, .offset = offsetof(clone_input, language), .min = 2,
-     .max = 35, .check = bind_check_language,
+    {.name = "name",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, name),
+     .required = true,
+     .min = 1,
+     .max = 100,
+     .message = "must be 1 to 100 characters"},
+    {.name = "sampleAudioId",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, sample_audio_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
+    {.name = "language",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, language),
+     .min = 2,
+     .max = 35,
+     .check = bind_check_language,
      .message = "must be a BCP 47 language tag such as en or pt-BR"},
-    {.name = "gender", .type = BIND_STRING, .offset = offsetof(clone_input, gender),
+    {.name = "gender",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, gender),
      .one_of = genders},
 };
 
@@ -75,8 +92,15 @@ static rv_err voices(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voices", .route = "/api/voices", .methods = RV_GET | RV_POST, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = voices,
+    .name = "voices",
+    .route = "/api/voices",
+    .methods = RV_GET | RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = voices,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -17,8 +17,7 @@
 #include "serve.h"
 #include "webhook.h"
 
-static const db_stmt receive = {
-    "SELECT rv_webhook_receive('replicate', $1, $2, $3, $4::jsonb)", 4};
+static const db_stmt receive = {"SELECT rv_webhook_receive('replicate', $1, $2, $3, $4::jsonb)", 4};
 
 /* The secret, from the environment or fetched once per process from Replicate. */
 static const char *secret(rv_req *rq)
@@ -39,7 +38,8 @@ static const char *secret(rv_req *rq)
     http_run(rq->a, &c, 1);
     json_object *o = c.status == 200 ? json_tokener_parse(c.resp) : NULL;
     json_object *key;
-    if (o && json_object_object_get_ex(o, "key", &key) && json_object_is_type(key, json_type_string))
+    if (o && json_object_object_get_ex(o, "key", &key) &&
+        json_object_is_type(key, json_type_string))
         cached = strdup(json_object_get_string(key));
     else
         log_msg(LOG_ERROR, "could not fetch the Replicate webhook secret (status %ld)", c.status);
@@ -75,8 +75,15 @@ static rv_err webhook_replicate(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "webhook_replicate", .route = "/webhooks/replicate", .methods = RV_POST,
-    .flags = RV_RAW_BODY, .body_limit = 256 * 1024, .handle = webhook_replicate,
+    .name = "webhook_replicate",
+    .route = "/webhooks/replicate",
+    .methods = RV_POST,
+    .flags = RV_RAW_BODY,
+    .body_limit = 256 * 1024,
+    .handle = webhook_replicate,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -2,8 +2,14 @@
 
 #include <string.h>
 
-static bool always(void) { return true; }
-static bool local_serves(const char *kind) { return !strcmp(kind, "tts"); }
+static bool always(void)
+{
+    return true;
+}
+static bool local_serves(const char *kind)
+{
+    return !strcmp(kind, "tts");
+}
 
 extern const prov_adapter prov_replicate;
 static const prov_adapter prov_local = {"local", always, local_serves, false};

@@ -16,16 +16,33 @@ struct input {
 static const char *const formats[] = {"mp3", "wav", "flac", NULL};
 
 static const bind_field fields[] = {
-    {.name = "text", .type = BIND_STRING, .offset = offsetof(struct input, text), .required = true,
-     .min = 1, .max = 5, .message = "must be 1 to 5 characters"},
-    {.name = "format", .type = BIND_STRING, .offset = offsetof(struct input, format),
+    {.name = "text",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, text),
+     .required = true,
+     .min = 1,
+     .max = 5,
+     .message = "must be 1 to 5 characters"},
+    {.name = "format",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, format),
      .one_of = formats},
-    {.name = "email", .type = BIND_STRING, .offset = offsetof(struct input, email), .min = 3,
-     .max = 254, .check = bind_check_email},
+    {.name = "email",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, email),
+     .min = 3,
+     .max = 254,
+     .check = bind_check_email},
     {.name = "note", .type = BIND_STRING, .offset = offsetof(struct input, note)},
-    {.name = "rate", .type = BIND_INT, .offset = offsetof(struct input, rate), .min = 8000,
+    {.name = "rate",
+     .type = BIND_INT,
+     .offset = offsetof(struct input, rate),
+     .min = 8000,
      .max = 48000},
-    {.name = "speed", .type = BIND_NUMBER, .offset = offsetof(struct input, speed), .min = 0.5,
+    {.name = "speed",
+     .type = BIND_NUMBER,
+     .offset = offsetof(struct input, speed),
+     .min = 0.5,
      .max = 2},
     {.name = "loud", .type = BIND_BOOL, .offset = offsetof(struct input, loud)},
 };
@@ -340,9 +357,16 @@ static void test_default_bounds_message(void **state)
         long n;
     } out = {0};
     static const bind_field big_fields[] = {
-    {.name = "s", .type = BIND_STRING, .offset = offsetof(struct big, s), .min = 1, .max = 5000000},
-    {.name = "n", .type = BIND_INT, .offset = offsetof(struct big, n), .min = -2500000,
-     .max = 123456789},
+        {.name = "s",
+         .type = BIND_STRING,
+         .offset = offsetof(struct big, s),
+         .min = 1,
+         .max = 5000000},
+        {.name = "n",
+         .type = BIND_INT,
+         .offset = offsetof(struct big, n),
+         .min = -2500000,
+         .max = 123456789},
     };
     rv_req rq;
     unit_req(&rq, *state, NULL);
@@ -461,7 +485,7 @@ static void test_check_language(void **state)
         {"EN-us", true},
         {"", false},
         {"e", false},
-        {"english", false},  /* 5-8 letter languages are not used */
+        {"english", false}, /* 5-8 letter languages are not used */
         {"engl", false},
         {"en_US", false},
         {"en-", false},
@@ -469,7 +493,7 @@ static void test_check_language(void **state)
         {"en--US", false},
         {"en US", false},
         {"12", false},
-        {"en-U", false},      /* a singleton with nothing after it */
+        {"en-U", false}, /* a singleton with nothing after it */
         {"en-x", false},
         {"en-x-", false},
         {"en-a-b", false},    /* an extension subtag is 2-8 characters */

@@ -369,8 +369,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_route_and_method), T(test_method_bit), T(test_db_error_per_request), T(test_stop_signal_window), T(test_body),    T(test_authentication),
-        T(test_handler_result),   T(test_details),
+        T(test_route_and_method),   T(test_method_bit), T(test_db_error_per_request),
+        T(test_stop_signal_window), T(test_body),       T(test_authentication),
+        T(test_handler_result),     T(test_details),
     };
     return cmocka_run_group_tests_name("serve", tests, group_setup, group_teardown);
 }
