@@ -2,6 +2,7 @@
 # build/asan/bin/; `make run`, `make test`, `make bench` are the front doors.
 
 VARIANT ?= release
+FUZZ_CC ?= clang-14
 PKGS    := libpq json-c libcurl libjwt libsodium espeak-ng libavformat libavcodec libswresample libavutil
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
@@ -13,6 +14,15 @@ ifeq ($(VARIANT),asan)
   BINDIR  := build/asan/bin
   CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(VARIANT),fuzz)
+  # libFuzzer targets (tests/fuzz): the library under clang, instrumented for
+  # coverage and the sanitizers; the targets link libFuzzer's main.
+  CC      := $(FUZZ_CC)
+  OUT     := build/fuzz
+  BINDIR  := build/fuzz/bin
+  CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+             -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=fuzzer,address,undefined
 else
   OUT     := build/release
   BINDIR  := bin
@@ -29,8 +39,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tests/tools/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all asan units run test bench chaos fmt lint clean
+.PHONY: all asan units fuzzers fuzz run test bench chaos fmt fmt-check lint clean
 .SECONDARY:
 all: $(BINS) $(UNITS) $(TOOLS)
 
@@ -64,6 +76,23 @@ $(OUT)/tests/tools/%: $(OUT)/tests/tools/%.o $(LIB)
 	@echo "  LD  $@"
 	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# libFuzzer targets, built with clang into build/fuzz/ (VARIANT=fuzz).
+fuzzers:
+	@$(MAKE) --no-print-directory VARIANT=fuzz $(FUZZERS)
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+build/fuzz/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# Each target FUZZ_SECONDS (default 60) on its corpus; scripts/fuzz says more.
+fuzz: fuzzers
+	@scripts/fuzz
+
 run:
 	@scripts/run
 
@@ -77,12 +106,15 @@ chaos: all
 	@scripts/chaos
 
 fmt:
-	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c 2>/dev/null || \
-	clang-format -i common/*.[ch] handlers/*.c tests/unit/*.c tests/tools/*.c
+	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.[ch] tests/tools/*.c \
+	  tests/fuzz/*.[ch]
 
+# cppcheck, clang-tidy (.clang-tidy), STYLE.md's banned functions, clang-format.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Icommon common handlers
+	@scripts/lint
+
+fmt-check:
+	@scripts/lint format
 
 clean:
 	rm -rf build bin

@@ -13,15 +13,15 @@
 
 typedef struct arena arena;
 
-arena *arena_new(void);              /* owned by the caller; arena_free() */
-void arena_free(arena *a);           /* NULL is fine */
-void arena_reset(arena *a);          /* runs cleanups, keeps the first chunk */
+arena *arena_new(void);     /* owned by the caller; arena_free() */
+void arena_free(arena *a);  /* NULL is fine */
+void arena_reset(arena *a); /* runs cleanups, keeps the first chunk */
 
-void *arena_alloc(arena *a, size_t n);  /* zeroed, aligned to max_align_t */
-char *arena_strdup(arena *a, const char *s);          /* NULL gives NULL */
+void *arena_alloc(arena *a, size_t n);                  /* zeroed, aligned to max_align_t */
+char *arena_strdup(arena *a, const char *s);            /* NULL gives NULL */
 char *arena_strndup(arena *a, const char *s, size_t n); /* at most n bytes, stops at NUL */
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(arena *a, const char *fmt, va_list ap);
+char *arena_vprintf(arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* The concatenation of n strings (NULL parts count as empty); memcpy-fast where
  * arena_printf would format byte by byte. */

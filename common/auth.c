@@ -49,8 +49,8 @@ static void ensure_dummy(void)
         abort();
 }
 
-char *auth_issue_access(const char *user_id, const char *role, const char *session_id,
-                        time_t now, long *expires_in)
+char *auth_issue_access(const char *user_id, const char *role, const char *session_id, time_t now,
+                        long *expires_in)
 {
     jwt_t *jwt = NULL;
     char *out = NULL;

@@ -37,8 +37,8 @@ bool auth_init(const unsigned char *key, size_t key_len, const char *issuer, lon
 
 /* A signed access token for the claims; malloc'd, the caller frees it. NULL on
  * failure (out of memory). *expires_in gets the lifetime in seconds. */
-char *auth_issue_access(const char *user_id, const char *role, const char *session_id,
-                        time_t now, long *expires_in);
+char *auth_issue_access(const char *user_id, const char *role, const char *session_id, time_t now,
+                        long *expires_in);
 
 /* Verifies token at time now. RV_E_TOKEN_EXPIRED for a valid but expired token,
  * RV_E_UNAUTHORIZED for anything else wrong; RV_OK fills *out. A token verified

@@ -183,9 +183,8 @@ const char *bind_check_email(const char *s)
         return "must be a valid email address";
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' ||
-            c == ',' || c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' ||
-            c == ']')
+        if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+            c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']')
             return "must be a valid email address";
     }
     return NULL;
@@ -324,7 +323,7 @@ static void bind_number(rv_req *rq, const bind_field *f, json_object *v, void *s
 
 rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *out)
 {
-    json_object *obj;
+    json_object *obj = NULL;
     rv_err er = bind_parse(rq, &obj);
     if (er != RV_OK)
         return er;

@@ -17,9 +17,9 @@ typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL } bind_type;
 typedef struct bind_field {
     const char *name;
     bind_type type;
-    size_t offset;      /* offsetof(struct, member): const char *, long, double, int */
+    size_t offset; /* offsetof(struct, member): const char *, long, double, int */
     bool required;
-    double min, max;    /* strings: length in characters; numbers: value */
+    double min, max;           /* strings: length in characters; numbers: value */
     const char *const *one_of; /* strings: NULL-terminated allowed values */
     /* Extra check of a string; returns an error message or NULL when fine. */
     const char *(*check)(const char *s);

@@ -13,22 +13,22 @@
 enum { CONFIG_MIN_SECRET = 32 };
 
 typedef struct rv_config {
-    const char *database_url;   /* RV_DATABASE_URL, libpq conninfo */
+    const char *database_url;        /* RV_DATABASE_URL, libpq conninfo */
     const char *poller_database_url; /* RV_POLLER_DATABASE_URL: the poller's role */
     const unsigned char *jwt_secret; /* RV_JWT_SECRET, raw bytes */
     size_t jwt_secret_len;
-    const char *jwt_issuer;     /* RV_JWT_ISSUER, default "reelvox" */
-    int workers;                /* RV_WORKERS, default 2; 0 = serve in-process */
-    long access_ttl;            /* seconds; 900 */
-    long refresh_ttl;           /* RV_REFRESH_TTL_DAYS * 86400, default 30 days */
-    long session_recheck;       /* RV_SESSION_RECHECK_SECONDS 0..30, default 10: how long
-                                 * a worker trusts its last look at a session (the bound
-                                 * on an access token outliving its session) */
-    const char *public_url;     /* RV_PUBLIC_URL */
-    const char *data_dir;       /* RV_DATA_DIR, default ./var */
-    const char *upload_dir;     /* RV_UPLOAD_DIR: nginx's client_body_temp_path, default
-                                 * $RV_DATA_DIR/nginx/body */
-    log_level log_level;        /* RV_LOG_LEVEL debug|info|warn|error */
+    const char *jwt_issuer; /* RV_JWT_ISSUER, default "reelvox" */
+    int workers;            /* RV_WORKERS, default 2; 0 = serve in-process */
+    long access_ttl;        /* seconds; 900 */
+    long refresh_ttl;       /* RV_REFRESH_TTL_DAYS * 86400, default 30 days */
+    long session_recheck;   /* RV_SESSION_RECHECK_SECONDS 0..30, default 10: how long
+                             * a worker trusts its last look at a session (the bound
+                             * on an access token outliving its session) */
+    const char *public_url; /* RV_PUBLIC_URL */
+    const char *data_dir;   /* RV_DATA_DIR, default ./var */
+    const char *upload_dir; /* RV_UPLOAD_DIR: nginx's client_body_temp_path, default
+                             * $RV_DATA_DIR/nginx/body */
+    log_level log_level;    /* RV_LOG_LEVEL debug|info|warn|error */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */

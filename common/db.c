@@ -11,7 +11,7 @@
 enum { MAX_STMTS = 64 };
 
 static PGconn *conn;
-static const char *conn_url; /* NULL: config->database_url */
+static const char *conn_url;               /* NULL: config->database_url */
 static const db_stmt *prepared[MAX_STMTS]; /* index i is prepared as "s<i>" */
 static int n_prepared;
 static bool in_tx;
@@ -21,19 +21,56 @@ static char last_state[6];
 static char last_error[256];
 
 static const db_stmt ctx_stmt = {
-    "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)",
-    2};
+    "SELECT set_config('reelvox.user_id', $1, true), set_config('reelvox.role', $2, true)", 2};
 
+void db_error_clear(void)
+{
+    last_state[0] = '\0';
+    last_error[0] = '\0';
+}
+
+void db_error_note(const char *sqlstate, const char *primary, const char *constraint)
+{
+    snprintf(last_state, sizeof last_state, "%s", sqlstate ? sqlstate : "");
+    /* A data exception's message quotes the input ("invalid input syntax for type
+     * uuid: \"...\""): only its SQLSTATE is kept. */
+    if (!sqlstate || !strncmp(sqlstate, "22", 2))
+        primary = NULL;
+    size_t n = (size_t)snprintf(last_error, sizeof last_error, "SQLSTATE %s",
+                                sqlstate && *sqlstate ? sqlstate : "none");
+    if (primary && n < sizeof last_error)
+        n += (size_t)snprintf(last_error + n, sizeof last_error - n, ": %.*s",
+                              (int)strcspn(primary, "\n"), primary);
+    if (constraint && n < sizeof last_error)
+        snprintf(last_error + n, sizeof last_error - n, " (constraint %s)", constraint);
+}
+
+/* What a failed statement leaves for the log: its SQLSTATE, primary message and
+ * constraint, never the DETAIL, HINT or CONTEXT lines of PQresultErrorMessage(),
+ * which quote row values ("Key (email)=(ann@example.com) already exists"). A
+ * failure without a server answer (connection lost) keeps libpq's own message. */
 static void remember_error(const PGresult *r)
 {
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(last_state, sizeof last_state, "%s", st ? st : "");
-    snprintf(last_error, sizeof last_error, "%s",
-             r ? PQresultErrorMessage(r) : (conn ? PQerrorMessage(conn) : "no connection"));
+    if (st) {
+        db_error_note(st, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+                      PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME));
+        return;
+    }
+    const char *msg = r ? PQresultErrorMessage(r) : (conn ? PQerrorMessage(conn) : NULL);
+    last_state[0] = '\0';
+    snprintf(last_error, sizeof last_error, "%.*s", msg ? (int)strcspn(msg, "\n") : 13,
+             msg ? msg : "no connection");
 }
 
-const char *db_sqlstate(void) { return last_state; }
-const char *db_error(void) { return last_error; }
+const char *db_sqlstate(void)
+{
+    return last_state;
+}
+const char *db_error(void)
+{
+    return last_error;
+}
 
 void db_close(void)
 {
@@ -107,7 +144,10 @@ static int prepare(const db_stmt *st)
     return n_prepared++;
 }
 
-static bool conn_lost(void) { return !conn || PQstatus(conn) != CONNECTION_OK; }
+static bool conn_lost(void)
+{
+    return !conn || PQstatus(conn) != CONNECTION_OK;
+}
 
 void db_set_url(const char *conninfo)
 {
@@ -132,7 +172,10 @@ static bool result_ok(const PGresult *r)
     return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
 }
 
-static void clear_result(void *r) { PQclear(r); }
+static void clear_result(void *r)
+{
+    PQclear(r);
+}
 
 static void keep_result(const db_ctx *c, PGresult *r, PGresult **out)
 {

@@ -53,10 +53,19 @@ void db_rollback(rv_req *rq);
 /* Whether a transaction begun by db_begin() is still open. */
 bool db_in_transaction(void);
 
-/* SQLSTATE of the last failed statement ("23505"), "" when none. */
+/* SQLSTATE of the last failed statement of this request ("23505"), "" when none. */
 const char *db_sqlstate(void);
-/* Message of the last failed statement (for logs, never for clients). */
+/* What the last failed statement of this request was, for logs (never for
+ * clients): "SQLSTATE 23505: duplicate key value violates unique constraint
+ * \"users_email_key\" (constraint users_email_key)". Never the server's DETAIL,
+ * HINT or CONTEXT, which quote row values; for a data exception (class 22) only
+ * the SQLSTATE. "" when none. */
 const char *db_error(void);
+/* Forgets the last error; the serve loop calls it as every request starts, so a
+ * request never logs another's error. */
+void db_error_clear(void);
+/* Records an error as a failed statement does (exposed for tests). Any may be NULL. */
+void db_error_note(const char *sqlstate, const char *primary, const char *constraint);
 
 /* A cell as a string (NULL for SQL NULL). */
 const char *db_get(const PGresult *r, int row, int col);

@@ -19,8 +19,7 @@ static const rv_err_info table[RV_E__COUNT] = {
     [RV_E_INVALID_STATE] = {409, "invalid_state", "Invalid state", "invalid-state"},
     [RV_E_IDEMPOTENCY_CONFLICT] = {409, "idempotency_conflict", "Idempotency key reused",
                                    "idempotency-conflict"},
-    [RV_E_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "Payload too large",
-                                "payload-too-large"},
+    [RV_E_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "Payload too large", "payload-too-large"},
     [RV_E_UNSUPPORTED_MEDIA] = {415, "unsupported_media_type", "Unsupported media type",
                                 "unsupported-media-type"},
     [RV_E_UNPROCESSABLE] = {422, "unprocessable", "Unprocessable content", "unprocessable"},
@@ -42,24 +41,43 @@ const rv_err_info *err_info(rv_err er)
 const char *err_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }

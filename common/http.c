@@ -113,8 +113,7 @@ bool http_same_origin(const char *a, const char *b)
 
 /* Before each request of an untrusted call (the first and every redirect), once
  * connected: its URL's scheme and the address it reached. */
-static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port,
-                     int local_port)
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
     (void)local_ip;
     (void)local_port;
@@ -204,7 +203,7 @@ static void setup(transfer *t, CURLM *multi)
         snprintf(c->error, sizeof c->error, "cannot write the download");
         return;
     }
-    struct stat sb;
+    struct stat sb = {0};
     if (c->upload_from &&
         (!(t->upload = fopen(c->upload_from, "rb")) || fstat(fileno(t->upload), &sb) != 0)) {
         snprintf(c->error, sizeof c->error, "cannot read the file to send");

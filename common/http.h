@@ -17,18 +17,18 @@ enum { HTTP_MAX_HEADERS = 8 };
 
 typedef struct http_call {
     /* Request; all borrowed until http_run returns. */
-    const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
     const char *url;
-    const char *body;    /* NULL: none */
+    const char *body;        /* NULL: none */
     const char *upload_from; /* a file sent as the body, streamed from disk (PUT) */
     /* AWS Signature V4 by libcurl: "aws:amz:REGION:SERVICE", with username as the access
      * key id and password as the secret. NULL: no signing. */
     const char *aws_sigv4;
     const char *username, *password;
     const char *headers[HTTP_MAX_HEADERS + 1]; /* "Name: value", NULL-terminated */
-    long timeout_ms;     /* whole call; 0 = 15 s */
-    const char *save_to; /* write the body to this file instead of memory */
-    size_t max_bytes;    /* body cap; 0 = 4 MiB (memory) or 512 MiB (file) */
+    long timeout_ms;                           /* whole call; 0 = 15 s */
+    const char *save_to;                       /* write the body to this file instead of memory */
+    size_t max_bytes;                          /* body cap; 0 = 4 MiB (memory) or 512 MiB (file) */
     /* A URL from outside (a provider's output), checked for the first request and
      * every redirect: https only unless allow_http, and a connection to a public
      * address only (no loopback, private, link-local, ...) unless allow_private.
@@ -40,14 +40,14 @@ typedef struct http_call {
     const char *trusted_origin;
 
     /* Response. */
-    long status;         /* HTTP status; 0 when no response (network error) */
-    char *resp;          /* NUL-terminated body in the arena (not with save_to) */
+    long status; /* HTTP status; 0 when no response (network error) */
+    char *resp;  /* NUL-terminated body in the arena (not with save_to) */
     size_t resp_len;
-    double retry_after;  /* seconds from a Retry-After header (delta form), else 0 */
-    bool too_large;      /* over max_bytes (not worth retrying) */
-    bool refused;        /* an untrusted URL broke its rules (not worth retrying) */
-    char error[256];     /* curl's message when status is 0 */
-    void *user;          /* caller's */
+    double retry_after; /* seconds from a Retry-After header (delta form), else 0 */
+    bool too_large;     /* over max_bytes (not worth retrying) */
+    bool refused;       /* an untrusted URL broke its rules (not worth retrying) */
+    char error[256];    /* curl's message when status is 0 */
+    void *user;         /* caller's */
 } http_call;
 
 /* Runs every call concurrently and returns when all have finished. */

@@ -863,7 +863,7 @@ rv_err media_normalize(const char *in_path, const char *out_path, int rate, medi
         WHY("the audio is silent");
         return RV_E_UNPROCESSABLE;
     }
-    double peak_db = 20 * log10(m.peak);
+    double peak_db = 20 * log10((double)m.peak);
     double gain_db = fmin(MEDIA_NORM_TARGET_DB - level, MEDIA_NORM_CEILING_DB - peak_db);
 
     gain_writer g = {.gain = (float)pow(10, gain_db / 20), .why = why, .why_len = why_len};

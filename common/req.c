@@ -76,8 +76,7 @@ static void parse_query(rv_req *rq)
         const char *eq = memchr(q, '=', len);
         size_t klen = eq ? (size_t)(eq - q) : len;
         char *k = req_unescape(rq->a, q, klen, true);
-        char *v = eq ? req_unescape(rq->a, eq + 1, len - klen - 1, true)
-                     : arena_strdup(rq->a, "");
+        char *v = eq ? req_unescape(rq->a, eq + 1, len - klen - 1, true) : arena_strdup(rq->a, "");
         /* Undecodable or ill-formed UTF-8 values are absent: never passed on. */
         if (k && v && *k && bind_utf8_valid(v, strlen(v))) {
             rv_kv *kv = arena_alloc(rq->a, sizeof *kv);
@@ -190,7 +189,10 @@ rv_err req_page(rv_req *rq, long *page, long *limit)
     return er;
 }
 
-static void put_json(void *obj) { json_object_put(obj); }
+static void put_json(void *obj)
+{
+    json_object_put(obj);
+}
 
 json_object *req_keep(rv_req *rq, json_object *obj)
 {

@@ -31,6 +31,9 @@ typedef struct rv_req {
     char **env; /* NAME=value parameters (FastCGI or CGI) */
 
     const char *method, *path, *query, *request_id, *content_type;
+    /* The method as its serve.h bit (RV_GET, RV_POST...; HEAD is RV_GET), set by the
+     * serve loop before the handler runs: handlers dispatch on it. */
+    unsigned method_bit;
     const char *body; /* NUL-terminated copy; NULL when there was none */
     size_t body_len;
     /* RV_BODY_FILE endpoints: the checked path of the file nginx wrote the body to
@@ -96,8 +99,7 @@ rv_err req_field_error(rv_req *rq, const char *field, const char *message);
 void req_problem_set(rv_req *rq, const char *key, json_object *v);
 
 /* Sets the problem detail; returns er for one-line call sites. */
-rv_err req_fail(rv_req *rq, rv_err er, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+rv_err req_fail(rv_req *rq, rv_err er, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Registers a json-c object on the request arena (put at the end); returns it. */
 json_object *req_keep(rv_req *rq, json_object *obj);

@@ -9,12 +9,60 @@ static const char JSON_TYPE[] = "application/json; charset=utf-8";
 static const char PROBLEM_TYPE[] = "application/problem+json; charset=utf-8";
 static const char PROBLEM_BASE[] = "https://reelvox.dev/problems/";
 
+static bool json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* json without the whitespace between its tokens, so that every answer has one
+ * style, json-c's compact one: PostgreSQL's json_build_object() writes
+ * {"id" : "…", "email" : …} and jsonb's text {"id": "…"}. Strings are copied as
+ * they are (escapes included). json is our own well-formed text, not client input.
+ * Returns json itself when it is compact already, else an arena copy; *len gets
+ * the length. */
+static const char *json_compact(arena *a, const char *json, size_t *len)
+{
+    size_t n = strlen(json), k = 0;
+    bool in_str = false, spaced = false;
+    for (size_t i = 0; i < n && !spaced; i++) {
+        if (in_str)
+            in_str = json[i] == '\\' ? (i++, true) : json[i] != '"';
+        else if (json[i] == '"')
+            in_str = true;
+        else
+            spaced = json_space(json[i]);
+    }
+    *len = n;
+    if (!spaced)
+        return json;
+    char *out = arena_alloc(a, n + 1);
+    in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = json[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < n) {
+                out[k++] = c;
+                c = json[++i];
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == '"') {
+            in_str = true;
+        } else if (json_space(c)) {
+            continue;
+        }
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    *len = k;
+    return out;
+}
+
 rv_err resp_json(rv_req *rq, int status, const char *json)
 {
     rq->status = status;
     rq->resp_type = JSON_TYPE;
-    rq->resp_body = json;
-    rq->resp_len = strlen(json);
+    rq->resp_body = json_compact(rq->a, json, &rq->resp_len);
     return RV_OK;
 }
 
@@ -50,12 +98,12 @@ void resp_header(rv_req *rq, const char *name, const char *value)
     *tail = h;
 }
 
-void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path,
-                 long max_age)
+void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path, long max_age)
 {
     resp_header(rq, "Set-Cookie",
-                arena_printf(rq->a, "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; Secure; "
-                                    "SameSite=Strict",
+                arena_printf(rq->a,
+                             "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; Secure; "
+                             "SameSite=Strict",
                              name, max_age > 0 ? value : "", path, max_age > 0 ? max_age : 0));
 }
 
@@ -63,9 +111,8 @@ void resp_problem(rv_req *rq, rv_err er)
 {
     const rv_err_info *info = err_info(er);
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "type",
-                           json_object_new_string(arena_printf(rq->a, "%s%s", PROBLEM_BASE,
-                                                               info->slug)));
+    json_object_object_add(
+        o, "type", json_object_new_string(arena_printf(rq->a, "%s%s", PROBLEM_BASE, info->slug)));
     json_object_object_add(o, "title", json_object_new_string(info->title));
     json_object_object_add(o, "status", json_object_new_int(info->status));
     json_object_object_add(o, "code", json_object_new_string(info->code));
@@ -79,9 +126,9 @@ void resp_problem(rv_req *rq, rv_err er)
     if (detail)
         json_object_object_add(o, "detail", json_object_new_string(detail));
     if (er == RV_E_VALIDATION)
-        json_object_object_add(o, "errors", rq->problem_errors
-                                                ? json_object_get(rq->problem_errors)
-                                                : json_object_new_array());
+        json_object_object_add(o, "errors",
+                               rq->problem_errors ? json_object_get(rq->problem_errors)
+                                                  : json_object_new_array());
     if (rq->problem_extra && er != RV_E_INTERNAL) {
         json_object_object_foreach(rq->problem_extra, k, v)
             json_object_object_add(o, k, json_object_get(v));

@@ -9,7 +9,8 @@
 
 #include "req.h"
 
-/* A JSON body; json is a complete document. Returns RV_OK. */
+/* A JSON body; json is a complete document, sent in compact form (whitespace
+ * between tokens removed, as resp_jobj() writes it). Returns RV_OK. */
 rv_err resp_json(rv_req *rq, int status, const char *json);
 /* Serialises obj (taking ownership) as the body. Returns RV_OK. */
 rv_err resp_jobj(rv_req *rq, int status, json_object *obj);
@@ -19,8 +20,7 @@ rv_err resp_empty(rv_req *rq, int status);
 void resp_header(rv_req *rq, const char *name, const char *value);
 
 /* Set-Cookie name=value with HttpOnly; Secure; SameSite=Strict. max_age 0 clears. */
-void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path,
-                 long max_age);
+void resp_cookie(rv_req *rq, const char *name, const char *value, const char *path, long max_age);
 
 /* Turns er and the problem extras of rq into an RFC 9457 body with its status and
  * headers (Allow is set by the caller; WWW-Authenticate and Retry-After here). */

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +25,70 @@
 enum { MAX_WORKERS = 256 };
 
 static volatile sig_atomic_t stopping;
+/* The signal mask inside the waits: the stop signals let through (see
+ * serve_stop_signals()). */
+static sigset_t wait_mask;
 
 static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only ends the supervisor's sigsuspend() */
+}
+
+/* The stop signals (and, for the supervisor, SIGCHLD) are blocked everywhere but
+ * inside the one wait of each loop (ppoll() or sigsuspend() with wait_mask), so a
+ * signal that comes between the check of `stopping` and the wait is held and ends
+ * the wait at once instead of being lost in that window. */
+static void block_signals(bool chld)
+{
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t held;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    if (chld) {
+        struct sigaction sc = {.sa_handler = on_child};
+        sigemptyset(&sc.sa_mask);
+        sigaction(SIGCHLD, &sc, NULL);
+        sigaddset(&held, SIGCHLD);
+    }
+    sigset_t old;
+    sigprocmask(SIG_BLOCK, &held, &old);
+    wait_mask = old;
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGCHLD);
+}
+
+void serve_stop_signals(void)
+{
+    block_signals(false);
+}
+
+bool serve_stopping(void)
+{
+    return stopping;
+}
+
+int serve_wait_readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (!stopping) {
+        int n = ppoll(&pfd, 1, NULL, &wait_mask);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+    return 0;
 }
 
 static double now_ms(void)
@@ -40,8 +101,11 @@ static double now_ms(void)
 static const struct {
     unsigned bit;
     const char *name;
-} methods[] = {{RV_GET, "GET"}, {RV_POST, "POST"}, {RV_PUT, "PUT"},
-               {RV_PATCH, "PATCH"}, {RV_DELETE, "DELETE"}};
+} methods[] = {{RV_GET, "GET"},
+               {RV_POST, "POST"},
+               {RV_PUT, "PUT"},
+               {RV_PATCH, "PATCH"},
+               {RV_DELETE, "DELETE"}};
 
 static unsigned method_bit(const char *m)
 {
@@ -89,8 +153,9 @@ static rv_err authenticate(const rv_endpoint *ep, rv_req *rq)
     if (er != RV_OK) {
         if (!(ep->flags & (RV_AUTH | RV_ADMIN)))
             return RV_OK; /* public endpoints ignore a stale token */
-        return req_fail(rq, er, er == RV_E_TOKEN_EXPIRED ? "the access token has expired"
-                                                         : "the access token is invalid");
+        return req_fail(rq, er,
+                        er == RV_E_TOKEN_EXPIRED ? "the access token has expired"
+                                                 : "the access token is invalid");
     }
     rq->user_id = arena_strdup(rq->a, c.user_id);
     rq->role = arena_strdup(rq->a, c.role);
@@ -112,6 +177,7 @@ static rv_err prepare_request(const rv_endpoint *ep, rv_req *rq)
     if (!rq->path || !req_route_match(rq, ep->route, rq->path))
         return req_fail(rq, RV_E_NOT_FOUND, "no such resource");
     unsigned bit = method_bit(rq->method);
+    rq->method_bit = bit;
     if (!(bit & ep->methods)) {
         resp_header(rq, "Allow", allow_header(rq, ep->methods));
         return req_fail(rq, RV_E_METHOD_NOT_ALLOWED, "%s is not allowed here",
@@ -128,6 +194,7 @@ static rv_err prepare_request(const rv_endpoint *ep, rv_req *rq)
 void serve_request(const rv_endpoint *ep, rv_req *rq)
 {
     log_set_request(rq->request_id, NULL);
+    db_error_clear();
     rv_err er = prepare_request(ep, rq);
     if (er == RV_OK)
         er = ep->handle(rq);
@@ -220,11 +287,16 @@ static void init_req(rv_req *rq, arena *a, char **env)
     rq->content_type = req_param(rq, "CONTENT_TYPE");
 }
 
-static int fcgx_read(void *ctx, char *buf, int n) { return FCGX_GetStr(buf, n, ctx); }
+static int fcgx_read(void *ctx, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, ctx);
+}
 
 /* noinline: `make bench` counts instructions per request by this symbol. */
-__attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a, char **env, read_fn rd, void *rctx,
-                       void (*write)(void *, const char *, size_t), void *wctx)
+__attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a, char **env,
+                                                 read_fn rd, void *rctx,
+                                                 void (*write)(void *, const char *, size_t),
+                                                 void *wctx)
 {
     double t0 = now_ms();
     rv_req rq;
@@ -251,16 +323,22 @@ static void fcgx_write(void *ctx, const char *buf, size_t n)
 
 static int worker_loop(const rv_endpoint *ep)
 {
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    serve_stop_signals();
+    /* Workers wait in ppoll() and then accept; the listening socket is non-blocking
+     * so that a connection another worker took first answers EAGAIN rather than
+     * blocking here, with the stop signals held, until the next one. (Accepted
+     * sockets do not inherit O_NONBLOCK on Linux.) */
+    int fl = fcntl(0, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(0, F_SETFL, fl | O_NONBLOCK);
     FCGX_Request r;
     if (FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
         return 1;
     arena *a = arena_new();
-    while (!stopping) {
+    int ready;
+    while ((ready = serve_wait_readable(0)) == 1) {
         if (FCGX_Accept_r(&r) < 0) {
-            if (stopping || errno == EINTR)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
                 continue;
             log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
             break;
@@ -269,6 +347,8 @@ static int worker_loop(const rv_endpoint *ep)
         FCGX_Finish_r(&r);
         arena_reset(a);
     }
+    if (ready < 0)
+        log_msg(LOG_ERROR, "waiting for connections failed: %s", strerror(errno));
     arena_free(a);
     db_close();
     return 0;
@@ -279,7 +359,10 @@ static int stdin_read(void *ctx, char *buf, int n)
     return (int)fread(buf, 1, (size_t)n, ctx);
 }
 
-static void stdout_write(void *ctx, const char *buf, size_t n) { fwrite(buf, 1, n, ctx); }
+static void stdout_write(void *ctx, const char *buf, size_t n)
+{
+    fwrite(buf, 1, n, ctx);
+}
 
 static int serve_cgi(const rv_endpoint *ep)
 {
@@ -297,6 +380,10 @@ static pid_t spawn_worker(const rv_endpoint *ep)
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGCHLD, SIG_DFL);
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         _exit(worker_loop(ep));
     }
     if (pid < 0)
@@ -308,18 +395,17 @@ static pid_t spawn_worker(const rv_endpoint *ep)
 static int supervise(const rv_endpoint *ep, int n)
 {
     pid_t pids[MAX_WORKERS] = {0};
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    block_signals(true);
     for (int i = 0; i < n; i++)
         pids[i] = spawn_worker(ep);
     while (!stopping) {
         int status;
-        pid_t dead = waitpid(-1, &status, 0);
-        if (dead < 0) {
-            if (errno == EINTR)
-                continue;
-            sleep(1);
+        pid_t dead = waitpid(-1, &status, WNOHANG);
+        if (dead <= 0) {
+            /* Nothing to reap: wait for a signal. One that came since the check
+             * above is pending and ends the wait at once. */
+            if (!stopping)
+                sigsuspend(&wait_mask);
             continue;
         }
         for (int i = 0; i < n; i++)
@@ -353,9 +439,8 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         return 78; /* EX_CONFIG: systemd does not restart-loop on it */
     }
     log_set_level(config->log_level);
-    if (!(ep->flags & RV_NO_SECRET) &&
-        !auth_init(config->jwt_secret, config->jwt_secret_len, config->jwt_issuer,
-                   config->access_ttl)) {
+    if (!(ep->flags & RV_NO_SECRET) && !auth_init(config->jwt_secret, config->jwt_secret_len,
+                                                  config->jwt_issuer, config->access_ttl)) {
         log_msg(LOG_ERROR, "refusing to start: cannot initialise libsodium");
         return 78;
     }

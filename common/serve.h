@@ -10,6 +10,7 @@
 #ifndef RV_SERVE_H
 #define RV_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "req.h"
@@ -23,10 +24,10 @@ enum {
 };
 
 enum {
-    RV_AUTH = 1 << 0,     /* a valid access token is required */
-    RV_ADMIN = 1 << 1,    /* ... of an admin (implies RV_AUTH) */
-    RV_RAW_BODY = 1 << 2, /* body is not JSON: skip the Content-Type check */
-    RV_NO_SECRET = 1 << 3,/* the binary never touches tokens (health, poller) */
+    RV_AUTH = 1 << 0,      /* a valid access token is required */
+    RV_ADMIN = 1 << 1,     /* ... of an admin (implies RV_AUTH) */
+    RV_RAW_BODY = 1 << 2,  /* body is not JSON: skip the Content-Type check */
+    RV_NO_SECRET = 1 << 3, /* the binary never touches tokens (health, poller) */
     /* The body is a file nginx wrote (client_body_in_file_only, REQUEST_BODY_FILE;
      * fastcgi_pass_request_body off): nothing is read from the pipe. The loop checks
      * the path is in config->upload_dir, sets rq->body_file and rq->body_len (its
@@ -36,16 +37,26 @@ enum {
 };
 
 typedef struct rv_endpoint {
-    const char *name;   /* binary and log name, "auth_login" */
-    const char *route;  /* "/api/jobs/{id}" */
-    unsigned methods;   /* RV_GET | ... */
-    unsigned flags;     /* RV_AUTH | ... */
-    size_t body_limit;  /* bytes; 0 means no body accepted */
+    const char *name;  /* binary and log name, "auth_login" */
+    const char *route; /* "/api/jobs/{id}" */
+    unsigned methods;  /* RV_GET | ... */
+    unsigned flags;    /* RV_AUTH | ... */
+    size_t body_limit; /* bytes; 0 means no body accepted */
     rv_err (*handle)(rv_req *rq);
 } rv_endpoint;
 
 /* Runs the endpoint until SIGTERM; returns the process exit status. */
 int serve_main(const rv_endpoint *ep, int argc, char **argv);
+
+/* Routes SIGTERM and SIGINT to the stop flag and blocks them everywhere but inside
+ * serve_wait_readable(), so none is lost between a check of the flag and a wait. */
+void serve_stop_signals(void);
+/* Whether a stop signal has come. */
+bool serve_stopping(void);
+/* Waits until fd is readable (1), a stop signal has come (0), or poll fails (-1).
+ * A stop signal that came at any time after serve_stop_signals(), even just before
+ * this call, ends the wait at once. */
+int serve_wait_readable(int fd);
 
 /* Serves one request already described by env and body (the core of every mode;
  * exposed for tests). The response is in rq after the call. */

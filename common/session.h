@@ -11,7 +11,7 @@
 #include "req.h"
 
 typedef struct session_grant {
-    const char *user_json;     /* the `user` object, as JSON text from the database */
+    const char *user_json; /* the `user` object, as JSON text from the database */
     const char *user_id, *role, *session_id;
     const char *refresh_token; /* plain token, just issued */
     bool refresh_in_body;      /* login and refresh return it; register does not */

@@ -129,8 +129,8 @@ char *store_new_key(arena *a, const char *prefix, const char *user_id, const cha
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
-    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint),
-                        hex, ext);
+    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint), hex,
+                        ext);
 }
 
 bool store_key_valid(const char *key)
@@ -179,7 +179,8 @@ static rv_err mkdirs(char *path)
  * inside the store: same filesystem, so committing is an atomic rename. */
 static char *temp_dir(arena *a, bool local)
 {
-    return local ? arena_printf(a, "%s/storage/.tmp", root_dir) : arena_printf(a, "%s/tmp", root_dir);
+    return local ? arena_printf(a, "%s/storage/.tmp", root_dir)
+                 : arena_printf(a, "%s/tmp", root_dir);
 }
 
 static rv_err local_temp_path(arena *a, const char *key, char **tmp)

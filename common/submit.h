@@ -29,7 +29,7 @@ typedef enum submit_status {
     SUBMIT_SAMPLE_TOO_SHORT,
     SUBMIT_SAMPLE_TOO_LONG,
     SUBMIT_INPUT_UNSTORABLE, /* text jsonb refuses ("\u0000"): never sent to SQL */
-    SUBMIT_UNKNOWN, /* a status this code does not know: a bug */
+    SUBMIT_UNKNOWN,          /* a status this code does not know: a bug */
 } submit_status;
 
 /* What to submit; every pointer borrowed. */

@@ -40,8 +40,13 @@ static const char *with_link(rv_req *rq, const char *json, const char *storage_k
         fits = json[n - 1 - i] == '}';
     if (!fits || json[n - closers - 1] == '{')
         return rebuild(rq, json, holder, field, url);
-    const char *parts[] = {arena_strndup(rq->a, json, n - closers), ", \"", field, "\" : \"", url,
-                           "\"", json + n - closers};
+    const char *parts[] = {arena_strndup(rq->a, json, n - closers),
+                           ", \"",
+                           field,
+                           "\" : \"",
+                           url,
+                           "\"",
+                           json + n - closers};
     return arena_join(rq->a, parts, sizeof parts / sizeof parts[0]);
 }
 

@@ -45,10 +45,9 @@ static const db_stmt pending_events = {
     2};
 static const db_stmt record_duplicate = {"SELECT rv_provider_duplicate($1, $2)", 2};
 static const db_stmt events_done = {"SELECT rv_webhooks_done($1::bigint[])", 1};
-static const db_stmt due_checks = {
-    "SELECT job_id, kind, input, provider, provider_job_id, user_id"
-    "  FROM rv_jobs_due_checks($1, $2, $3)",
-    3};
+static const db_stmt due_checks = {"SELECT job_id, kind, input, provider, provider_job_id, user_id"
+                                   "  FROM rv_jobs_due_checks($1, $2, $3)",
+                                   3};
 static const db_stmt overdue = {
     "SELECT job_id, provider, provider_job_id FROM rv_jobs_overdue($1, $2, $3)", 3};
 static const db_stmt to_cancel = {
@@ -68,7 +67,10 @@ typedef struct job_ref {
     const char *stored;    /* the key it is stored under, named by what it is */
 } job_ref;
 
-static const char *num(work_ctx *w, long v) { return arena_printf(w->rq->a, "%ld", v); }
+static const char *num(work_ctx *w, long v)
+{
+    return arena_printf(w->rq->a, "%ld", v);
+}
 
 static const char *error_json(work_ctx *w, const char *code, const char *message)
 {
@@ -105,8 +107,8 @@ static void to_running(work_ctx *w, job_ref *j, int progress)
     /* Ended while we dispatched (cancelled, past its deadline): stop the provider's
      * work now. A job that another poller holds is left to it. */
     const char *st = db_get(r, 0, 0);
-    bool ended = st && (!strcmp(st, "cancelled") || !strcmp(st, "failed") ||
-                        !strcmp(st, "succeeded"));
+    bool ended =
+        st && (!strcmp(st, "cancelled") || !strcmp(st, "failed") || !strcmp(st, "succeeded"));
     /* A duplicate: work other than what the job holds (recorded in SQL). */
     bool duplicate = st && !strcmp(st, "duplicate");
     if (duplicate)
@@ -251,8 +253,8 @@ static void finish_all(work_ctx *w, job_ref **js, int n)
         if (!j->tmp || http_transient(c)) {
             if (j->tmp)
                 unlink(j->tmp);
-            log_msg(LOG_WARN, "job %s: output download failed (%ld %s); checking again soon",
-                    j->id, c->status, c->error);
+            log_msg(LOG_WARN, "job %s: output download failed (%ld %s); checking again soon", j->id,
+                    c->status, c->error);
             to_released(w, j->id, 5);
             continue;
         }
@@ -387,8 +389,9 @@ static bool clone_prepare(work_ctx *w, job_ref *j)
     }
     json_object *file = json_object_new_object();
     json_object_object_add(file, "fileKey", json_object_new_string(key));
-    json_object_object_add(file, "fileUrl", json_object_new_string(store_signed_url(
-                                                a, key, CLONE_LINK_TTL, time(NULL))));
+    json_object_object_add(
+        file, "fileUrl",
+        json_object_new_string(store_signed_url(a, key, CLONE_LINK_TTL, time(NULL))));
     const char *p[] = {j->id, w->poller_id, arena_strdup(a, json_object_to_json_string(file))};
     PGresult *r;
     if (db_query(w->rq, &clone_prepared, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
@@ -484,8 +487,7 @@ static int inbox_batch(work_ctx *w, int *seen)
         const char *held = db_get(r, i, 8);
         if (!ended && !read) {
             log_msg(LOG_WARN, "webhook event %s for job %s could not be read", event, j->id);
-        } else if (read && held && j->st.provider_job_id &&
-                   strcmp(held, j->st.provider_job_id)) {
+        } else if (read && held && j->st.provider_job_id && strcmp(held, j->st.provider_job_id)) {
             stop_duplicate(w, j);
         } else if (!ended && j->st.state == PROV_SUCCEEDED) {
             PGresult *lr;
@@ -523,8 +525,7 @@ static int pass_stop(work_ctx *w)
     int moved = 0;
     const char *pc[] = {num(w, w->batch)};
     const char *po[] = {w->poller_id, num(w, w->batch), num(w, w->lease_s)};
-    if (db_query(w->rq, &to_cancel, pc, &c) != RV_OK ||
-        db_query(w->rq, &overdue, po, &o) != RV_OK)
+    if (db_query(w->rq, &to_cancel, pc, &c) != RV_OK || db_query(w->rq, &overdue, po, &o) != RV_OK)
         return 0;
     int nc = PQntuples(c), no = PQntuples(o);
     http_call *calls = arena_alloc(w->rq->a, (size_t)(nc + no + 1) * sizeof *calls);
@@ -702,7 +703,7 @@ static int pass_dispatch_remote(work_ctx *w, bool fresh_only)
         job_ref *j = &js[i];
         if (j->rescued || (!strcmp(j->kind, "voice_clone") && !clone_prepare(w, j)))
             continue;
-        prov_job pj = {j->id,      j->kind,  j->model,     NULL, j->callback_token,
+        prov_job pj = {j->id,      j->kind,  j->model,    NULL, j->callback_token,
                        j->user_id, j->input, j->created_s};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
         calls[k].user = j;
@@ -790,8 +791,8 @@ static int pass_dispatch_local(work_ctx *w)
     if (free_slots <= 0)
         return 0;
     PGresult *r;
-    const char *p[] = {w->poller_id, "{local}", num(w, free_slots),
-                       num(w, w->local_timeout_s + 60), "false"};
+    const char *p[] = {w->poller_id, "{local}", num(w, free_slots), num(w, w->local_timeout_s + 60),
+                       "false"};
     if (db_query(w->rq, &claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;

@@ -15,10 +15,9 @@
 #include "storage.h"
 #include "views.h"
 
-static const db_stmt get_audio = {
-    "SELECT rv_audio_json(a), a.storage_key FROM audios a"
-    " WHERE a.id = $1 AND (a.user_id = $2 OR $3 = 'admin')",
-    3};
+static const db_stmt get_audio = {"SELECT rv_audio_json(a), a.storage_key FROM audios a"
+                                  " WHERE a.id = $1 AND (a.user_id = $2 OR $3 = 'admin')",
+                                  3};
 static const db_stmt delete_audio = {"SELECT status, storage_key FROM rv_audio_delete($1)", 1};
 
 static rv_err show(rv_req *rq, const char *id)
@@ -58,12 +57,19 @@ static rv_err audio(rv_req *rq)
     const char *id = req_path(rq, "id");
     if (!req_is_uuid(id))
         return req_fail(rq, RV_E_NOT_FOUND, "no such audio");
-    return rq->method[0] == 'D' ? drop(rq, id) : show(rq, id);
+    return rq->method_bit == RV_DELETE ? drop(rq, id) : show(rq, id);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "audio", .route = "/api/audios/{id}", .methods = RV_GET | RV_DELETE,
-    .flags = RV_AUTH, .body_limit = 0, .handle = audio,
+    .name = "audio",
+    .route = "/api/audios/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = audio,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

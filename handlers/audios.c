@@ -139,12 +139,19 @@ static rv_err upload(rv_req *rq)
 
 static rv_err audios(rv_req *rq)
 {
-    return rq->method[0] == 'P' ? upload(rq) : list(rq);
+    return rq->method_bit == RV_POST ? upload(rq) : list(rq);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "audios", .route = "/api/audios", .methods = RV_GET | RV_POST,
-    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE, .body_limit = UPLOAD_LIMIT, .handle = audios,
+    .name = "audios",
+    .route = "/api/audios",
+    .methods = RV_GET | RV_POST,
+    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE,
+    .body_limit = UPLOAD_LIMIT,
+    .handle = audios,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

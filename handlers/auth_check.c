@@ -45,9 +45,15 @@ static rv_err auth_check(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_check", .route = "/_rv/auth",
+    .name = "auth_check",
+    .route = "/_rv/auth",
     .methods = RV_GET | RV_POST | RV_PUT | RV_PATCH | RV_DELETE,
-    .flags = 0, .body_limit = 0, .handle = auth_check,
+    .flags = 0,
+    .body_limit = 0,
+    .handle = auth_check,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

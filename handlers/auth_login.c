@@ -25,14 +25,24 @@ typedef struct {
 
 /* Loose bounds on purpose: a login must not reveal the registration rules. */
 static const bind_field fields[] = {
-    {"email", BIND_STRING, offsetof(login_input, email), true, 1, 254, NULL, NULL,
-     "must be 1 to 254 characters"},
-    {"password", BIND_STRING, offsetof(login_input, password), true, 1, 128, NULL, NULL,
-     "must be 1 to 128 characters"},
+    {.name = "email",
+     .type = BIND_STRING,
+     .offset = offsetof(login_input, email),
+     .required = true,
+     .min = 1,
+     .max = 254,
+     .message = "must be 1 to 254 characters"},
+    {.name = "password",
+     .type = BIND_STRING,
+     .offset = offsetof(login_input, password),
+     .required = true,
+     .min = 1,
+     .max = 128,
+     .message = "must be 1 to 128 characters"},
 };
 
-static const db_stmt begin = {
-    "SELECT retry_after, user_id, password_hash FROM rv_login_begin($1)", 1};
+static const db_stmt begin = {"SELECT retry_after, user_id, password_hash FROM rv_login_begin($1)",
+                              1};
 static const db_stmt succeeded = {"SELECT rv_login_succeeded($1)", 1};
 /* Both act only while the hash checked is still the user's (sql/008). */
 static const db_stmt start = {
@@ -85,8 +95,15 @@ static rv_err auth_login(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_login", .route = "/api/auth/login", .methods = RV_POST, .flags = 0,
-    .body_limit = 16 * 1024, .handle = auth_login,
+    .name = "auth_login",
+    .route = "/api/auth/login",
+    .methods = RV_POST,
+    .flags = 0,
+    .body_limit = 16 * 1024,
+    .handle = auth_login,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

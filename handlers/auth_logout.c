@@ -22,8 +22,13 @@ typedef struct {
 } logout_input;
 
 static const bind_field fields[] = {
-    {"refreshToken", BIND_STRING, offsetof(logout_input, refresh_token), false, 1, 128, NULL,
-     NULL, "must be 1 to 128 characters"},
+    {.name = "refreshToken",
+     .type = BIND_STRING,
+     .offset = offsetof(logout_input, refresh_token),
+     .required = false,
+     .min = 1,
+     .max = 128,
+     .message = "must be 1 to 128 characters"},
 };
 
 static const db_stmt by_refresh = {"SELECT rv_logout_refresh($1)", 1};
@@ -59,8 +64,15 @@ static rv_err auth_logout(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_logout", .route = "/api/auth/logout", .methods = RV_POST, .flags = 0,
-    .body_limit = 16 * 1024, .handle = auth_logout,
+    .name = "auth_logout",
+    .route = "/api/auth/logout",
+    .methods = RV_POST,
+    .flags = 0,
+    .body_limit = 16 * 1024,
+    .handle = auth_logout,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

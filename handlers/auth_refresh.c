@@ -26,8 +26,12 @@ typedef struct {
 } refresh_input;
 
 static const bind_field fields[] = {
-    {"refreshToken", BIND_STRING, offsetof(refresh_input, refresh_token), false, 1, 128, NULL,
-     NULL, "must be 1 to 128 characters"},
+    {.name = "refreshToken",
+     .type = BIND_STRING,
+     .offset = offsetof(refresh_input, refresh_token),
+     .min = 1,
+     .max = 128,
+     .message = "must be 1 to 128 characters"},
 };
 
 static const db_stmt rotate = {
@@ -57,14 +61,21 @@ static rv_err auth_refresh(rv_req *rq)
         session_clear_cookies(rq);
         return req_fail(rq, RV_E_UNAUTHORIZED, "the refresh token is invalid, expired or spent");
     }
-    session_grant g = {db_get(r, 0, 1), db_get(r, 0, 2), db_get(r, 0, 3), db_get(r, 0, 4),
-                       fresh, true};
+    session_grant g = {db_get(r, 0, 1), db_get(r, 0, 2), db_get(r, 0, 3),
+                       db_get(r, 0, 4), fresh,           true};
     return session_respond(rq, 200, &g);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_refresh", .route = "/api/auth/refresh", .methods = RV_POST, .flags = 0,
-    .body_limit = 16 * 1024, .handle = auth_refresh,
+    .name = "auth_refresh",
+    .route = "/api/auth/refresh",
+    .methods = RV_POST,
+    .flags = 0,
+    .body_limit = 16 * 1024,
+    .handle = auth_refresh,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

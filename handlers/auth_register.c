@@ -19,14 +19,33 @@ typedef struct {
 } register_input;
 
 static const bind_field fields[] = {
-    {"email", BIND_STRING, offsetof(register_input, email), true, 3, 254, NULL,
-     bind_check_email, "must be a valid email address"},
-    {"password", BIND_STRING, offsetof(register_input, password), true, 10, 128, NULL, NULL,
-     "must be 10 to 128 characters"},
-    {"name", BIND_STRING, offsetof(register_input, name), false, 0, 100, NULL, NULL,
-     "must be at most 100 characters"},
-    {"referralCode", BIND_STRING, offsetof(register_input, referral_code), false, 1, 32, NULL,
-     NULL, "must be 1 to 32 characters"},
+    {.name = "email",
+     .type = BIND_STRING,
+     .offset = offsetof(register_input, email),
+     .required = true,
+     .min = 3,
+     .max = 254,
+     .check = bind_check_email,
+     .message = "must be a valid email address"},
+    {.name = "password",
+     .type = BIND_STRING,
+     .offset = offsetof(register_input, password),
+     .required = true,
+     .min = 10,
+     .max = 128,
+     .message = "must be 10 to 128 characters"},
+    {.name = "name",
+     .type = BIND_STRING,
+     .offset = offsetof(register_input, name),
+     .min = 0,
+     .max = 100,
+     .message = "must be at most 100 characters"},
+    {.name = "referralCode",
+     .type = BIND_STRING,
+     .offset = offsetof(register_input, referral_code),
+     .min = 1,
+     .max = 32,
+     .message = "must be 1 to 32 characters"},
 };
 
 static const db_stmt register_user = {
@@ -58,14 +77,21 @@ static rv_err auth_register(rv_req *rq)
         return req_field_error(rq, "referralCode", "is not a known referral code");
     if (!status || strcmp(status, "ok"))
         return RV_E_INTERNAL;
-    session_grant g = {db_get(r, 0, 1), db_get(r, 0, 2), db_get(r, 0, 3), db_get(r, 0, 4),
-                       refresh, false};
+    session_grant g = {db_get(r, 0, 1), db_get(r, 0, 2), db_get(r, 0, 3),
+                       db_get(r, 0, 4), refresh,         false};
     return session_respond(rq, 201, &g);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "auth_register", .route = "/api/auth/register", .methods = RV_POST,
-    .flags = 0, .body_limit = 16 * 1024, .handle = auth_register,
+    .name = "auth_register",
+    .route = "/api/auth/register",
+    .methods = RV_POST,
+    .flags = 0,
+    .body_limit = 16 * 1024,
+    .handle = auth_register,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -38,8 +38,15 @@ static rv_err credits(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "credits", .route = "/api/credits", .methods = RV_GET, .flags = RV_AUTH,
-    .body_limit = 0, .handle = credits,
+    .name = "credits",
+    .route = "/api/credits",
+    .methods = RV_GET,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = credits,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

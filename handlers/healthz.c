@@ -14,8 +14,15 @@ static rv_err healthz(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "healthz", .route = "/healthz", .methods = RV_GET, .flags = RV_NO_SECRET,
-    .body_limit = 0, .handle = healthz,
+    .name = "healthz",
+    .route = "/healthz",
+    .methods = RV_GET,
+    .flags = RV_NO_SECRET,
+    .body_limit = 0,
+    .handle = healthz,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

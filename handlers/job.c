@@ -49,12 +49,19 @@ static rv_err job(rv_req *rq)
     const char *id = req_path(rq, "id");
     if (!req_is_uuid(id))
         return req_fail(rq, RV_E_NOT_FOUND, "no such job");
-    return rq->method[0] == 'D' ? cancel(rq, id) : show(rq, id);
+    return rq->method_bit == RV_DELETE ? cancel(rq, id) : show(rq, id);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "job", .route = "/api/jobs/{id}", .methods = RV_GET | RV_DELETE, .flags = RV_AUTH,
-    .body_limit = 0, .handle = job,
+    .name = "job",
+    .route = "/api/jobs/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = job,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

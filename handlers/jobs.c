@@ -9,11 +9,11 @@
 #include "resp.h"
 #include "serve.h"
 
-static const char *const kinds[] = {"tts",    "voice_clone", "voice_conversion", "sfx",
-                                    "script", "images",      "video_clip",       "video_compile",
+static const char *const kinds[] = {"tts",      "voice_clone", "voice_conversion", "sfx",
+                                    "script",   "images",      "video_clip",       "video_compile",
                                     "estimate", NULL};
-static const char *const statuses[] = {"queued",    "dispatching", "running",
-                                       "succeeded", "failed",      "cancelled", NULL};
+static const char *const statuses[] = {"queued", "dispatching", "running", "succeeded",
+                                       "failed", "cancelled",   NULL};
 
 static const db_stmt list_jobs = {
     "WITH f AS (SELECT * FROM jobs WHERE user_id = $1"
@@ -55,8 +55,15 @@ static rv_err list(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "jobs", .route = "/api/jobs", .methods = RV_GET, .flags = RV_AUTH,
-    .body_limit = 0, .handle = list,
+    .name = "jobs",
+    .route = "/api/jobs",
+    .methods = RV_GET,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = list,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

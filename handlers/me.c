@@ -21,18 +21,29 @@ typedef struct {
 } me_patch;
 
 static const bind_field patch_fields[] = {
-    {"name", BIND_STRING, offsetof(me_patch, name), false, 0, 100, NULL, NULL,
-     "must be at most 100 characters"},
-    {"currentPassword", BIND_STRING, offsetof(me_patch, current_password), false, 1, 128, NULL,
-     NULL, "must be 1 to 128 characters"},
-    {"newPassword", BIND_STRING, offsetof(me_patch, new_password), false, 10, 128, NULL, NULL,
-     "must be 10 to 128 characters"},
+    {.name = "name",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, name),
+     .min = 0,
+     .max = 100,
+     .message = "must be at most 100 characters"},
+    {.name = "currentPassword",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, current_password),
+     .min = 1,
+     .max = 128,
+     .message = "must be 1 to 128 characters"},
+    {.name = "newPassword",
+     .type = BIND_STRING,
+     .offset = offsetof(me_patch, new_password),
+     .min = 10,
+     .max = 128,
+     .message = "must be 10 to 128 characters"},
 };
 
 static const db_stmt get_me = {"SELECT rv_user_json(u) FROM users u WHERE u.id = $1", 1};
 static const db_stmt get_hash = {"SELECT rv_my_password_hash()", 0};
-static const db_stmt set_name = {
-    "UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
+static const db_stmt set_name = {"UPDATE users SET name = $2, updated_at = now() WHERE id = $1", 2};
 static const db_stmt set_password = {"SELECT rv_my_password_set($1, $2)", 2};
 static const db_stmt take_change = {"SELECT rv_profile_change_take()", 0};
 
@@ -99,12 +110,19 @@ static rv_err patch_me(rv_req *rq)
 
 static rv_err me(rv_req *rq)
 {
-    return rq->method[0] == 'P' ? patch_me(rq) : answer_user(rq);
+    return rq->method_bit == RV_PATCH ? patch_me(rq) : answer_user(rq);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "me", .route = "/api/me", .methods = RV_GET | RV_PATCH, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = me,
+    .name = "me",
+    .route = "/api/me",
+    .methods = RV_GET | RV_PATCH,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = me,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -23,8 +23,15 @@ static rv_err media(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "media", .route = "/media/{key*}", .methods = RV_GET, .flags = 0,
-    .body_limit = 0, .handle = media,
+    .name = "media",
+    .route = "/media/{key*}",
+    .methods = RV_GET,
+    .flags = 0,
+    .body_limit = 0,
+    .handle = media,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -15,10 +15,19 @@ typedef struct {
 } sfx_input;
 
 static const bind_field fields[] = {
-    {"prompt", BIND_STRING, offsetof(sfx_input, prompt), true, 1, 500, NULL, NULL,
-     "must be 1 to 500 characters"},
-    {"durationSeconds", BIND_INT, offsetof(sfx_input, duration_seconds), false, 1, 30, NULL,
-     NULL, "must be an integer from 1 to 30"},
+    {.name = "prompt",
+     .type = BIND_STRING,
+     .offset = offsetof(sfx_input, prompt),
+     .required = true,
+     .min = 1,
+     .max = 500,
+     .message = "must be 1 to 500 characters"},
+    {.name = "durationSeconds",
+     .type = BIND_INT,
+     .offset = offsetof(sfx_input, duration_seconds),
+     .min = 1,
+     .max = 30,
+     .message = "must be an integer from 1 to 30"},
 };
 
 static rv_err sfx(rv_req *rq)
@@ -34,8 +43,15 @@ static rv_err sfx(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "sfx", .route = "/api/sfx", .methods = RV_POST, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = sfx,
+    .name = "sfx",
+    .route = "/api/sfx",
+    .methods = RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = sfx,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

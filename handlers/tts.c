@@ -24,26 +24,63 @@ static const char *const formats[] = {"mp3", "wav", "flac", NULL};
 static const long sample_rates[] = {8000, 16000, 22050, 24000, 32000, 44100};
 
 static const bind_field fields[] = {
-    {"text", BIND_STRING, offsetof(tts_input, text), true, 1, 10000, NULL, NULL,
-     "must be 1 to 10000 characters"},
-    {"voiceId", BIND_STRING, offsetof(tts_input, voice_id), true, 36, 36, NULL, bind_check_uuid,
-     "must be a UUID"},
-    {"emotion", BIND_STRING, offsetof(tts_input, emotion), false, 0, 0, emotions},
-    {"speed", BIND_NUMBER, offsetof(tts_input, speed), false, 0.5, 2, NULL, NULL,
-     "must be from 0.5 to 2"},
-    {"pitch", BIND_INT, offsetof(tts_input, pitch), false, -12, 12, NULL, NULL,
-     "must be an integer from -12 to 12"},
-    {"volume", BIND_NUMBER, offsetof(tts_input, volume), false, 0.1, 10, NULL, NULL,
-     "must be from 0.1 to 10"},
-    {"audioFormat", BIND_STRING, offsetof(tts_input, audio_format), false, 0, 0, formats},
-    {"sampleRate", BIND_INT, offsetof(tts_input, sample_rate), false, 8000, 44100, NULL, NULL,
-     "must be one of 8000, 16000, 22050, 24000, 32000, 44100"},
+    {.name = "text",
+     .type = BIND_STRING,
+     .offset = offsetof(tts_input, text),
+     .required = true,
+     .min = 1,
+     .max = 10000,
+     .message = "must be 1 to 10000 characters"},
+    {.name = "voiceId",
+     .type = BIND_STRING,
+     .offset = offsetof(tts_input, voice_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
+    {.name = "emotion",
+     .type = BIND_STRING,
+     .offset = offsetof(tts_input, emotion),
+     .one_of = emotions},
+    {.name = "speed",
+     .type = BIND_NUMBER,
+     .offset = offsetof(tts_input, speed),
+     .min = 0.5,
+     .max = 2,
+     .message = "must be from 0.5 to 2"},
+    {.name = "pitch",
+     .type = BIND_INT,
+     .offset = offsetof(tts_input, pitch),
+     .min = -12,
+     .max = 12,
+     .message = "must be an integer from -12 to 12"},
+    {.name = "volume",
+     .type = BIND_NUMBER,
+     .offset = offsetof(tts_input, volume),
+     .min = 0.1,
+     .max = 10,
+     .message = "must be from 0.1 to 10"},
+    {.name = "audioFormat",
+     .type = BIND_STRING,
+     .offset = offsetof(tts_input, audio_format),
+     .one_of = formats},
+    {.name = "sampleRate",
+     .type = BIND_INT,
+     .offset = offsetof(tts_input, sample_rate),
+     .min = 8000,
+     .max = 44100,
+     .message = "must be one of 8000, 16000, 22050, 24000, 32000, 44100"},
 };
 
 static rv_err tts(rv_req *rq)
 {
-    tts_input in = {.emotion = "auto", .audio_format = "mp3", .speed = 1, .volume = 1,
-                    .pitch = 0, .sample_rate = 32000};
+    tts_input in = {.emotion = "auto",
+                    .audio_format = "mp3",
+                    .speed = 1,
+                    .volume = 1,
+                    .pitch = 0,
+                    .sample_rate = 32000};
     rv_err er = bind_json(rq, fields, BIND_COUNT(fields), &in);
     bool rate_ok = false;
     for (size_t i = 0; i < sizeof sample_rates / sizeof sample_rates[0]; i++)
@@ -67,8 +104,15 @@ static rv_err tts(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "tts", .route = "/api/tts", .methods = RV_POST, .flags = RV_AUTH,
-    .body_limit = 64 * 1024, .handle = tts,
+    .name = "tts",
+    .route = "/api/tts",
+    .methods = RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 64 * 1024,
+    .handle = tts,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

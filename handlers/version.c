@@ -15,8 +15,15 @@ static rv_err version(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "version", .route = "/api/version", .methods = RV_GET, .flags = RV_NO_SECRET,
-    .body_limit = 0, .handle = version,
+    .name = "version",
+    .route = "/api/version",
+    .methods = RV_GET,
+    .flags = RV_NO_SECRET,
+    .body_limit = 0,
+    .handle = version,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

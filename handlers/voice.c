@@ -61,12 +61,19 @@ static rv_err voice(rv_req *rq)
     const char *id = req_path(rq, "id");
     if (!req_is_uuid(id))
         return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
-    return rq->method[0] == 'D' ? remove_voice(rq, id) : show(rq, id);
+    return rq->method_bit == RV_DELETE ? remove_voice(rq, id) : show(rq, id);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voice", .route = "/api/voices/{id}", .methods = RV_GET | RV_DELETE, .flags = RV_AUTH,
-    .body_limit = 0, .handle = voice,
+    .name = "voice",
+    .route = "/api/voices/{id}",
+    .methods = RV_GET | RV_DELETE,
+    .flags = RV_AUTH,
+    .body_limit = 0,
+    .handle = voice,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -7,8 +7,8 @@
  * Cost: job_costs.voice_conversion, per second of the source (perSecond, min).
  * The provider is admin_config.providers.kinds.voice_conversion (the local one
  * cannot convert). 400, 401, 402 insufficient_credits, 404 source or voice, 405,
- * 409 voice not active or expired | idempotency_conflict, 413, 415, 429 rate_limited, 503 provider_unavailable |
- * unavailable. */
+ * 409 voice not active or expired | idempotency_conflict, 413, 415, 429 rate_limited, 503
+ * provider_unavailable | unavailable. */
 #include <stddef.h>
 
 #include "bind.h"
@@ -20,10 +20,22 @@ typedef struct {
 } conversion_input;
 
 static const bind_field fields[] = {
-    {"sourceAudioId", BIND_STRING, offsetof(conversion_input, source_audio_id), true, 36, 36,
-     NULL, bind_check_uuid, "must be a UUID"},
-    {"voiceId", BIND_STRING, offsetof(conversion_input, voice_id), true, 36, 36, NULL,
-     bind_check_uuid, "must be a UUID"},
+    {.name = "sourceAudioId",
+     .type = BIND_STRING,
+     .offset = offsetof(conversion_input, source_audio_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
+    {.name = "voiceId",
+     .type = BIND_STRING,
+     .offset = offsetof(conversion_input, voice_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
 };
 
 static rv_err voice_conversion(rv_req *rq)
@@ -39,8 +51,15 @@ static rv_err voice_conversion(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voice_conversion", .route = "/api/voice-conversion", .methods = RV_POST,
-    .flags = RV_AUTH, .body_limit = 16 * 1024, .handle = voice_conversion,
+    .name = "voice_conversion",
+    .route = "/api/voice-conversion",
+    .methods = RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = voice_conversion,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

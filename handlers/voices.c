@@ -7,9 +7,8 @@
  * clones a voice from one of the caller's audios (a voice_clone job; the voice goes
  * pending → training → active, or failed and refunded). Cost: job_costs.voice_clone.
  * 404 when the sample is not the caller's audio, 422 when it is not 10 s to 5 min
- * long, 402, 409 idempotency_conflict, 429, 503 provider_unavailable when no provider can clone (the local
- * one cannot: no voice is made).
- * Both: 400, 401, 405, 413, 415, 503 unavailable. */
+ * long, 402, 409 idempotency_conflict, 429, 503 provider_unavailable when no provider can clone
+ * (the local one cannot: no voice is made). Both: 400, 401, 405, 413, 415, 503 unavailable. */
 #include <stddef.h>
 
 #include "bind.h"
@@ -38,13 +37,32 @@ typedef struct {
 static const char *const genders[] = {"female", "male", "neutral", NULL};
 
 static const bind_field fields[] = {
-    {"name", BIND_STRING, offsetof(clone_input, name), true, 1, 100, NULL, NULL,
-     "must be 1 to 100 characters"},
-    {"sampleAudioId", BIND_STRING, offsetof(clone_input, sample_audio_id), true, 36, 36, NULL,
-     bind_check_uuid, "must be a UUID"},
-    {"language", BIND_STRING, offsetof(clone_input, language), false, 2, 35, NULL,
-     bind_check_language, "must be a BCP 47 language tag such as en or pt-BR"},
-    {"gender", BIND_STRING, offsetof(clone_input, gender), false, 0, 0, genders},
+    {.name = "name",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, name),
+     .required = true,
+     .min = 1,
+     .max = 100,
+     .message = "must be 1 to 100 characters"},
+    {.name = "sampleAudioId",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, sample_audio_id),
+     .required = true,
+     .min = 36,
+     .max = 36,
+     .check = bind_check_uuid,
+     .message = "must be a UUID"},
+    {.name = "language",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, language),
+     .min = 2,
+     .max = 35,
+     .check = bind_check_language,
+     .message = "must be a BCP 47 language tag such as en or pt-BR"},
+    {.name = "gender",
+     .type = BIND_STRING,
+     .offset = offsetof(clone_input, gender),
+     .one_of = genders},
 };
 
 static rv_err list(rv_req *rq)
@@ -69,12 +87,19 @@ static rv_err clone(rv_req *rq)
 
 static rv_err voices(rv_req *rq)
 {
-    return rq->method[0] == 'P' ? clone(rq) : list(rq);
+    return rq->method_bit == RV_POST ? clone(rq) : list(rq);
 }
 
 static const rv_endpoint endpoint = {
-    .name = "voices", .route = "/api/voices", .methods = RV_GET | RV_POST, .flags = RV_AUTH,
-    .body_limit = 16 * 1024, .handle = voices,
+    .name = "voices",
+    .route = "/api/voices",
+    .methods = RV_GET | RV_POST,
+    .flags = RV_AUTH,
+    .body_limit = 16 * 1024,
+    .handle = voices,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -20,15 +20,13 @@
 #include "webhook.h"
 #include "webhook_secret.h"
 
-static const db_stmt receive = {
-    "SELECT rv_webhook_receive('replicate', $1, $2, $3, $4::jsonb)", 4};
+static const db_stmt receive = {"SELECT rv_webhook_receive('replicate', $1, $2, $3, $4::jsonb)", 4};
 
 static bool verified(rv_req *rq, const char *key)
 {
-    return webhook_verify_standard(key, req_header(rq, "webhook-id"),
-                                   req_header(rq, "webhook-timestamp"),
-                                   req_header(rq, "webhook-signature"), rq->body, rq->body_len,
-                                   time(NULL), WEBHOOK_TOLERANCE);
+    return webhook_verify_standard(
+        key, req_header(rq, "webhook-id"), req_header(rq, "webhook-timestamp"),
+        req_header(rq, "webhook-signature"), rq->body, rq->body_len, time(NULL), WEBHOOK_TOLERANCE);
 }
 
 static rv_err webhook_replicate(rv_req *rq)
@@ -63,8 +61,8 @@ static rv_err webhook_replicate(rv_req *rq)
     if (replaced < 0)
         return req_fail(rq, RV_E_MALFORMED_JSON, "body is not valid JSON");
     if (replaced > 0)
-        log_msg(LOG_WARN, "webhook %s: %d escapes the database cannot store were replaced",
-                event, replaced);
+        log_msg(LOG_WARN, "webhook %s: %d escapes the database cannot store were replaced", event,
+                replaced);
     const char *p[] = {event, job, token, payload};
     PGresult *r;
     if ((er = db_query(rq, &receive, p, &r)) != RV_OK)
@@ -76,8 +74,15 @@ static rv_err webhook_replicate(rv_req *rq)
 }
 
 static const rv_endpoint endpoint = {
-    .name = "webhook_replicate", .route = "/webhooks/replicate", .methods = RV_POST,
-    .flags = RV_RAW_BODY, .body_limit = 256 * 1024, .handle = webhook_replicate,
+    .name = "webhook_replicate",
+    .route = "/webhooks/replicate",
+    .methods = RV_POST,
+    .flags = RV_RAW_BODY,
+    .body_limit = 256 * 1024,
+    .handle = webhook_replicate,
 };
 
-int main(int argc, char **argv) { return serve_main(&endpoint, argc, argv); }
+int main(int argc, char **argv)
+{
+    return serve_main(&endpoint, argc, argv);
+}

@@ -55,10 +55,15 @@ static int run(rv_req *rq, const local_job *job)
     if (!lv)
         return record_failure(rq, job->id, "this voice is not available on the local provider");
     local_tts_params p = {
-        .text = str(in, "text", ""), .voice = lv->voice, .variant = lv->variant,
-        .emotion = str(in, "emotion", "neutral"), .speed = dbl(in, "speed", 1),
-        .pitch = dbl(in, "pitch", 0), .volume = dbl(in, "volume", 1),
-        .format = str(in, "audioFormat", "mp3"), .sample_rate = (int)dbl(in, "sampleRate", 32000),
+        .text = str(in, "text", ""),
+        .voice = lv->voice,
+        .variant = lv->variant,
+        .emotion = str(in, "emotion", "neutral"),
+        .speed = dbl(in, "speed", 1),
+        .pitch = dbl(in, "pitch", 0),
+        .volume = dbl(in, "volume", 1),
+        .format = str(in, "audioFormat", "mp3"),
+        .sample_rate = (int)dbl(in, "sampleRate", 32000),
     };
     char *key = store_new_key(rq->a, "audios", job->user_id, p.text, p.format), *tmp;
     if (store_temp_path(rq->a, key, &tmp) != RV_OK)
@@ -83,8 +88,9 @@ static int run(rv_req *rq, const local_job *job)
     }
 
     json_object *a = json_object_new_object();
-    json_object_object_add(a, "filename", json_object_new_string(arena_printf(
-                                              rq->a, "speech-%.8s.%s", job->id, p.format)));
+    json_object_object_add(
+        a, "filename",
+        json_object_new_string(arena_printf(rq->a, "speech-%.8s.%s", job->id, p.format)));
     json_object_object_add(a, "contentType", json_object_new_string(res.content_type));
     json_object_object_add(a, "bytes", json_object_new_int64(res.bytes));
     json_object_object_add(a, "durationMs", json_object_new_int64(res.duration_ms));

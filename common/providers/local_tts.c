@@ -217,8 +217,8 @@ static rv_err resolve_voice(const char *voice, const char *variant, char *spec, 
         }
         /* languages: repeated {priority byte, name, NUL}, ended by a zero byte */
         for (const char *l = (*v)->languages; l && *l; l += strlen(l + 1) + 2)
-            if (strcasecmp(l + 1, voice) == 0 && *l < best) {
-                best = *l;
+            if (strcasecmp(l + 1, voice) == 0 && (unsigned char)*l < best) {
+                best = (unsigned char)*l;
                 snprintf(id, sizeof id, "%s", ident);
             }
     }

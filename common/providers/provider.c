@@ -3,8 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool always(void) { return true; }
-static bool local_serves(const char *kind) { return !strcmp(kind, "tts"); }
+static bool always(void)
+{
+    return true;
+}
+static bool local_serves(const char *kind)
+{
+    return !strcmp(kind, "tts");
+}
 
 extern const prov_adapter prov_replicate;
 static const prov_adapter prov_local = {"local", always, local_serves, false};
@@ -30,8 +36,8 @@ char *prov_available_for(arena *a, const char *kind)
 
 bool prov_id_valid(const char *s)
 {
-    size_t n = s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-                 : 0;
+    size_t n =
+        s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") : 0;
     return n >= 1 && n <= 64 && s[n] == '\0';
 }
 

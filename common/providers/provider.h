@@ -17,7 +17,7 @@
 
 /* What a provider said about a job. */
 typedef enum {
-    PROV_PENDING,   /* accepted, not started */
+    PROV_PENDING, /* accepted, not started */
     PROV_RUNNING,
     PROV_SUCCEEDED, /* output_url set */
     PROV_FAILED,    /* permanent; message set */
@@ -26,7 +26,7 @@ typedef enum {
 
 typedef struct prov_status {
     prov_state state;
-    int progress;           /* 0..100 */
+    int progress; /* 0..100 */
     const char *provider_job_id;
     const char *output_url; /* where to fetch the result (expires!); a clone's preview */
     const char *voice_id;   /* voice_clone: the provider's id of the new voice, else NULL */

@@ -112,10 +112,10 @@ static void build_submit(arena *a, const prov_job *job, http_call *c)
         c->url = arena_printf(a, "%s/v1/models/%s/predictions", base_url(), model);
     }
     json_object_object_add(body, "input", model_input(a, job));
-    json_object_object_add(body, "webhook",
-                           json_object_new_string(arena_printf(
-                               a, "%s/webhooks/replicate?job=%s&token=%s", config->public_url,
-                               job->id, job->callback_token)));
+    json_object_object_add(
+        body, "webhook",
+        json_object_new_string(arena_printf(a, "%s/webhooks/replicate?job=%s&token=%s",
+                                            config->public_url, job->id, job->callback_token)));
     json_object *filter = json_object_new_array();
     json_object_array_add(filter, json_object_new_string("start"));
     json_object_array_add(filter, json_object_new_string("completed"));

@@ -16,14 +16,35 @@ struct input {
 static const char *const formats[] = {"mp3", "wav", "flac", NULL};
 
 static const bind_field fields[] = {
-    {"text", BIND_STRING, offsetof(struct input, text), true, 1, 5, NULL, NULL,
-     "must be 1 to 5 characters"},
-    {"format", BIND_STRING, offsetof(struct input, format), false, 0, 0, formats},
-    {"email", BIND_STRING, offsetof(struct input, email), false, 3, 254, NULL, bind_check_email},
-    {"note", BIND_STRING, offsetof(struct input, note), false},
-    {"rate", BIND_INT, offsetof(struct input, rate), false, 8000, 48000},
-    {"speed", BIND_NUMBER, offsetof(struct input, speed), false, 0.5, 2},
-    {"loud", BIND_BOOL, offsetof(struct input, loud), false},
+    {.name = "text",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, text),
+     .required = true,
+     .min = 1,
+     .max = 5,
+     .message = "must be 1 to 5 characters"},
+    {.name = "format",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, format),
+     .one_of = formats},
+    {.name = "email",
+     .type = BIND_STRING,
+     .offset = offsetof(struct input, email),
+     .min = 3,
+     .max = 254,
+     .check = bind_check_email},
+    {.name = "note", .type = BIND_STRING, .offset = offsetof(struct input, note)},
+    {.name = "rate",
+     .type = BIND_INT,
+     .offset = offsetof(struct input, rate),
+     .min = 8000,
+     .max = 48000},
+    {.name = "speed",
+     .type = BIND_NUMBER,
+     .offset = offsetof(struct input, speed),
+     .min = 0.5,
+     .max = 2},
+    {.name = "loud", .type = BIND_BOOL, .offset = offsetof(struct input, loud)},
 };
 
 /* Binds body[0..len) into *in preset with defaults; the request is returned for its
@@ -336,8 +357,16 @@ static void test_default_bounds_message(void **state)
         long n;
     } out = {0};
     static const bind_field big_fields[] = {
-        {"s", BIND_STRING, offsetof(struct big, s), false, 1, 5000000},
-        {"n", BIND_INT, offsetof(struct big, n), false, -2500000, 123456789},
+        {.name = "s",
+         .type = BIND_STRING,
+         .offset = offsetof(struct big, s),
+         .min = 1,
+         .max = 5000000},
+        {.name = "n",
+         .type = BIND_INT,
+         .offset = offsetof(struct big, n),
+         .min = -2500000,
+         .max = 123456789},
     };
     rv_req rq;
     unit_req(&rq, *state, NULL);
@@ -456,7 +485,7 @@ static void test_check_language(void **state)
         {"EN-us", true},
         {"", false},
         {"e", false},
-        {"english", false},  /* 5-8 letter languages are not used */
+        {"english", false}, /* 5-8 letter languages are not used */
         {"engl", false},
         {"en_US", false},
         {"en-", false},
@@ -464,7 +493,7 @@ static void test_check_language(void **state)
         {"en--US", false},
         {"en US", false},
         {"12", false},
-        {"en-U", false},      /* a singleton with nothing after it */
+        {"en-U", false}, /* a singleton with nothing after it */
         {"en-x", false},
         {"en-x-", false},
         {"en-a-b", false},    /* an extension subtag is 2-8 characters */

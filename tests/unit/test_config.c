@@ -8,10 +8,17 @@
 
 static const char GOOD_SECRET[] = "q3J8vZr1mW0xT6yLk2Pc9NfHs5Ud7GbE4aRiOeXw"; /* 40, varied */
 
-static const char *const VARS[] = {
-    "RV_DATABASE_URL", "RV_JWT_SECRET", "RV_JWT_ISSUER", "RV_WORKERS",    "RV_REFRESH_TTL_DAYS",
-    "RV_PUBLIC_URL",   "RV_DATA_DIR",   "RV_LOG_LEVEL",  "RV_UPLOAD_DIR", "RV_POLLER_DATABASE_URL",
-    "RV_SESSION_RECHECK_SECONDS"};
+static const char *const VARS[] = {"RV_DATABASE_URL",
+                                   "RV_JWT_SECRET",
+                                   "RV_JWT_ISSUER",
+                                   "RV_WORKERS",
+                                   "RV_REFRESH_TTL_DAYS",
+                                   "RV_PUBLIC_URL",
+                                   "RV_DATA_DIR",
+                                   "RV_LOG_LEVEL",
+                                   "RV_UPLOAD_DIR",
+                                   "RV_POLLER_DATABASE_URL",
+                                   "RV_SESSION_RECHECK_SECONDS"};
 
 static int clear_env(void **state)
 {
@@ -293,9 +300,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, clear_env)
     const struct CMUnitTest tests[] = {
-        T(test_secret_ok),   T(test_defaults),  T(test_secret_needed), T(test_secret_not_needed),
-        T(test_long_values), T(test_log_level), T(test_strings),
-        T(test_secret_entropy), T(test_session_recheck),
+        T(test_secret_ok),         T(test_defaults),       T(test_secret_needed),
+        T(test_secret_not_needed), T(test_long_values),    T(test_log_level),
+        T(test_strings),           T(test_secret_entropy), T(test_session_recheck),
     };
     if (sodium_init() < 0)
         return 1;

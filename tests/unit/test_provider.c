@@ -217,8 +217,8 @@ static void test_conversion_input(void **state)
     setenv("RV_PUBLIC_URL", "http://pub.test", 1);
     setenv("RV_REPLICATE_URL", "http://prov.test", 1);
     assert_true(config_load(false, why, sizeof why));
-    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-unit", "http://pub.test", why,
-                           sizeof why));
+    assert_true(
+        store_init(secret, sizeof secret - 1, "/tmp/rv-unit", "http://pub.test", why, sizeof why));
     const prov_adapter *rep = prov_find("replicate");
     assert_true(rep->serves("voice_conversion"));
     static const char in[] =
@@ -290,9 +290,16 @@ static void test_clone_submit(void **state)
     static const char in[] =
         "{\"name\":\"Me\",\"sampleAudioId\":\"a\",\"voiceId\":\"v\",\"language\":\"en\","
         "\"voice\":{\"sampleKey\":\"audios/u/s.wav\",\"sampleRate\":32000,"
-        "\"fileKey\":\"voices/u/c.wav\",\"fileUrl\":\"http://rv.test/media/voices/u/c.wav?exp=1&sig=s\"}}";
-    prov_job job = {"44444444-4444-4444-8444-444444444444", "voice_clone", "minimax/voice-cloning",
-                    NULL, "tok", "u", unit_json(a, in, sizeof in - 1), 1795255200};
+        "\"fileKey\":\"voices/u/c.wav\",\"fileUrl\":\"http://rv.test/media/voices/u/"
+        "c.wav?exp=1&sig=s\"}}";
+    prov_job job = {"44444444-4444-4444-8444-444444444444",
+                    "voice_clone",
+                    "minimax/voice-cloning",
+                    NULL,
+                    "tok",
+                    "u",
+                    unit_json(a, in, sizeof in - 1),
+                    1795255200};
     http_call c = {0};
     rep->build_submit(a, &job, &c);
     assert_string_equal(c.url, "http://prov.test/v1/models/minimax/voice-cloning/predictions");
@@ -300,7 +307,8 @@ static void test_clone_submit(void **state)
     assert_true(json_object_object_get_ex(body, "input", &input));
     assert_int_equal(json_object_object_length(input), 3);
     assert_true(json_object_object_get_ex(input, "voice_file", &v));
-    assert_string_equal(json_object_get_string(v), "http://rv.test/media/voices/u/c.wav?exp=1&sig=s");
+    assert_string_equal(json_object_get_string(v),
+                        "http://rv.test/media/voices/u/c.wav?exp=1&sig=s");
     assert_true(json_object_object_get_ex(input, "need_volume_normalization", &v));
     assert_false(json_object_get_boolean(v));
 
@@ -309,7 +317,8 @@ static void test_clone_submit(void **state)
         "\"status\":\"succeeded\",\"created_at\":\"2026-11-21T10:00:05Z\",\"output\":{"
         "\"voice_id\":\"sim-voice-c\",\"preview\":\"http://o/c.wav\"},\"input\":{"
         "\"need_noise_reduction\":false,\"voice_file\":"
-        "\"http://rv.test/media/voices/u/c.wav?exp=1&sig=s\",\"need_volume_normalization\":false}}]}";
+        "\"http://rv.test/media/voices/u/"
+        "c.wav?exp=1&sig=s\",\"need_volume_normalization\":false}}]}";
     http_call p = {.status = 200, .resp = (char *)page, .resp_len = sizeof page - 1};
     prov_status st;
     bool found = false;
@@ -342,8 +351,14 @@ static void test_untrusted_answers(void **state)
 {
     arena *a = *state;
     static const char *const bad_ids[] = {
-        "\"p/../../v1/account\"", "\"p\\\",\\\"q\"", "\"p q\"", "\"\"", "7", "null",
-        "\"p%2f\"", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "\"p/../../v1/account\"",
+        "\"p\\\",\\\"q\"",
+        "\"p q\"",
+        "\"\"",
+        "7",
+        "null",
+        "\"p%2f\"",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
         "\"p\\u0000q\""};
     for (size_t i = 0; i < N_ELEMS(bad_ids); i++) {
         bool ok;
@@ -356,12 +371,14 @@ static void test_untrusted_answers(void **state)
     assert_true(prov_id_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
     assert_false(prov_id_valid(NULL));
     bool ok;
-    prov_status st = status_of(a, "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":"
-                                  "{\"voice_id\":\"v\\\"1\",\"preview\":\"https://x/p.wav\"}}", &ok);
+    prov_status st = status_of(a,
+                               "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":"
+                               "{\"voice_id\":\"v\\\"1\",\"preview\":\"https://x/p.wav\"}}",
+                               &ok);
     assert_true(ok);
     assert_null(st.voice_id);
-    char *err = arena_printf(a, "{\"id\":\"p\",\"status\":\"failed\",\"error\":\"%s\"}",
-                             "bad \xff byte");
+    char *err =
+        arena_printf(a, "{\"id\":\"p\",\"status\":\"failed\",\"error\":\"%s\"}", "bad \xff byte");
     json_object *p = json_tokener_parse(err); /* as the poller reads answers: lenient */
     assert_non_null(p);
     assert_true(prov_replicate_status(a, p, &st));

@@ -270,6 +270,30 @@ static void test_render(void **state)
                                      "Cache-Control: no-store\r\n\r\n");
 }
 
+/* resp_json() sends one style whatever wrote the text: PostgreSQL's json_build_object
+ * (`"id" : 1`), jsonb's text (`"id": 1, "b": [1, 2]`) and json-c's compact form
+ * all come out compact; what is inside strings, escaped quotes included, stays. */
+static void test_json_compact(void **state)
+{
+    arena *a = *state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"{\"id\":1}", "{\"id\":1}"},
+        {"{\"id\" : \"a b\", \"email\" : null}", "{\"id\":\"a b\",\"email\":null}"},
+        {"{\"a\": [1, 2, {\"b\": true}],\n\t\"c\": 1.50}", "{\"a\":[1,2,{\"b\":true}],\"c\":1.50}"},
+        {"{\"s\" : \"x \\\" : y\\\\\", \"t\" : \" \"}", "{\"s\":\"x \\\" : y\\\\\",\"t\":\" \"}"},
+        {" [ ] ", "[]"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        rv_req *rq = new_req(a);
+        assert_int_equal(resp_json(rq, 200, cases[i].in), RV_OK);
+        assert_string_equal(rq->resp_body, cases[i].want);
+        assert_int_equal(rq->resp_len, strlen(cases[i].want));
+    }
+}
+
 static void test_render_limits(void **state)
 {
     arena *a = *state;
@@ -321,6 +345,7 @@ int main(void)
         T(test_cookie),
         T(test_pagination),
         T(test_render),
+        T(test_json_compact),
         T(test_render_limits),
         T(test_jobj),
     };

@@ -4,10 +4,15 @@
  * handler asks) and no FastCGI socket. */
 #include "unit.h"
 
+#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "auth.h"
+#include "db.h"
 #include "resp.h"
 #include "serve.h"
 
@@ -41,6 +46,24 @@ static rv_err h_conflict(rv_req *rq)
     return req_fail(rq, RV_E_INVALID_STATE, "the job has finished");
 }
 
+/* Answers 200 with the method bit the serve loop set, as "user". */
+static rv_err h_method(rv_req *rq)
+{
+    handler_calls++;
+    return resp_json(rq, 200, arena_printf(rq->a, "{\"user\":\"%u\"}", rq->method_bit));
+}
+
+/* Fails as a handler does after a statement failed, reporting whether any database
+ * error was already recorded when it started, as "user". */
+static char error_seen[300];
+static rv_err h_internal(rv_req *rq)
+{
+    (void)rq;
+    handler_calls++;
+    snprintf(error_seen, sizeof error_seen, "%s", db_error());
+    return RV_E_INTERNAL;
+}
+
 static const rv_endpoint PUBLIC = {"t_public", "/api/ping", RV_GET, 0, 0, h_whoami};
 static const rv_endpoint JOBS = {"t_jobs", "/api/jobs/{id}", RV_GET | RV_POST | RV_DELETE, RV_AUTH,
                                  100,      h_whoami};
@@ -48,6 +71,12 @@ static const rv_endpoint ADMIN = {"t_admin", "/api/admin/x", RV_GET, RV_ADMIN, 0
 static const rv_endpoint UPLOAD = {"t_upload", "/api/audios", RV_POST, RV_AUTH | RV_RAW_BODY,
                                    1000,       h_whoami};
 static const rv_endpoint EMPTY = {"t_empty", "/api/empty", RV_POST, 0, 0, h_nothing};
+static const rv_endpoint ANY = {.name = "t_any",
+                                .route = "/api/any",
+                                .methods = RV_GET | RV_POST | RV_PUT | RV_PATCH | RV_DELETE,
+                                .handle = h_method};
+static const rv_endpoint BROKEN = {
+    .name = "t_broken", .route = "/api/broken", .methods = RV_GET, .handle = h_internal};
 static const rv_endpoint STATE = {"t_state", "/api/state", RV_DELETE, 0, 0, h_conflict};
 
 /* Tokens, by the name a case uses in place of TOKEN. */
@@ -173,6 +202,72 @@ static void test_route_and_method(void **state)
     run(*state, cases, N_ELEMS(cases));
 }
 
+/* Handlers dispatch on rq->method_bit: every method has its own bit (POST and PUT,
+ * PATCH and POST no longer share a first letter's branch), HEAD is GET. */
+static void test_method_bit(void **state)
+{
+    static const struct serve_case cases[] = {
+        {"GET", &ANY, "GET", "/api/any", .status = 200, .code = "1"},
+        {"HEAD", &ANY, "HEAD", "/api/any", .status = 200, .code = "1"},
+        {"POST", &ANY, "POST", "/api/any", .status = 200, .code = "2"},
+        {"PUT", &ANY, "PUT", "/api/any", .status = 200, .code = "4"},
+        {"PATCH", &ANY, "PATCH", "/api/any", .status = 200, .code = "8"},
+        {"DELETE", &ANY, "DELETE", "/api/any", .status = 200, .code = "16"},
+    };
+    run(*state, cases, N_ELEMS(cases));
+}
+
+/* The last database error belongs to the request that made it: the next request of
+ * the worker starts without it, so its log never carries another user's error. */
+static void test_db_error_per_request(void **state)
+{
+    db_error_note("23505", "duplicate key value violates unique constraint \"users_email_key\"",
+                  "users_email_key");
+    snprintf(error_seen, sizeof error_seen, "unset");
+    rv_req *rq = arena_alloc(*state, sizeof *rq);
+    char *env[] = {"REQUEST_METHOD=GET", "DOCUMENT_URI=/api/broken", NULL};
+    unit_req(rq, *state, env);
+    handler_calls = 0;
+    serve_request(&BROKEN, rq);
+    assert_int_equal(handler_calls, 1);
+    assert_int_equal(rq->status, 500);
+    assert_string_equal(error_seen, "");
+    assert_string_equal(db_sqlstate(), "");
+}
+
+/* The child's half of test_stop_signal_window: 0 when all went as it should. */
+static int stop_window_child(void)
+{
+    alarm(20); /* a wait that never ends kills the child: the test fails, not hangs */
+    int idle[2], busy[2];
+    if (pipe(idle) != 0 || pipe(busy) != 0 || write(busy[1], "x", 1) != 1)
+        return 10;
+    serve_stop_signals();
+    if (serve_wait_readable(busy[0]) != 1)
+        return 11; /* a readable fd ends the wait */
+    /* SIGTERM after the last look at the flag and before the wait: the window in
+     * which it used to be lost while the worker blocked in accept(). */
+    raise(SIGTERM);
+    if (serve_stopping())
+        return 12; /* held until the wait... */
+    if (serve_wait_readable(idle[0]) != 0 || !serve_stopping())
+        return 13; /* ...which it then ends at once */
+    return 0;
+}
+
+static void test_stop_signal_window(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(stop_window_child());
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_body(void **state)
 {
     static const struct serve_case cases[] = {
@@ -274,8 +369,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_route_and_method), T(test_body),    T(test_authentication),
-        T(test_handler_result),   T(test_details),
+        T(test_route_and_method),   T(test_method_bit), T(test_db_error_per_request),
+        T(test_stop_signal_window), T(test_body),       T(test_authentication),
+        T(test_handler_result),     T(test_details),
     };
     return cmocka_run_group_tests_name("serve", tests, group_setup, group_teardown);
 }

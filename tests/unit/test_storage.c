@@ -101,9 +101,9 @@ static void test_links(void **state)
     assert_non_null(strstr(url, "http://h:1/media/audios/u/x.mp3?exp=1800003600&sig="));
     const char *sig = strstr(url, "sig=") + 4;
     assert_true(store_check_link(key, "1800003600", sig, now));
-    assert_true(store_check_link(key, "1800003600", sig, now + 3600));   /* last second */
-    assert_false(store_check_link(key, "1800003600", sig, now + 3601));  /* expired */
-    assert_false(store_check_link(key, "1800003601", sig, now));         /* other expiry */
+    assert_true(store_check_link(key, "1800003600", sig, now + 3600));  /* last second */
+    assert_false(store_check_link(key, "1800003600", sig, now + 3601)); /* expired */
+    assert_false(store_check_link(key, "1800003601", sig, now));        /* other expiry */
     assert_false(store_check_link("audios/u/y.mp3", "1800003600", sig, now));
     assert_false(store_check_link(key, "1800003600", NULL, now));
     assert_false(store_check_link(key, NULL, sig, now));

@@ -13,8 +13,8 @@ static int setup(void **state)
     char why[256];
     *state = arena_new();
     unsetenv("RV_STORAGE"); /* the local backend's links */
-    assert_true(store_init(secret, sizeof secret - 1, "/tmp/rv-views", "http://h:1", why,
-                           sizeof why));
+    assert_true(
+        store_init(secret, sizeof secret - 1, "/tmp/rv-views", "http://h:1", why, sizeof why));
     return 0;
 }
 
@@ -24,7 +24,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_object *parsed(arena *a, const char *s) { return unit_json(a, s, strlen(s)); }
+static json_object *parsed(arena *a, const char *s)
+{
+    return unit_json(a, s, strlen(s));
+}
 
 static void test_job(void **state)
 {

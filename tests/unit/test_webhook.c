@@ -30,8 +30,8 @@ static void test_known_vector(void **state)
     const char *sig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
     const char *payload = "{\"test\": 2432232314}";
     assert_true(webhook_verify_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                        "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", sig,
-                                        payload, strlen(payload), 1614265330, 300));
+                                        "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", sig, payload,
+                                        strlen(payload), 1614265330, 300));
 }
 
 static void test_rejections(void **state)
@@ -41,31 +41,38 @@ static void test_rejections(void **state)
     sign("msg_1", "1800000000", body, sig);
     size_t n = strlen(body);
     /* stale and future beyond tolerance */
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n,
-                                         1800000301, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n,
-                                         1799999699, 300));
-    assert_true(webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n,
-                                        1800000300, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n, 1800000301, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n, 1799999699, 300));
+    assert_true(
+        webhook_verify_standard(secret, "msg_1", "1800000000", sig, body, n, 1800000300, 300));
     /* tampered body, other id, other timestamp, other key */
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", sig, "{}", 2,
-                                         1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_2", "1800000000", sig, body, n,
-                                         1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000001", sig, body, n,
-                                         1800000001, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", sig, "{}", 2, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_2", "1800000000", sig, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000001", sig, body, n, 1800000001, 300));
     assert_false(webhook_verify_standard("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "msg_1",
                                          "1800000000", sig, body, n, 1800000000, 300));
     /* missing parts and garbage */
-    assert_false(webhook_verify_standard(secret, NULL, "1800000000", sig, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, NULL, "1800000000", sig, body, n, 1800000000, 300));
     assert_false(webhook_verify_standard(secret, "msg_1", NULL, sig, body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", NULL, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", NULL, body, n, 1800000000, 300));
     assert_false(webhook_verify_standard(secret, "msg_1", "12ab", sig, body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", "v1,", body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", "v2,abc", body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard(secret, "msg_1", "1800000000", sig + 3, body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard("whsec_!!!", "msg_1", "1800000000", sig, body, n, 1800000000, 300));
-    assert_false(webhook_verify_standard(NULL, "msg_1", "1800000000", sig, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", "v1,", body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", "v2,abc", body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(secret, "msg_1", "1800000000", sig + 3, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard("whsec_!!!", "msg_1", "1800000000", sig, body, n, 1800000000, 300));
+    assert_false(
+        webhook_verify_standard(NULL, "msg_1", "1800000000", sig, body, n, 1800000000, 300));
 }
 
 static void test_several_signatures(void **state)
@@ -86,9 +93,12 @@ static void test_several_signatures(void **state)
 static void test_extreme_timestamps(void **state)
 {
     (void)state;
-    static const char *const stamps[] = {"-9223372036854775808", "9223372036854775807",
-                                         "-9223372036854775807", "9223372036854775808",
-                                         "-1", "0"};
+    static const char *const stamps[] = {"-9223372036854775808",
+                                         "9223372036854775807",
+                                         "-9223372036854775807",
+                                         "9223372036854775808",
+                                         "-1",
+                                         "0"};
     for (size_t i = 0; i < N_ELEMS(stamps); i++) {
         char sig[128];
         sign("msg_1", stamps[i], body, sig);
@@ -106,8 +116,8 @@ static void test_extreme_timestamps(void **state)
 static void test_short_secret(void **state)
 {
     (void)state;
-    static const char *const weak[] = {"whsec_AAAA", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZI",
-                                       "whsec_", "", "MfKQ"};
+    static const char *const weak[] = {"whsec_AAAA", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZI", "whsec_", "",
+                                       "MfKQ"};
     for (size_t i = 0; i < N_ELEMS(weak); i++) {
         char sig[128] = "v1,AAAA";
         (void)webhook_sign_standard(weak[i], "msg_1", "1800000000", body, strlen(body), sig,
@@ -124,12 +134,9 @@ static void test_short_secret(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_known_vector),
-        cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_several_signatures),
-        cmocka_unit_test(test_extreme_timestamps),
-        cmocka_unit_test(test_short_secret),
+        cmocka_unit_test(test_roundtrip),          cmocka_unit_test(test_known_vector),
+        cmocka_unit_test(test_rejections),         cmocka_unit_test(test_several_signatures),
+        cmocka_unit_test(test_extreme_timestamps), cmocka_unit_test(test_short_secret),
     };
     if (sodium_init() < 0)
         return 1;

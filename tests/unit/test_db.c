@@ -1,0 +1,57 @@
+/* test_db.c — what a failed statement leaves for the log (no server needed). */
+#include "unit.h"
+
+#include "db.h"
+
+/* SQLSTATE, primary message and constraint; nothing that quotes a row's values. */
+static void test_error_text(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *state, *primary, *constraint, *want;
+    } cases[] = {
+        {"23505", "duplicate key value violates unique constraint \"users_email_key\"",
+         "users_email_key",
+         "SQLSTATE 23505: duplicate key value violates unique constraint \"users_email_key\" "
+         "(constraint users_email_key)"},
+        /* A data exception's message quotes the input: only the SQLSTATE stays. */
+        {"22P02", "invalid input syntax for type uuid: \"ann@example.com\"", NULL,
+         "SQLSTATE 22P02"},
+        {"22001", "value too long for type character varying(100)", NULL, "SQLSTATE 22001"},
+        /* Only the first line of a message. */
+        {"P0001", "job 7 is running and cannot become queued\nDETAIL: secret", NULL,
+         "SQLSTATE P0001: job 7 is running and cannot become queued"},
+        {"XX000", NULL, NULL, "SQLSTATE XX000"},
+        {NULL, "lost", NULL, "SQLSTATE none"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        db_error_note(cases[i].state, cases[i].primary, cases[i].constraint);
+        assert_string_equal(db_error(), cases[i].want);
+        assert_string_equal(db_sqlstate(), cases[i].state ? cases[i].state : "");
+    }
+    /* Long messages are cut, never overrun. */
+    char big[1000];
+    memset(big, 'm', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    db_error_note("P0001", big, big);
+    assert_true(strlen(db_error()) < 256);
+    assert_memory_equal(db_error(), "SQLSTATE P0001: mmm", 19);
+}
+
+static void test_error_clear(void **state)
+{
+    (void)state;
+    db_error_note("23505", "duplicate key", "users_email_key");
+    db_error_clear();
+    assert_string_equal(db_error(), "");
+    assert_string_equal(db_sqlstate(), "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_text),
+        cmocka_unit_test(test_error_clear),
+    };
+    return cmocka_run_group_tests_name("db", tests, NULL, NULL);
+}
