@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "db.h"
 #include "filereg.h"
 #include "http.h"
@@ -822,29 +823,18 @@ static int pass_dispatch_local(work_ctx *w)
 
 /* ------------------------------------------------------------------ sweep */
 
-static long env_long(const char *name, long dflt, long lo, long hi)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    return errno || *end || n < lo || n > hi ? dflt : n;
-}
-
 void work_init(work_ctx *w, rv_req *rq, const char *poller_id)
 {
     memset(w, 0, sizeof *w);
     w->rq = rq;
     w->poller_id = poller_id;
-    w->local_slots = (int)env_long("RV_LOCAL_CONCURRENCY", 2, 1, WORK_MAX_LOCAL);
-    w->lease_s = env_long("RV_POLLER_LEASE", 60, 4, 3600);
-    w->check_in_s = env_long("RV_POLL_INTERVAL", 30, 1, 3600);
-    w->local_timeout_s = env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600);
+    w->local_slots = config->local_concurrency;
+    w->lease_s = config->poller_lease;
+    w->check_in_s = config->poll_interval;
+    w->local_timeout_s = config->local_timeout;
     w->batch = 50;
-    w->storage_grace_s = env_long("RV_STORAGE_GRACE", 3600, 1, 30 * 86400);
-    w->storage_every_s = env_long("RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400);
+    w->storage_grace_s = config->storage_grace;
+    w->storage_every_s = config->storage_sweep_interval;
 }
 
 /* Files a killed or cut-off process left: now and then, never on the hot path. */
