@@ -49,7 +49,7 @@ typedef struct rv_config {
     bool allow_private_downloads;         /* RV_ALLOW_PRIVATE_DOWNLOADS, default off. Booleans take
                                            * 1|true|yes, 0|false|no, or empty (off) */
 
-    /* The poller (poller.c, work.c). */
+    /* The poller (poller.c, work*.c). */
     long poller_window;          /* RV_POLLER_WINDOW 0..86400 s, default 55: one run */
     long poller_sweep_ms;        /* RV_POLLER_SWEEP_MS 0..600000, default 2000 */
     long poller_lease;           /* RV_POLLER_LEASE 4..3600 s, default 60 */
