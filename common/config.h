@@ -1,7 +1,8 @@
 /* config.h — read-only configuration from the environment.
  *
  * Loaded once at start, before any worker forks; never changed afterwards. Every
- * RV_* variable is listed in the README. */
+ * RV_* variable is listed in the README, and read here only: modules take their
+ * settings from `config`. */
 #ifndef RV_CONFIG_H
 #define RV_CONFIG_H
 
@@ -10,7 +11,7 @@
 
 #include "log.h"
 
-enum { CONFIG_MIN_SECRET = 32, CONFIG_MAX_LOCAL = 16 /* work.h's WORK_MAX_LOCAL */ };
+enum { CONFIG_MIN_SECRET = 32, CONFIG_MAX_LOCAL = 16 /* the poller's local slots */ };
 
 typedef struct rv_config {
     const char *database_url;   /* RV_DATABASE_URL, libpq conninfo */
