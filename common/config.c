@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "s3.h"
+#include "webhook.h"
+
 static rv_config cfg;
 const rv_config *config = &cfg;
 
@@ -32,6 +35,80 @@ static bool env_long(const char *name, long dflt, long lo, long hi, long *out, c
     }
     *out = n;
     return true;
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* 1|true|yes on, 0|false|no or empty (or unset) off; anything else refused. */
+static bool env_bool(const char *name, bool *out, char *why, size_t why_len)
+{
+    const char *v = getenv(name);
+    if (!v || !*v || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+        *out = false;
+        return true;
+    }
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+        *out = true;
+        return true;
+    }
+    snprintf(why, why_len, "%s must be 1, true, yes, 0, false, no or empty", name);
+    return false;
+}
+
+/* RV_STORAGE and, under s3, its settings: the access key pair is RV_S3_*'s when
+ * either is set, else AWS_*'s (never one of each). */
+static bool storage_load(char *why, size_t why_len)
+{
+    cfg.storage = env_or("RV_STORAGE", "local");
+    bool own = env_or_null("RV_S3_ACCESS_KEY_ID") || env_or_null("RV_S3_SECRET_ACCESS_KEY");
+    cfg.s3_endpoint = env_or_null("RV_S3_ENDPOINT");
+    cfg.s3_bucket = env_or_null("RV_S3_BUCKET");
+    cfg.s3_region = env_or("RV_S3_REGION", "us-east-1");
+    cfg.s3_key_id = env_or_null(own ? "RV_S3_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID");
+    cfg.s3_secret = env_or_null(own ? "RV_S3_SECRET_ACCESS_KEY" : "AWS_SECRET_ACCESS_KEY");
+    if (!strcmp(cfg.storage, "local"))
+        return true;
+    if (strcmp(cfg.storage, "s3")) {
+        snprintf(why, why_len, "RV_STORAGE must be local or s3");
+        return false;
+    }
+    s3_conf c = {cfg.s3_endpoint, cfg.s3_bucket, cfg.s3_region, cfg.s3_key_id, cfg.s3_secret};
+    return s3_conf_check(&c, why, why_len);
+}
+
+static bool providers_load(char *why, size_t why_len)
+{
+    cfg.replicate_url = env_or("RV_REPLICATE_URL", "https://api.replicate.com");
+    cfg.replicate_token = env_or_null("RV_REPLICATE_API_TOKEN");
+    cfg.replicate_webhook_secret = env_or_null("RV_REPLICATE_WEBHOOK_SECRET");
+    if (cfg.replicate_webhook_secret && !webhook_secret_valid(cfg.replicate_webhook_secret)) {
+        snprintf(why, why_len,
+                 "RV_REPLICATE_WEBHOOK_SECRET must be a whsec_ key: at least "
+                 "24 bytes of base64");
+        return false;
+    }
+    return env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
+           env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);
+}
+
+static bool poller_load(char *why, size_t why_len)
+{
+    long n;
+    if (!env_long("RV_LOCAL_CONCURRENCY", 2, 1, CONFIG_MAX_LOCAL, &n, why, why_len))
+        return false;
+    cfg.local_concurrency = (int)n;
+    return env_long("RV_POLLER_WINDOW", 55, 0, 86400, &cfg.poller_window, why, why_len) &&
+           env_long("RV_POLLER_SWEEP_MS", 2000, 0, 600000, &cfg.poller_sweep_ms, why, why_len) &&
+           env_long("RV_POLLER_LEASE", 60, 4, 3600, &cfg.poller_lease, why, why_len) &&
+           env_long("RV_POLL_INTERVAL", 30, 1, 3600, &cfg.poll_interval, why, why_len) &&
+           env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600, &cfg.local_timeout, why, why_len) &&
+           env_long("RV_STORAGE_GRACE", 3600, 1, 30 * 86400, &cfg.storage_grace, why, why_len) &&
+           env_long("RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400, &cfg.storage_sweep_interval, why,
+                    why_len);
 }
 
 /* The shortest p such that s is s[0..p) repeated (and cut), n when none. */
@@ -111,6 +188,9 @@ bool config_load(bool need_secret, char *why, size_t why_len)
         snprintf(why, why_len, "RV_LOG_LEVEL must be debug, info, warn or error");
         return false;
     }
+
+    if (!storage_load(why, why_len) || !providers_load(why, why_len) || !poller_load(why, why_len))
+        return false;
 
     const char *secret = getenv("RV_JWT_SECRET");
     cfg.jwt_secret = (const unsigned char *)secret;

@@ -1,7 +1,8 @@
 /* config.h — read-only configuration from the environment.
  *
  * Loaded once at start, before any worker forks; never changed afterwards. Every
- * RV_* variable is listed in the README. */
+ * RV_* variable is listed in the README, and read here only: modules take their
+ * settings from `config`. */
 #ifndef RV_CONFIG_H
 #define RV_CONFIG_H
 
@@ -10,7 +11,7 @@
 
 #include "log.h"
 
-enum { CONFIG_MIN_SECRET = 32 };
+enum { CONFIG_MIN_SECRET = 32, CONFIG_MAX_LOCAL = 16 /* the poller's local slots */ };
 
 typedef struct rv_config {
     const char *database_url;        /* RV_DATABASE_URL, libpq conninfo */
@@ -29,13 +30,44 @@ typedef struct rv_config {
     const char *upload_dir; /* RV_UPLOAD_DIR: nginx's client_body_temp_path, default
                              * $RV_DATA_DIR/nginx/body */
     log_level log_level;    /* RV_LOG_LEVEL debug|info|warn|error */
+
+    /* Storage (storage.c). */
+    const char *storage;     /* RV_STORAGE local|s3, default local */
+    const char *s3_endpoint; /* RV_S3_ENDPOINT; required under s3 */
+    const char *s3_bucket;   /* RV_S3_BUCKET; required under s3 */
+    const char *s3_region;   /* RV_S3_REGION, default us-east-1 */
+    const char *s3_key_id;   /* RV_S3_ACCESS_KEY_ID and RV_S3_SECRET_ACCESS_KEY when */
+    const char *s3_secret;   /* either is set, else AWS_ACCESS_KEY_ID and
+                              * AWS_SECRET_ACCESS_KEY (never one of each). Under s3
+                              * all are checked here (s3_conf_check); NULL = unset */
+
+    /* Providers (providers/, webhook_secret.c). */
+    const char *replicate_url;            /* RV_REPLICATE_URL, default https://api.replicate.com */
+    const char *replicate_token;          /* RV_REPLICATE_API_TOKEN; NULL = Replicate off */
+    const char *replicate_webhook_secret; /* RV_REPLICATE_WEBHOOK_SECRET; NULL = fetched by
+                                           * the poller. Set, a whsec_ key (webhook_secret_valid) */
+    bool allow_http_downloads;            /* RV_ALLOW_HTTP_DOWNLOADS, default off */
+    bool allow_private_downloads;         /* RV_ALLOW_PRIVATE_DOWNLOADS, default off. Booleans take
+                                           * 1|true|yes, 0|false|no, or empty (off) */
+
+    /* The poller (poller.c, work*.c). */
+    long poller_window;          /* RV_POLLER_WINDOW 0..86400 s, default 55: one run */
+    long poller_sweep_ms;        /* RV_POLLER_SWEEP_MS 0..600000, default 2000 */
+    long poller_lease;           /* RV_POLLER_LEASE 4..3600 s, default 60 */
+    long poll_interval;          /* RV_POLL_INTERVAL 1..3600 s, default 30 */
+    int local_concurrency;       /* RV_LOCAL_CONCURRENCY 1..CONFIG_MAX_LOCAL, default 2 */
+    long local_timeout;          /* RV_LOCAL_TIMEOUT 5..3600 s, default 300 */
+    long storage_grace;          /* RV_STORAGE_GRACE 1..2592000 s (30 days), default 3600 */
+    long storage_sweep_interval; /* RV_STORAGE_SWEEP_INTERVAL 1..86400 s, default 60 */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */
 extern const rv_config *config;
 
-/* Reads the environment. need_secret: refuse a missing or weak RV_JWT_SECRET.
- * On failure returns false and writes the reason (no secret material) to why. */
+/* Reads the environment: the only place any RV_* variable is read. A value out of
+ * its bounds is refused, never replaced by its default; empty means the default.
+ * need_secret: refuse a missing or weak RV_JWT_SECRET. On failure returns false
+ * and writes the reason (no secret material) to why; the binaries exit 78. */
 bool config_load(bool need_secret, char *why, size_t why_len);
 
 /* Whether a secret is strong enough: at least CONFIG_MIN_SECRET bytes, at least 12

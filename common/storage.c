@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "s3.h"
 
@@ -37,38 +38,20 @@ static bool have_key;
 static const char *root_dir = "./var";
 static const char *base_url = "http://127.0.0.1:8080";
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-/* The S3 settings; the access key pair is RV_S3_*'s when either is set, else AWS_*'s
- * (never one of each). */
-static bool s3_from_env(char *why, size_t why_len)
-{
-    bool own = env("RV_S3_ACCESS_KEY_ID") || env("RV_S3_SECRET_ACCESS_KEY");
-    s3 = (s3_conf){
-        .endpoint = env("RV_S3_ENDPOINT"),
-        .bucket = env("RV_S3_BUCKET"),
-        .region = env("RV_S3_REGION") ? env("RV_S3_REGION") : "us-east-1",
-        .key_id = env(own ? "RV_S3_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID"),
-        .secret = env(own ? "RV_S3_SECRET_ACCESS_KEY" : "AWS_SECRET_ACCESS_KEY"),
-    };
-    return s3_conf_check(&s3, why, why_len);
-}
-
 bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
                 const char *public_url, char *why, size_t why_len)
 {
     static const char label[] = "reelvox media link v1";
     root_dir = data_dir;
     base_url = public_url;
-    const char *kind = env("RV_STORAGE") ? env("RV_STORAGE") : "local";
+    /* The settings config_load read and checked; unloaded, local. */
+    const char *kind = config->storage ? config->storage : "local";
     if (!strcmp(kind, "local")) {
         backend = &local_ops;
     } else if (!strcmp(kind, "s3")) {
-        if (!s3_from_env(why, why_len))
+        s3 = (s3_conf){config->s3_endpoint, config->s3_bucket, config->s3_region, config->s3_key_id,
+                       config->s3_secret};
+        if (!s3_conf_check(&s3, why, why_len))
             return false;
         backend = &s3_ops;
     } else {

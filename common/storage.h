@@ -23,14 +23,15 @@
 
 enum { STORE_URL_TTL = 3600 };
 
-/* Reads the backend's settings from the environment (RV_STORAGE local|s3, default
- * local; for s3: RV_S3_ENDPOINT, RV_S3_BUCKET, RV_S3_REGION (us-east-1),
+/* Takes the backend's settings from config (config_load first: RV_STORAGE local|s3,
+ * default local; for s3: RV_S3_ENDPOINT, RV_S3_BUCKET, RV_S3_REGION (us-east-1),
  * RV_S3_ACCESS_KEY_ID and RV_S3_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and
- * AWS_SECRET_ACCESS_KEY) and derives the local link-signing key from secret. All
- * arguments borrowed for the life of the process. A missing secret is no error:
- * files work, local links cannot be checked. False, with the reason in why (never a
- * secret), when the settings are unusable (an unknown backend; s3 without endpoint,
- * bucket or keys): the caller refuses to start (exit 78). Call once, before forking. */
+ * AWS_SECRET_ACCESS_KEY; checked there already) and derives the local link-signing
+ * key from secret. All arguments borrowed for the life of the process. A missing
+ * secret is no error: files work, local links cannot be checked. False, with the
+ * reason in why (never a secret), when the settings are unusable (an unknown backend;
+ * s3 without endpoint, bucket or keys): the caller refuses to start (exit 78). Call
+ * once, before forking. */
 bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
                 const char *public_url, char *why, size_t why_len);
 

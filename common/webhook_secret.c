@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -24,15 +25,13 @@ static double now_s(void)
  * when neither is to be had now. */
 static const char *replicate_secret(rv_req *rq)
 {
-    const char *env = getenv("RV_REPLICATE_WEBHOOK_SECRET");
-    if (env && *env)
-        return env;
-    const char *token = getenv("RV_REPLICATE_API_TOKEN"), *base = getenv("RV_REPLICATE_URL");
-    if (!token || !*token)
+    if (config->replicate_webhook_secret)
+        return config->replicate_webhook_secret;
+    const char *token = config->replicate_token;
+    if (!token)
         return NULL;
     http_call c = {.method = "GET", .timeout_ms = 10000};
-    c.url = arena_printf(rq->a, "%s/v1/webhooks/default/secret",
-                         base && *base ? base : "https://api.replicate.com");
+    c.url = arena_printf(rq->a, "%s/v1/webhooks/default/secret", config->replicate_url);
     c.headers[0] = arena_printf(rq->a, "Authorization: Bearer %s", token);
     http_run(rq->a, &c, 1);
     json_object *o = c.status == 200 ? json_tokener_parse(c.resp) : NULL, *key;

@@ -19,9 +19,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "req.h"
 
-enum { WORK_MAX_LOCAL = 16 };
+enum { WORK_MAX_LOCAL = CONFIG_MAX_LOCAL };
 
 typedef struct work_ctx {
     rv_req *rq;            /* arena (reset by the caller between sweeps) + db context */
@@ -42,7 +43,7 @@ typedef struct work_ctx {
     } local[WORK_MAX_LOCAL];
 } work_ctx;
 
-/* Fills defaults and the RV_* overrides. */
+/* Takes its settings from config (config_load first). */
 void work_init(work_ctx *w, rv_req *rq, const char *poller_id);
 
 /* One full pass. Returns how many jobs or events it moved. */

@@ -7,7 +7,8 @@
  * notifications say — they are only a wake-up hint. `--once` does one full pass,
  * waits for its local children, and exits (tests use it). SIGTERM ends the run
  * after the current pass. Any number of pollers may run at once.
- * Exit status: 0, or 78 on bad configuration (a missing or weak RV_JWT_SECRET too). */
+ * Exit status: 0, 64 on a bad argument (--window takes 0..86400), or 78 on bad
+ * configuration (any RV_* setting out of its bounds, a missing or weak RV_JWT_SECRET). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,25 +40,25 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long arg_long(const char *s, long dflt)
+/* --window's value: seconds, as RV_POLLER_WINDOW (0..86400); -1 when it is not. */
+static long arg_window(const char *s)
 {
     char *end;
     errno = 0;
-    long v = s ? strtol(s, &end, 10) : dflt;
-    return s && (errno || *end || v < 0) ? dflt : v;
+    long v = strtol(s, &end, 10);
+    return errno || end == s || *end || v < 0 || v > 86400 ? -1 : v;
 }
 
 int main(int argc, char **argv)
 {
     char why[256], host[64] = "host";
     bool once = false;
-    long window = arg_long(getenv("RV_POLLER_WINDOW"), 55);
-    long sweep_ms = arg_long(getenv("RV_POLLER_SWEEP_MS"), 2000);
+    long window = -1; /* RV_POLLER_WINDOW unless given */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--once"))
             once = true;
-        else if (!strcmp(argv[i], "--window") && i + 1 < argc)
-            window = arg_long(argv[++i], window);
+        else if (!strcmp(argv[i], "--window") && i + 1 < argc && arg_window(argv[i + 1]) >= 0)
+            window = arg_window(argv[++i]);
         else {
             fprintf(stderr, "usage: poller [--once] [--window SECONDS]\n");
             return 64;
@@ -71,6 +72,9 @@ int main(int argc, char **argv)
         return 78;
     }
     log_set_level(config->log_level);
+    if (window < 0)
+        window = config->poller_window;
+    long sweep_ms = config->poller_sweep_ms;
     db_set_url(config->poller_database_url); /* its own role: reelvox_poller */
     if (!store_init(config->jwt_secret, config->jwt_secret_len, config->data_dir,
                     config->public_url, why, sizeof why)) {

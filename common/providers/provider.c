@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 static bool always(void)
 {
     return true;
@@ -62,17 +64,11 @@ size_t prov_output_cap(const char *kind)
     return DEFAULT_OUTPUT_CAP;
 }
 
-static bool env_on(const char *name)
-{
-    const char *v = getenv(name);
-    return v && (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
-}
-
 void prov_download_setup(const prov_adapter *ad, const char *kind, http_call *c)
 {
     c->untrusted = true;
-    c->allow_http = env_on("RV_ALLOW_HTTP_DOWNLOADS");
-    c->allow_private = env_on("RV_ALLOW_PRIVATE_DOWNLOADS");
+    c->allow_http = config->allow_http_downloads;
+    c->allow_private = config->allow_private_downloads;
     c->trusted_origin = ad && ad->origin ? ad->origin() : NULL;
     c->max_bytes = prov_output_cap(kind);
 }

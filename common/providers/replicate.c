@@ -21,14 +21,12 @@ enum { INPUT_LINK_TTL = 6 * 3600, PROV_MESSAGE_MAX = 1000 };
 
 static const char *base_url(void)
 {
-    const char *u = getenv("RV_REPLICATE_URL");
-    return u && *u ? u : "https://api.replicate.com";
+    return config->replicate_url;
 }
 
 static bool available(void)
 {
-    const char *t = getenv("RV_REPLICATE_API_TOKEN");
-    return t && *t;
+    return config->replicate_token != NULL;
 }
 
 static bool serves(const char *kind)
@@ -39,7 +37,7 @@ static bool serves(const char *kind)
 
 static void auth_headers(arena *a, http_call *c)
 {
-    c->headers[0] = arena_printf(a, "Authorization: Bearer %s", getenv("RV_REPLICATE_API_TOKEN"));
+    c->headers[0] = arena_printf(a, "Authorization: Bearer %s", config->replicate_token);
     c->headers[1] = "Content-Type: application/json";
     c->headers[2] = NULL;
 }

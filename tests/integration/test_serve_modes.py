@@ -94,6 +94,27 @@ def test_poller_refuses_a_weak_secret(secret):
     assert not secret or secret.encode() not in p.stderr  # never logged
 
 
+@pytest.mark.parametrize("var,value", [("RV_POLLER_LEASE", "3"), ("RV_POLLER_LEASE", "3601"),
+                                       ("RV_POLLER_LEASE", "60s"), ("RV_POLLER_SWEEP_MS", "-1"),
+                                       ("RV_ALLOW_HTTP_DOWNLOADS", "maybe")])
+def test_poller_refuses_a_bad_setting(var, value):
+    """A setting out of its bounds stops the poller before it does anything (exit 78,
+    the reason naming the variable), never a quiet fall back on the default."""
+    p = subprocess.run([str(BIN / "poller"), "--once"], env=stack_env(**{var: value}),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 78, p.stderr
+    assert b"refusing to start" in p.stderr and var.encode() in p.stderr
+    assert b"poller run ended" not in p.stderr
+
+
+def test_poller_refuses_a_bad_window():
+    for window in ["abc", "-1", "86401"]:
+        p = subprocess.run([str(BIN / "poller"), "--once", "--window", window],
+                           env=stack_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=30)
+        assert p.returncode == 64, (window, p.stderr)
+
+
 @pytest.fixture
 def spawned(tmp_path):
     """bin/version under spawn-fcgi on a private socket with two workers."""

@@ -18,7 +18,28 @@ static const char *const VARS[] = {"RV_DATABASE_URL",
                                    "RV_LOG_LEVEL",
                                    "RV_UPLOAD_DIR",
                                    "RV_POLLER_DATABASE_URL",
-                                   "RV_SESSION_RECHECK_SECONDS"};
+                                   "RV_SESSION_RECHECK_SECONDS",
+                                   "RV_STORAGE",
+                                   "RV_S3_ENDPOINT",
+                                   "RV_S3_BUCKET",
+                                   "RV_S3_REGION",
+                                   "RV_S3_ACCESS_KEY_ID",
+                                   "RV_S3_SECRET_ACCESS_KEY",
+                                   "AWS_ACCESS_KEY_ID",
+                                   "AWS_SECRET_ACCESS_KEY",
+                                   "RV_REPLICATE_URL",
+                                   "RV_REPLICATE_API_TOKEN",
+                                   "RV_REPLICATE_WEBHOOK_SECRET",
+                                   "RV_ALLOW_HTTP_DOWNLOADS",
+                                   "RV_ALLOW_PRIVATE_DOWNLOADS",
+                                   "RV_POLLER_WINDOW",
+                                   "RV_POLLER_SWEEP_MS",
+                                   "RV_POLLER_LEASE",
+                                   "RV_POLL_INTERVAL",
+                                   "RV_LOCAL_CONCURRENCY",
+                                   "RV_LOCAL_TIMEOUT",
+                                   "RV_STORAGE_GRACE",
+                                   "RV_STORAGE_SWEEP_INTERVAL"};
 
 static int clear_env(void **state)
 {
@@ -296,13 +317,195 @@ static void test_strings(void **state)
     assert_string_equal(config->jwt_issuer, "reelvox");
 }
 
+/* The poller's settings: each at its bounds, past them, and not a number. A refusal
+ * names the variable; nothing falls back on the default. */
+static long poller_value(const char *var)
+{
+    if (!strcmp(var, "RV_POLLER_WINDOW"))
+        return config->poller_window;
+    if (!strcmp(var, "RV_POLLER_SWEEP_MS"))
+        return config->poller_sweep_ms;
+    if (!strcmp(var, "RV_POLLER_LEASE"))
+        return config->poller_lease;
+    if (!strcmp(var, "RV_POLL_INTERVAL"))
+        return config->poll_interval;
+    if (!strcmp(var, "RV_LOCAL_CONCURRENCY"))
+        return config->local_concurrency;
+    if (!strcmp(var, "RV_LOCAL_TIMEOUT"))
+        return config->local_timeout;
+    if (!strcmp(var, "RV_STORAGE_GRACE"))
+        return config->storage_grace;
+    if (!strcmp(var, "RV_STORAGE_SWEEP_INTERVAL"))
+        return config->storage_sweep_interval;
+    fail_msg("no such setting %s", var);
+    return -1;
+}
+
+static void test_poller_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *var;
+        long dflt, lo, hi;
+    } settings[] = {
+        {"RV_POLLER_WINDOW", 55, 0, 86400},
+        {"RV_POLLER_SWEEP_MS", 2000, 0, 600000},
+        {"RV_POLLER_LEASE", 60, 4, 3600},
+        {"RV_POLL_INTERVAL", 30, 1, 3600},
+        {"RV_LOCAL_CONCURRENCY", 2, 1, CONFIG_MAX_LOCAL},
+        {"RV_LOCAL_TIMEOUT", 300, 5, 3600},
+        {"RV_STORAGE_GRACE", 3600, 1, 30 * 86400},
+        {"RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400},
+    };
+    char buf[32], why[256];
+    for (size_t i = 0; i < N_ELEMS(settings); i++) {
+        const char *var = settings[i].var;
+        clear_env(NULL);
+        expect_load(false, true, NULL);
+        assert_int_equal(poller_value(var), settings[i].dflt);
+        setenv(var, "", 1); /* empty: the default */
+        expect_load(false, true, NULL);
+        assert_int_equal(poller_value(var), settings[i].dflt);
+        const long ok[] = {settings[i].lo, settings[i].hi};
+        for (size_t k = 0; k < N_ELEMS(ok); k++) {
+            snprintf(buf, sizeof buf, "%ld", ok[k]);
+            setenv(var, buf, 1);
+            expect_load(false, true, NULL);
+            assert_int_equal(poller_value(var), ok[k]);
+        }
+        const long out[] = {settings[i].lo - 1, settings[i].hi + 1};
+        for (size_t k = 0; k < N_ELEMS(out); k++) {
+            snprintf(buf, sizeof buf, "%ld", out[k]);
+            setenv(var, buf, 1);
+            why[0] = '\0';
+            if (config_load(false, why, sizeof why))
+                fail_msg("%s=%s accepted", var, buf);
+            assert_non_null(strstr(why, var));
+        }
+        static const char *const junk[] = {"abc", "10s", "10 ", "1e2", "99999999999999999999"};
+        for (size_t k = 0; k < N_ELEMS(junk); k++) {
+            setenv(var, junk[k], 1);
+            why[0] = '\0';
+            if (config_load(false, why, sizeof why))
+                fail_msg("%s=\"%s\" accepted", var, junk[k]);
+            assert_non_null(strstr(why, var));
+        }
+    }
+}
+
+static void test_download_switches(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        bool ok, on;
+    } cases[] = {
+        {NULL, true, false},  {"", true, false},      {"0", true, false},   {"false", true, false},
+        {"no", true, false},  {"1", true, true},      {"true", true, true}, {"yes", true, true},
+        {"on", false, false}, {"TRUE", false, false}, {"2", false, false},  {"yes ", false, false},
+    };
+    static const char *const vars[] = {"RV_ALLOW_HTTP_DOWNLOADS", "RV_ALLOW_PRIVATE_DOWNLOADS"};
+    for (size_t v = 0; v < N_ELEMS(vars); v++)
+        for (size_t i = 0; i < N_ELEMS(cases); i++) {
+            clear_env(NULL);
+            if (cases[i].value)
+                setenv(vars[v], cases[i].value, 1);
+            char why[256] = "";
+            bool ok = config_load(false, why, sizeof why);
+            if (ok != cases[i].ok)
+                fail_msg("%s=\"%s\": config_load gave %d", vars[v], cases[i].value, ok);
+            if (!ok) {
+                assert_non_null(strstr(why, vars[v]));
+                continue;
+            }
+            bool on = v ? config->allow_private_downloads : config->allow_http_downloads;
+            bool other = v ? config->allow_http_downloads : config->allow_private_downloads;
+            assert_int_equal(on, cases[i].on);
+            assert_false(other);
+        }
+}
+
+static void test_replicate_settings(void **state)
+{
+    (void)state;
+    expect_load(false, true, NULL);
+    assert_string_equal(config->replicate_url, "https://api.replicate.com");
+    assert_null(config->replicate_token);
+    assert_null(config->replicate_webhook_secret);
+    setenv("RV_REPLICATE_URL", "", 1);
+    setenv("RV_REPLICATE_API_TOKEN", "", 1); /* empty: off */
+    setenv("RV_REPLICATE_WEBHOOK_SECRET", "", 1);
+    expect_load(false, true, NULL);
+    assert_string_equal(config->replicate_url, "https://api.replicate.com");
+    assert_null(config->replicate_token);
+    assert_null(config->replicate_webhook_secret);
+    setenv("RV_REPLICATE_URL", "http://127.0.0.1:18820", 1);
+    setenv("RV_REPLICATE_API_TOKEN", "r8_token", 1);
+    setenv("RV_REPLICATE_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+    expect_load(false, true, NULL);
+    assert_string_equal(config->replicate_url, "http://127.0.0.1:18820");
+    assert_string_equal(config->replicate_token, "r8_token");
+    assert_string_equal(config->replicate_webhook_secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    /* A secret webhooks could never be verified with is refused, not stored later. */
+    static const char *const bad[] = {"not a key at all", "whsec_short",
+                                      "whsec_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"};
+    for (size_t i = 0; i < N_ELEMS(bad); i++) {
+        setenv("RV_REPLICATE_WEBHOOK_SECRET", bad[i], 1);
+        char why[256] = "";
+        if (config_load(false, why, sizeof why))
+            fail_msg("RV_REPLICATE_WEBHOOK_SECRET=\"%s\" accepted", bad[i]);
+        assert_non_null(strstr(why, "RV_REPLICATE_WEBHOOK_SECRET"));
+        assert_null(strstr(why, bad[i])); /* never quoted */
+    }
+}
+
+/* RV_STORAGE and the S3 settings are checked at load: every binary refuses them. */
+static void test_storage_settings(void **state)
+{
+    (void)state;
+    expect_load(false, true, NULL);
+    assert_string_equal(config->storage, "local");
+    assert_string_equal(config->s3_region, "us-east-1");
+    setenv("RV_STORAGE", "gcs", 1);
+    expect_load(false, false, "RV_STORAGE must be local or s3");
+    setenv("RV_STORAGE", "s3", 1);
+    expect_load(false, false, "RV_S3_ENDPOINT");
+    setenv("RV_S3_ENDPOINT", "http://127.0.0.1:18821", 1);
+    expect_load(false, false, "RV_S3_BUCKET");
+    setenv("RV_S3_BUCKET", "rv-media", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDAWS", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "TOPSECRET-aws", 1);
+    expect_load(false, true, NULL);
+    assert_string_equal(config->s3_key_id, "AKIDAWS");
+    assert_string_equal(config->s3_secret, "TOPSECRET-aws");
+    /* RV_S3_* wins when either is set, and never pairs with an AWS_* one. */
+    setenv("RV_S3_ACCESS_KEY_ID", "AKIDRV", 1);
+    char why[256] = "";
+    assert_false(config_load(false, why, sizeof why));
+    assert_non_null(strstr(why, "RV_S3_SECRET_ACCESS_KEY"));
+    assert_null(strstr(why, "TOPSECRET"));
+    setenv("RV_S3_SECRET_ACCESS_KEY", "TOPSECRET/rv+1", 1);
+    setenv("RV_S3_REGION", "eu-central-1", 1);
+    expect_load(false, true, NULL);
+    assert_string_equal(config->s3_key_id, "AKIDRV");
+    assert_string_equal(config->s3_secret, "TOPSECRET/rv+1");
+    assert_string_equal(config->s3_region, "eu-central-1");
+    setenv("RV_S3_BUCKET", "No_Such_Bucket", 1);
+    expect_load(false, false, "RV_S3_BUCKET");
+    /* Under local, the S3 settings are not looked at. */
+    setenv("RV_STORAGE", "local", 1);
+    expect_load(false, true, NULL);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, clear_env)
     const struct CMUnitTest tests[] = {
-        T(test_secret_ok),         T(test_defaults),       T(test_secret_needed),
-        T(test_secret_not_needed), T(test_long_values),    T(test_log_level),
-        T(test_strings),           T(test_secret_entropy), T(test_session_recheck),
+        T(test_secret_ok),         T(test_defaults),          T(test_secret_needed),
+        T(test_secret_not_needed), T(test_long_values),       T(test_log_level),
+        T(test_strings),           T(test_secret_entropy),    T(test_session_recheck),
+        T(test_poller_settings),   T(test_download_switches), T(test_replicate_settings),
+        T(test_storage_settings),
     };
     if (sodium_init() < 0)
         return 1;

@@ -20,6 +20,14 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The providers read their settings from config: loaded again after each change. */
+static void reload(void)
+{
+    char why[256];
+    if (!config_load(false, why, sizeof why))
+        fail_msg("config_load: %s", why);
+}
+
 static prov_status status_of(arena *a, const char *json, bool *ok)
 {
     prov_status st;
@@ -90,13 +98,16 @@ static void test_available(void **state)
 {
     arena *a = *state;
     unsetenv("RV_REPLICATE_API_TOKEN");
+    reload();
     assert_string_equal(prov_available_for(a, "tts"), "{local}");
     assert_string_equal(prov_available_for(a, "sfx"), "{}");
     setenv("RV_REPLICATE_API_TOKEN", "t", 1);
+    reload();
     assert_string_equal(prov_available_for(a, "tts"), "{local,replicate}");
     assert_string_equal(prov_available_for(a, "sfx"), "{replicate}");
     assert_string_equal(prov_available_for(a, "video_clip"), "{}");
     unsetenv("RV_REPLICATE_API_TOKEN");
+    reload();
     assert_non_null(prov_find("local"));
     assert_null(prov_find("nope"));
     assert_null(prov_find(NULL));
@@ -116,6 +127,7 @@ static void test_find_page(void **state)
 {
     arena *a = *state;
     setenv("RV_REPLICATE_URL", "http://prov.test", 1);
+    reload();
     const prov_adapter *rep = prov_find("replicate");
     static const char in1[] = "{\"text\":\"hi\",\"speed\":1.0,\"voice\":{\"providerVoiceIds\":"
                               "{\"replicate\":\"Wise_Woman\"}},\"emotion\":\"auto\"}";
@@ -403,6 +415,7 @@ static void test_download_setup(void **state)
     setenv("RV_REPLICATE_URL", "http://127.0.0.1:18220", 1);
     unsetenv("RV_ALLOW_HTTP_DOWNLOADS");
     unsetenv("RV_ALLOW_PRIVATE_DOWNLOADS");
+    reload();
     http_call c = {0};
     prov_download_setup(prov_find("replicate"), "tts", &c);
     assert_true(c.untrusted);
@@ -412,6 +425,7 @@ static void test_download_setup(void **state)
     assert_int_equal(c.max_bytes, 50u << 20);
     setenv("RV_ALLOW_HTTP_DOWNLOADS", "1", 1);
     setenv("RV_ALLOW_PRIVATE_DOWNLOADS", "1", 1);
+    reload();
     http_call d = {0};
     prov_download_setup(prov_find("local"), "voice_clone", &d);
     assert_true(d.untrusted && d.allow_http && d.allow_private);

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "config.h"
 #include "storage.h"
 #include "unit_util.h"
 
@@ -19,10 +20,17 @@ static void clear_env(void)
         unsetenv(storage_env[i]);
 }
 
+/* store_init takes the settings config_load read from the environment. */
+static bool load(char *why)
+{
+    return config_load(false, why, 256);
+}
+
 static int setup(void **state)
 {
     char why[256];
     clear_env();
+    assert_true(load(why));
     *state = arena_new();
     assert_true(
         store_init(secret, sizeof secret - 1, "/tmp/rv-store", "http://h:1", why, sizeof why));
@@ -133,6 +141,8 @@ static void s3_env(void)
 
 static bool init(char *why)
 {
+    if (!load(why))
+        return false;
     return store_init(secret, sizeof secret - 1, "/tmp/rv-store", "http://h:1", why, 256);
 }
 
@@ -204,6 +214,7 @@ static void test_s3_temp_path(void **state)
     const char *dir = unit_tmpdir("store-s3tmp");
     assert_non_null(dir);
     s3_env();
+    assert_true(load(why));
     assert_true(store_init(secret, sizeof secret - 1, dir, "http://h:1", why, sizeof why));
     char *tmp = NULL, *tmp2 = NULL;
     assert_int_equal(store_temp_path(a, "audios/u/x.mp3", &tmp), RV_OK);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "config.h"
 #include "storage.h"
 #include "views.h"
 
@@ -13,6 +14,7 @@ static int setup(void **state)
     char why[256];
     *state = arena_new();
     unsetenv("RV_STORAGE"); /* the local backend's links */
+    assert_true(config_load(false, why, sizeof why));
     assert_true(
         store_init(secret, sizeof secret - 1, "/tmp/rv-views", "http://h:1", why, sizeof why));
     return 0;
