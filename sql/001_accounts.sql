@@ -1,23 +1,53 @@
--- Accounts: users, their credentials and sessions, the credit ledger and admin
--- configuration. Balances move only through rv_credit_move(); the application role
+-- The schema, part one: roles, the request context, admin configuration, and
+-- accounts: users, their credentials and sessions, referrals, throttles and the
+-- credit ledger. Balances move only through rv_credit_move(); the application role
 -- has no write access to balances, ledger, credentials or sessions except through
--- the SECURITY DEFINER functions below.
+-- the SECURITY DEFINER functions of sql/functions/.
+--
+-- The numbered files hold everything but functions (tables in their current shape,
+-- indexes, row level security, table grants, seed rows); functions are in
+-- sql/functions/, re-applied by scripts/migrate on every run (see the README there).
+-- These files were folded before the first release: a change from now on is a new
+-- numbered file, never an edit of an applied one.
 
+-- ------------------------------------------------------------------------ roles
+-- reelvox_owner (no login, not a superuser) owns every table, sequence and
+-- function of the schema: SECURITY DEFINER functions run as it, never as a
+-- superuser (sql/owner.sql, which scripts/migrate runs after the migrations every
+-- time, hands everything to it, so what later migrations make is covered too).
+-- reelvox_app (the handlers) and reelvox_poller (the poller) each get EXECUTE on
+-- their own functions only: a handler cannot move a job's state, a poller cannot
+-- sign anybody in. Functions that act for a user take the user from the
+-- transaction's context (rv_uid(): reelvox.user_id, which db.c sets per
+-- transaction), never from a parameter.
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reelvox_app') THEN
         CREATE ROLE reelvox_app LOGIN;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reelvox_owner') THEN
+        CREATE ROLE reelvox_owner NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reelvox_poller') THEN
+        CREATE ROLE reelvox_poller LOGIN;
+    END IF;
 END $$;
 GRANT USAGE ON SCHEMA public TO reelvox_app;
+-- Nobody but the owner creates objects in the schema (PostgreSQL 15 defaults to
+-- this; a database upgraded from an older one does not).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA public TO reelvox_owner;
+GRANT USAGE ON SCHEMA public TO reelvox_poller;
 
 -- The request context set by every transaction (SET LOCAL through set_config).
+-- The row level security policies below are written in these two, so they are
+-- made here, with the schema, rather than in sql/functions/ (a policy needs its
+-- functions to exist); a change to either is a new numbered migration.
 CREATE FUNCTION rv_uid() RETURNS uuid LANGUAGE sql STABLE AS
 $$ SELECT NULLIF(current_setting('reelvox.user_id', true), '')::uuid $$;
 CREATE FUNCTION rv_role() RETURNS text LANGUAGE sql STABLE AS
 $$ SELECT COALESCE(NULLIF(current_setting('reelvox.role', true), ''), 'anonymous') $$;
-CREATE FUNCTION rv_ts(t timestamptz) RETURNS text LANGUAGE sql STABLE AS
-$$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
 
+-- ------------------------------------------------------------ admin_config
 CREATE TABLE admin_config (
     key        text PRIMARY KEY CHECK (key ~ '^[a-z_]{1,64}$'),
     value      jsonb NOT NULL,
@@ -25,8 +55,36 @@ CREATE TABLE admin_config (
 );
 INSERT INTO admin_config (key, value) VALUES
     ('signup_credits', '100'),
-    ('referral_bonus', '20');
+    ('referral_bonus', '20'),
+    ('job_costs', '{"tts": {"perChars": 100, "credits": 1}, "sfx": {"flat": 2},
+                    "voice_clone": {"flat": 50}, "voice_conversion": {"perSecond": 0.1, "min": 2}}'),
+    ('rate_limits', '{"generationsPerMinute": 3}'),
+    -- Replicate's model for conversion takes the source as a URL (`source_audio`)
+    -- and the target as a MiniMax voice id (`voice_id`), as our voices carry; the
+    -- input mapping is in common/providers/replicate.c.
+    ('providers', '{"kinds": {"tts": ["replicate", "local"], "sfx": ["replicate"],
+                              "voice_clone": ["replicate"], "voice_conversion": ["replicate"]},
+                    "replicate": {"models": {"tts": "minimax/speech-02-turbo",
+                                             "sfx": "sepal/audiogen",
+                                             "voice_clone": "minimax/voice-cloning",
+                                             "voice_conversion": "minimax/voice-conversion"}},
+                    "deadlines": {"tts": 600, "sfx": 900, "voice_clone": 1800,
+                                  "voice_conversion": 900}}'),
+    -- paid referrals per referrer in any 24 hours; 0 pays none
+    ('referral_limits', '{"perReferrerPerDay": 10}'),
+    -- loginFailures per account (email) and profileChanges (PATCH /api/me) per user
+    -- in windowSeconds (0 disables each); sessionMaxDays: absolute session lifetime
+    -- (rotation does not extend it); refreshGraceSeconds: how long a just-rotated
+    -- refresh token still answers its successor.
+    ('auth_limits', '{"loginFailures": 10, "profileChanges": 10, "windowSeconds": 900,
+                      "sessionMaxDays": 90, "refreshGraceSeconds": 10}'),
+    -- Storage quota: how much a user may keep in storage, in bytes and in files, all
+    -- their audios together (uploads and generated ones); a missing or null field is
+    -- no limit. Checked where an upload is recorded (rv_audio_upload); a job's output
+    -- is never refused for it: the credits for that work are already spent.
+    ('storage_quota', '{"bytes": 1073741824, "files": 1000}');
 
+-- ---------------------------------------------------------------- accounts
 CREATE TABLE users (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     email         text NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
@@ -47,6 +105,9 @@ CREATE TABLE user_credentials (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- A session is a refresh-token family (family_id, the access token's `sid`).
+-- Every token of a family carries the family's end (session_expires_at); rotation
+-- does not move it.
 CREATE TABLE refresh_tokens (
     token_hash  bytea PRIMARY KEY CHECK (length(token_hash) = 32),
     user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -54,7 +115,8 @@ CREATE TABLE refresh_tokens (
     expires_at  timestamptz NOT NULL,
     revoked_at  timestamptz,
     replaced_by bytea,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    session_expires_at timestamptz NOT NULL DEFAULT now() + interval '90 days'
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
@@ -71,177 +133,46 @@ CREATE TABLE credit_ledger (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX credit_ledger_user ON credit_ledger (user_id, created_at DESC, id DESC);
+-- A job's charge and its refund are each at most one ledger row, whatever locks the
+-- callers hold: a refund can't happen twice.
+CREATE UNIQUE INDEX credit_ledger_job_once ON credit_ledger (job_id, kind)
+    WHERE job_id IS NOT NULL;
 
--- The only way a balance moves: one ledger row per change, in the same transaction.
--- A balance that would go negative fails with check_violation (23514).
-CREATE FUNCTION rv_credit_move(p_user uuid, p_delta bigint, p_kind text, p_reason text,
-                               p_job uuid DEFAULT NULL, p_payment uuid DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    balance bigint;
-BEGIN
-    UPDATE users SET credits = credits + p_delta, updated_at = now()
-     WHERE id = p_user RETURNING credits INTO balance;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no such user' USING ERRCODE = 'no_data_found';
-    END IF;
-    INSERT INTO credit_ledger (user_id, delta, kind, reason, job_id, payment_id)
-    VALUES (p_user, p_delta, p_kind, p_reason, p_job, p_payment);
-    RETURN balance;
-END $$;
+-- One row per referred account. A referral is recorded at registration and pays
+-- (both sides the referral_bonus) only through rv_referral_qualify(), which the
+-- email verification and first-purchase flows call.
+CREATE TABLE referrals (
+    referred_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    referrer_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'paid')),
+    bonus       bigint,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    paid_at     timestamptz,
+    CHECK ((state = 'paid') = (paid_at IS NOT NULL)),
+    CHECK (referred_id <> referrer_id)
+);
+CREATE INDEX referrals_referrer_paid ON referrals (referrer_id, paid_at) WHERE state = 'paid';
 
-CREATE FUNCTION rv_user_json(u users) RETURNS json LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
-                             'credits', u.credits, 'referralCode', u.referral_code,
-                             'createdAt', rv_ts(u.created_at))
-$$;
-
-CREATE FUNCTION rv_config_int(p_key text, p_default bigint) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT COALESCE((SELECT CASE WHEN jsonb_typeof(value) = 'number' THEN value::text::bigint END
-                       FROM admin_config WHERE key = p_key), p_default)
-$$;
-
--- A session is a refresh-token family; its id is the access token's `sid`.
-CREATE FUNCTION rv_session_start(p_user uuid, p_token_hash text, p_ttl integer)
-RETURNS TABLE (user_json json, role text, session_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    fam uuid := gen_random_uuid();
-BEGIN
-    INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at)
-    VALUES (decode(p_token_hash, 'hex'), p_user, fam, now() + make_interval(secs => p_ttl));
-    RETURN QUERY SELECT rv_user_json(u), u.role, fam FROM users u WHERE u.id = p_user;
-END $$;
-
--- Registration in one transaction: the user, the hash, signup and referral credits
--- and the first session. status: ok | email_taken | bad_referral.
-CREATE FUNCTION rv_register(p_email text, p_hash text, p_name text, p_referral text,
-                            p_token_hash text, p_ttl integer)
-RETURNS TABLE (status text, user_json json, user_id uuid, role text, session_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    uid uuid;
-    referrer uuid;
-    code text;
-    amount bigint;
-BEGIN
-    IF p_referral IS NOT NULL THEN
-        SELECT id INTO referrer FROM users WHERE referral_code = upper(p_referral);
-        IF referrer IS NULL THEN
-            RETURN QUERY SELECT 'bad_referral', NULL::json, NULL::uuid, NULL::text, NULL::uuid;
-            RETURN;
-        END IF;
-    END IF;
-    LOOP
-        code := upper(substr(md5(gen_random_uuid()::text), 1, 8));
-        EXIT WHEN NOT EXISTS (SELECT 1 FROM users WHERE referral_code = code);
-    END LOOP;
-    INSERT INTO users (email, name, referral_code, referred_by)
-    VALUES (p_email, COALESCE(p_name, ''), code, referrer)
-    ON CONFLICT ((lower(email))) DO NOTHING
-    RETURNING id INTO uid;
-    IF uid IS NULL THEN
-        RETURN QUERY SELECT 'email_taken', NULL::json, NULL::uuid, NULL::text, NULL::uuid;
-        RETURN;
-    END IF;
-    INSERT INTO user_credentials (user_id, password_hash) VALUES (uid, p_hash);
-    amount := rv_config_int('signup_credits', 100);
-    IF amount > 0 THEN
-        PERFORM rv_credit_move(uid, amount, 'signup', 'Signup credits');
-    END IF;
-    IF referrer IS NOT NULL THEN
-        amount := rv_config_int('referral_bonus', 20);
-        IF amount > 0 THEN
-            PERFORM rv_credit_move(uid, amount, 'referral', 'Referral bonus');
-            PERFORM rv_credit_move(referrer, amount, 'referral', 'Referral bonus');
-        END IF;
-    END IF;
-    RETURN QUERY SELECT 'ok', s.user_json, uid, s.role, s.session_id
-                   FROM rv_session_start(uid, p_token_hash, p_ttl) s;
-END $$;
-
-CREATE FUNCTION rv_login_lookup(p_email text)
-RETURNS TABLE (user_id uuid, password_hash text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT u.id, c.password_hash FROM users u JOIN user_credentials c ON c.user_id = u.id
-     WHERE lower(u.email) = lower(p_email)
-$$;
-
--- Sets a new hash for the caller, or for p_user during login (rehash on new
--- parameters). Ends every other session of the user when p_keep is given.
-CREATE FUNCTION rv_set_password(p_user uuid, p_hash text, p_keep uuid)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    UPDATE user_credentials SET password_hash = p_hash, updated_at = now()
-     WHERE user_id = p_user;
-    IF p_keep IS NOT NULL THEN
-        UPDATE refresh_tokens SET revoked_at = now()
-         WHERE user_id = p_user AND family_id <> p_keep AND revoked_at IS NULL;
-    END IF;
-END $$;
-
-CREATE FUNCTION rv_my_password_hash() RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT password_hash FROM user_credentials WHERE user_id = rv_uid()
-$$;
-
--- Rotation: the presented token is spent and a new one of the same family issued.
--- A token presented after it was spent revokes its whole family.
--- status: ok | reused | invalid.
-CREATE FUNCTION rv_refresh_rotate(p_old text, p_new text, p_ttl integer)
-RETURNS TABLE (status text, user_json json, user_id uuid, role text, session_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    uid uuid;
-    fam uuid;
-    spent timestamptz;
-BEGIN
-    UPDATE refresh_tokens t SET revoked_at = now(), replaced_by = decode(p_new, 'hex')
-     WHERE t.token_hash = decode(p_old, 'hex') AND t.revoked_at IS NULL
-       AND t.expires_at > now()
-    RETURNING t.user_id, t.family_id INTO uid, fam;
-    IF uid IS NULL THEN
-        SELECT t.family_id, t.revoked_at INTO fam, spent
-          FROM refresh_tokens t WHERE t.token_hash = decode(p_old, 'hex');
-        IF spent IS NOT NULL THEN
-            UPDATE refresh_tokens t SET revoked_at = now()
-             WHERE t.family_id = fam AND t.revoked_at IS NULL;
-            RETURN QUERY SELECT 'reused', NULL::json, NULL::uuid, NULL::text, NULL::uuid;
-        ELSE
-            RETURN QUERY SELECT 'invalid', NULL::json, NULL::uuid, NULL::text, NULL::uuid;
-        END IF;
-        RETURN;
-    END IF;
-    INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at)
-    VALUES (decode(p_new, 'hex'), uid, fam, now() + make_interval(secs => p_ttl));
-    RETURN QUERY SELECT 'ok', rv_user_json(u), u.id, u.role, fam FROM users u WHERE u.id = uid;
-END $$;
-
--- Logout: ends the caller's session (its refresh family).
-CREATE FUNCTION rv_session_end(p_session uuid) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    n integer;
-BEGIN
-    UPDATE refresh_tokens SET revoked_at = now()
-     WHERE family_id = p_session AND user_id = rv_uid() AND revoked_at IS NULL;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END $$;
+-- Recent attempts per subject: a login (subject: SHA-256 of the lower-cased email,
+-- so unknown emails are throttled alike and not stored) or a profile change
+-- (subject: the user id).
+CREATE TABLE auth_attempts (
+    action  text NOT NULL CHECK (action IN ('login', 'profile')),
+    subject bytea NOT NULL,
+    at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX auth_attempts_subject ON auth_attempts (action, subject, at DESC);
 
 -- Row level security: defence in depth behind the WHERE clauses of the handlers.
+-- Tables without a policy are reached only through SECURITY DEFINER functions.
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY users_own ON users USING (id = rv_uid() OR rv_role() = 'admin');
 ALTER TABLE credit_ledger ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ledger_own ON credit_ledger USING (user_id = rv_uid() OR rv_role() = 'admin');
 ALTER TABLE user_credentials ENABLE ROW LEVEL SECURITY;
 ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE referrals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE auth_attempts ENABLE ROW LEVEL SECURITY;
 
 GRANT SELECT ON users, credit_ledger, admin_config TO reelvox_app;
 GRANT UPDATE (name, updated_at) ON users TO reelvox_app;
-
-REVOKE EXECUTE ON FUNCTION rv_credit_move, rv_session_start, rv_register, rv_login_lookup,
-    rv_set_password, rv_my_password_hash, rv_refresh_rotate, rv_session_end FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rv_credit_move, rv_session_start, rv_register, rv_login_lookup,
-    rv_set_password, rv_my_password_hash, rv_refresh_rotate, rv_session_end TO reelvox_app;

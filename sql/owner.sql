@@ -1,10 +1,11 @@
--- Run by scripts/migrate after the numbered migrations, every time (idempotent):
+-- Run by scripts/migrate after the numbered migrations and sql/functions/, every
+-- time, in the same transaction as the functions (idempotent):
 -- every table, view, sequence and function of the schema belongs to reelvox_owner,
 -- a role without login or superuser, so SECURITY DEFINER functions never run as a
 -- superuser. Tables keep their row level security; their owner is exempt from it
 -- (no table FORCEs it), which is what the SECURITY DEFINER functions rely on.
 -- Objects of extensions and the migration bookkeeping stay as they are. A no-op
--- until 008 has made the role.
+-- without the role (001_accounts.sql makes it).
 DO $$
 DECLARE
     o record;

@@ -72,6 +72,8 @@ def test_files_and_modes(dest):
     assert names, "no endpoint binaries in bin/"
     want = {f"{LIB}/bin/{n}": 0o755 for n in names}
     want.update({f"{LIB}/sql/{p.name}": 0o644 for p in (REPO / "sql").glob("*.sql")})
+    want.update({f"{LIB}/sql/functions/{p.name}": 0o644
+                 for p in (REPO / "sql/functions").glob("*.sql")})
     want.update({
         f"{LIB}/scripts/migrate": 0o755,
         f"{LIB}/nginx/fastcgi.conf": 0o644,
@@ -154,6 +156,19 @@ def test_reinstall_drops_removed_endpoints(dest, tmp_path):
     install(tmp_path, "--no-build")
     assert not gone.exists() and not link.is_symlink()
     assert (link.parent / "reelvox@healthz.socket").is_symlink()
+
+
+def test_reinstall_drops_removed_migrations(dest, tmp_path):
+    # A migration or function file that left the source goes from the installed
+    # tree too: scripts/migrate would otherwise apply it.
+    install(tmp_path, "--no-build")
+    stale = [tmp_path / LIB / "sql/003_uploads.sql", tmp_path / LIB / "sql/functions/gone.sql"]
+    for f in stale:
+        f.write_text("SELECT 1;\n")
+    install(tmp_path, "--no-build")
+    assert not any(f.exists() for f in stale)
+    assert (tmp_path / LIB / "sql/001_accounts.sql").exists()
+    assert (tmp_path / LIB / "sql/functions/jobs.sql").exists()
 
 
 def test_nginx_config(dest, tmp_path):
