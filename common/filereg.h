@@ -2,7 +2,7 @@
  *
  * The rule: a file that a commit may have referenced is never deleted on the spot.
  * Before a file is stored, filereg_register() records its key
- * (sql/005_storage_pending.sql); the commit that references it takes the record
+ * (sql/002_jobs.sql, sql/functions/storage.sql); the commit that references it takes the record
  * away in the same transaction. After a commit that failed, answered "no", or whose
  * answer was lost, filereg_drop() asks the database and deletes the file only when
  * nothing refers to it; if the database cannot answer, the file stays and the

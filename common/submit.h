@@ -1,7 +1,7 @@
 /* submit.h — submitting a job: the data part, without HTTP.
  *
  * submit_job() is one call of the SQL submit path (rv_submit and its kind
- * wrappers, sql/008_roles_submit.sql) in one transaction: idempotency, rate limit,
+ * wrappers, sql/functions/submit.sql) in one transaction: idempotency, rate limit,
  * the voice, provider choice, the charge, the row and the NOTIFY. It acts for the
  * context's user (the transaction's reelvox.user_id): a handler passes its
  * request's context (db_ctx_of), the poller one it makes for the user it works

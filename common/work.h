@@ -7,12 +7,12 @@
  * provider work of cancelled jobs, fail jobs past their deadline, and check running
  * jobs whose webhook is late, and now and then remove the stored files that no
  * row came to refer to (filereg.h). A voice clone's success records the provider's voice
- * id and its preview (the voice follows its job in SQL, sql/004_voices.sql).
+ * id and its preview (the voice follows its job in SQL, sql/functions/voices.sql).
  * Every job a pass touches is leased first (locked_until), so any number of
  * pollers can sweep at once; a dead poller's lease runs out and its jobs are taken
  * up again — a job whose dispatch was interrupted is looked up at the provider
  * before it is ever submitted again. All state moves are SQL functions that refuse
- * illegal ones (sql/002_jobs.sql). */
+ * illegal ones (sql/functions/jobs.sql). */
 #ifndef RV_WORK_H
 #define RV_WORK_H
 

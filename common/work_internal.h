@@ -3,7 +3,7 @@
  *
  * A pass reads its jobs into job_refs (work_read_jobs), talks to their providers,
  * and records the outcome through the state moves, each one SQL function that
- * refuses an illegal move (sql/002_jobs.sql). Everything here works in w->rq's
+ * refuses an illegal move (sql/functions/jobs.sql). Everything here works in w->rq's
  * arena. */
 #ifndef RV_WORK_INTERNAL_H
 #define RV_WORK_INTERNAL_H

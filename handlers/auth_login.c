@@ -44,7 +44,7 @@ static const bind_field fields[] = {
 static const db_stmt begin = {"SELECT retry_after, user_id, password_hash FROM rv_login_begin($1)",
                               1};
 static const db_stmt succeeded = {"SELECT rv_login_succeeded($1)", 1};
-/* Both act only while the hash checked is still the user's (sql/008). */
+/* Both act only while the hash checked is still the user's (sql/functions/sessions.sql). */
 static const db_stmt start = {
     "SELECT user_json, role, session_id FROM rv_login_session_start($1, $2, $3, $4)", 4};
 static const db_stmt rehash = {"SELECT rv_login_rehash($1, $2, $3)", 3};

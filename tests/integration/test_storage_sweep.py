@@ -1,5 +1,5 @@
 """Stored files that a commit may or may not have come to reference
-(common/filereg.h, sql/005_storage_pending.sql): registered before they are
+(common/filereg.h, sql/functions/storage.sql): registered before they are
 stored, claimed by the commit that references them, never deleted on the spot
 after an unknown commit, and removed by the poller's sweeper once nothing refers to
 them after a grace period, with the work files a killed process left."""
