@@ -21,6 +21,7 @@
 #include <libavutil/samplefmt.h>
 #include <libswresample/swresample.h>
 
+#include "durable.h"
 #include "log.h"
 
 #define WHY(...) ((void)(why && why_len ? snprintf(why, why_len, __VA_ARGS__) : 0))
@@ -550,8 +551,9 @@ rv_err media_writer_finish(media_writer *w, media_written *res, char *why, size_
     stage = "cannot write output file";
     if (av_write_trailer(w->oc) < 0 || avio_closep(&w->oc->pb) < 0)
         goto fail;
+    /* Durable before it has a name (durable.h): fsync, rename, fsync the folder. */
     struct stat sb;
-    if (stat(w->tmp, &sb) < 0 || rename(w->tmp, w->path) < 0)
+    if (stat(w->tmp, &sb) < 0 || durable_rename(w->tmp, w->path) != RV_OK)
         goto fail;
     w->tmp_made = false;
     if (res) {
