@@ -9,12 +9,13 @@ import threading
 import time
 
 from conftest import Api, do_register
-from jobkit import (DATA_DIR, RUN_DIR, alive, assert_all_settled, assert_each_dispatched_once,
-                    inbox_rows, job_row, no_rate_limit, pg_running, pg_start, pg_stop,
+from jobkit import (DATA_DIR, RUN_DIR, SIM_URL, alive, assert_all_settled, assert_each_dispatched_once,
+                    group_alive, inbox_rows, job_row, no_rate_limit, pg_running, pg_start, pg_stop,
                     poller_loop_pid, poller_stopped, post_webhook, run_poller_once, sim,
                     sim_all_predictions,
                     spawn_poller, start_poller_loop, status_counts, stop_poller_loop,
                     submit_many, submit_tts, wait_jobs_db, wait_until, webhook_headers)
+from jobkit import simctl  # the simulator's client (jobkit puts tests/sim on the path)
 
 
 def users(api, n):
@@ -22,29 +23,46 @@ def users(api, n):
 
 
 def test_poller_killed_mid_dispatch(api, db):
-    """kill -9 of the poller loop's process group while 200 jobs are dispatched;
-    the loop restarted (scripts/up). The jobs of the interrupted batch are looked
-    up at the provider before anything is sent again. No webhooks at all, so the
-    lookup is what finds them, not the inbox."""
+    """kill -9 of the poller loop's process group while a batch of the 200 jobs is
+    being sent; the loop restarted (scripts/up). The jobs of the interrupted batch
+    are looked up at the provider before anything is sent again. No webhooks at
+    all, so the lookup is what finds them, not the inbox.
+
+    The test makes its own precondition: the simulator holds every create at its
+    gate, so the kill surely lands with a batch in flight and the rest queued,
+    however fast or slow the machine. The held creates go on after the kill (their
+    answers lost), before the loop starts again."""
     us = users(api, 4)
-    text = lambda i: f"Job {i} of the kill test. " + sim(delay_ms=3000, webhooks="none")
+    text = lambda i: (f"Job {i} of the kill test. " +
+                      sim(delay_ms=3000, webhooks="none", create_gate=1))
     stop_poller_loop()
+    simctl.gate(False, sim=SIM_URL)
+    arr = None
     try:
         with no_rate_limit(db):
             ids = submit_many(us, 200, text)
         assert status_counts(db, ids) == {"queued": 200}
-        start_poller_loop()
         arr = "{" + ",".join(ids) + "}"
-        # Kill while a batch is in flight: some running, some still to go.
-        wait_until(lambda: int(db.scalar(
+        start_poller_loop()
+        # A batch is claimed and every create of it waits at the gate.
+        claimed = lambda: int(db.scalar(
             "SELECT count(*) FROM jobs WHERE id = ANY (:'ids'::uuid[]) AND status <> 'queued'",
-            ids=arr)) >= 60, 20, interval=0.01, what="dispatching to start")
+            ids=arr))
+        wait_until(lambda: 0 < claimed() == simctl.gate(sim=SIM_URL)["waiting"], 30,
+                   interval=0.05, what="a batch held at the simulator's gate")
         pid = poller_loop_pid()
         os.killpg(pid, signal.SIGKILL)
-        wait_until(lambda: not alive(pid), 5, what="the poller loop to die")
+        wait_until(lambda: not group_alive(pid), 5, what="the poller loop to die")
         counts = status_counts(db, ids)
-        assert counts.get("queued", 0) > 0, counts  # killed before the end of dispatching
+        held = 200 - counts.get("queued", 0)
+        assert 0 < held < 200 and counts.get("queued", 0) > 0, counts
+        # The provider creates what it was sent (nobody hears the answers).
+        before = len(sim_all_predictions())
+        simctl.gate(True, sim=SIM_URL)
+        wait_until(lambda: len(sim_all_predictions()) >= before + held, 20,
+                   what="the held creates to go through")
     finally:
+        simctl.gate(True, sim=SIM_URL)
         start_poller_loop()
     wait_jobs_db(db, ids, timeout=60)
     assert status_counts(db, ids) == {"succeeded": 200}

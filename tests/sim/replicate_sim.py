@@ -22,7 +22,7 @@ or for every new prediction: POST /_sim/config {"outcome": "failed"} until
 POST /_sim/reset. The keys are listed in FAULT_KEYS below and in README.md.
 
 Test inspection: GET /_sim/predictions[?job=<uuid>], GET /_sim/stats,
-GET|POST /_sim/config, POST /_sim/reset.
+GET|POST /_sim/config, POST /_sim/reset, GET|POST /_sim/gate.
 """
 
 import argparse
@@ -129,6 +129,7 @@ FAULT_KEYS = {
     "get_times": _times,                   # overrides `times` for get_status
     "retry_after": _int(0, 86_400),        # Retry-After seconds on 429/503 (default 1)
     "create_hang_s": _float(0, 3600),      # hold the create open S seconds first
+    "create_gate": _flag,                  # hold the create until the gate opens (/_sim/gate)
     "create_malformed": _flag,             # 201 with a broken JSON body (prediction exists)
     "get_status": _int(400, 599),          # GET prediction fails with this status K times
     "outcome": _enum("succeeded", "failed", "canceled", "aborted"),
@@ -396,6 +397,13 @@ class Sim:
 
     def reset(self):
         with self.lock:
+            # The create gate: closed until POST /_sim/gate {"open": true}. A reset
+            # lets whatever waits at the old gate through and closes a new one.
+            old = getattr(self, "gate", None)
+            self.gate = threading.Event()
+            self.at_gate = 0
+            if old is not None:
+                old.set()
             self.epoch = getattr(self, "epoch", 0) + 1
             self.config = {}
             self.preds = {}
@@ -679,7 +687,7 @@ class Sim:
     def stats_view(self):
         s = dict(self.stats)
         for k in ("creates_accepted", "creates_refused", "creates_invalid", "creates_malformed",
-                  "creates_hung", "unauthorized", "gets", "gets_failed", "lists", "cancels",
+                  "creates_hung", "creates_gated", "unauthorized", "gets", "gets_failed", "lists", "cancels",
                   "webhooks_sent",
                   "webhooks_delivered", "webhook_retries", "webhooks_given_up", "files_served",
                   "files_expired"):
@@ -1052,6 +1060,9 @@ class Handler(BaseHTTPRequestHandler):
             if sim.stopping.wait(f["create_hang_s"]):
                 self.close_connection = True
                 return
+        if f.get("create_gate") and not self.wait_at_gate():
+            self.close_connection = True
+            return
         if faulty and f.get("create_status"):
             with sim.lock:
                 sim.stats["creates_refused"] += 1
@@ -1073,6 +1084,23 @@ class Handler(BaseHTTPRequestHandler):
         if not self.send_json(201, view):
             with sim.lock:
                 sim.stats["create_replies_lost"] += 1
+
+    def wait_at_gate(self):
+        """Holds a create until the gate opens; False when the simulator stops."""
+        sim = self.sim
+        with sim.lock:
+            gate = sim.gate
+            if gate.is_set():
+                return True
+            sim.stats["creates_gated"] += 1
+            sim.at_gate += 1
+        while not gate.wait(0.2):
+            if sim.stopping.is_set():
+                return False
+        with sim.lock:
+            if sim.gate is gate:
+                sim.at_gate -= 1
+        return True
 
     # ---- files
 
@@ -1135,6 +1163,24 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(405, problem(405, "Method Not Allowed", method))
             with sim.lock:
                 return self.send_json(200, {"config": dict(sim.config), "defaults": dict(sim.defaults)})
+        if path == "/_sim/gate":
+            if method == "POST":
+                try:
+                    want = json.loads(body or b"{}").get("open")
+                    if not isinstance(want, bool):
+                        raise ValueError("open must be true or false")
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError) as e:
+                    return self.send_json(400, problem(400, "Bad gate", str(e)))
+                with sim.lock:
+                    if want:
+                        sim.gate.set()
+                    elif sim.gate.is_set():
+                        sim.gate = threading.Event()
+                        sim.at_gate = 0
+            elif method != "GET":
+                return self.send_json(405, problem(405, "Method Not Allowed", method))
+            with sim.lock:
+                return self.send_json(200, {"open": sim.gate.is_set(), "waiting": sim.at_gate})
         if path == "/_sim/predictions" and method == "GET":
             job = query.get("job", [None])[0]
             with sim.lock:

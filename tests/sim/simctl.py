@@ -167,6 +167,15 @@ def reset(sim=None):
     _json("POST", "/_sim/reset", {}, sim=sim)
 
 
+def gate(open_=None, sim=None):
+    """The create gate (creates with create_gate=1 wait at it while it is closed):
+    open_=True opens it, False closes it, None only looks. Returns
+    {"open": bool, "waiting": creates held now}."""
+    if open_ is None:
+        return _json("GET", "/_sim/gate", sim=sim)
+    return _json("POST", "/_sim/gate", {"open": bool(open_)}, sim=sim)
+
+
 def predictions(job=None, sim=None):
     path = "/_sim/predictions"
     if job is not None:
