@@ -130,6 +130,7 @@ FAULT_KEYS = {
     "retry_after": _int(0, 86_400),        # Retry-After seconds on 429/503 (default 1)
     "create_hang_s": _float(0, 3600),      # hold the create open S seconds first
     "create_gate": _flag,                  # hold the create until the gate opens (/_sim/gate)
+    "finish_gate": _flag,                  # stay processing until the gate opens, then delay_ms
     "create_malformed": _flag,             # 201 with a broken JSON body (prediction exists)
     "get_status": _int(400, 599),          # GET prediction fails with this status K times
     "outcome": _enum("succeeded", "failed", "canceled", "aborted"),
@@ -402,6 +403,7 @@ class Sim:
             old = getattr(self, "gate", None)
             self.gate = threading.Event()
             self.at_gate = 0
+            self.parked = []  # (prediction, epoch) processing until the gate opens
             if old is not None:
                 old.set()
             self.epoch = getattr(self, "epoch", 0) + 1
@@ -498,7 +500,18 @@ class Sim:
             self._event(p, "start")
             p.logs = f"sim: running {p.model}\n"
             self._event(p, "logs")
+            if p.faults.get("finish_gate") and not self.gate.is_set():
+                self.parked.append((p, epoch))
+                self.stats["finishes_gated"] += 1
+                return
         self.timers.at(p.faults["delay_ms"] / 1000, self._finish, p, epoch)
+
+    def open_gate(self):
+        """Under the lock: held creates go on, parked predictions start their delay."""
+        self.gate.set()
+        for p, epoch in self.parked:
+            self.timers.at(p.faults["delay_ms"] / 1000, self._finish, p, epoch)
+        self.parked = []
 
     def _finish(self, p, epoch):
         outcome = p.faults["outcome"]
@@ -681,13 +694,14 @@ class Sim:
             "created_at": v["created_at"], "completed_at": v["completed_at"],
             "faults": {k: p.faults[k] for k in sorted(p.faults) if self.defaults.get(k, None) != p.faults[k]},
             "malformed_reply": p.malformed_reply,
-            "webhook_deliveries": {"count": len(p.deliveries), "statuses": statuses, "log": p.deliveries},
+            "webhook_deliveries": {"count": len(p.deliveries), "statuses": statuses, "log": p.deliveries,
+                                   "outstanding": len(p.outbox) + len(p.held)},
         }
 
     def stats_view(self):
         s = dict(self.stats)
         for k in ("creates_accepted", "creates_refused", "creates_invalid", "creates_malformed",
-                  "creates_hung", "creates_gated", "unauthorized", "gets", "gets_failed", "lists", "cancels",
+                  "creates_hung", "creates_gated", "finishes_gated", "unauthorized", "gets", "gets_failed", "lists", "cancels",
                   "webhooks_sent",
                   "webhooks_delivered", "webhook_retries", "webhooks_given_up", "files_served",
                   "files_expired"):
@@ -1173,14 +1187,15 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send_json(400, problem(400, "Bad gate", str(e)))
                 with sim.lock:
                     if want:
-                        sim.gate.set()
+                        sim.open_gate()
                     elif sim.gate.is_set():
                         sim.gate = threading.Event()
                         sim.at_gate = 0
             elif method != "GET":
                 return self.send_json(405, problem(405, "Method Not Allowed", method))
             with sim.lock:
-                return self.send_json(200, {"open": sim.gate.is_set(), "waiting": sim.at_gate})
+                return self.send_json(200, {"open": sim.gate.is_set(), "waiting": sim.at_gate,
+                                            "parked": len(sim.parked)})
         if path == "/_sim/predictions" and method == "GET":
             job = query.get("job", [None])[0]
             with sim.lock:

@@ -168,9 +168,10 @@ def reset(sim=None):
 
 
 def gate(open_=None, sim=None):
-    """The create gate (creates with create_gate=1 wait at it while it is closed):
-    open_=True opens it, False closes it, None only looks. Returns
-    {"open": bool, "waiting": creates held now}."""
+    """The gate (creates with create_gate=1 wait at it, predictions with
+    finish_gate=1 stay processing, while it is closed): open_=True opens it, False
+    closes it, None only looks. Returns {"open": bool, "waiting": creates held now,
+    "parked": predictions held processing}."""
     if open_ is None:
         return _json("GET", "/_sim/gate", sim=sim)
     return _json("POST", "/_sim/gate", {"open": bool(open_)}, sim=sim)
