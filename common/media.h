@@ -10,7 +10,10 @@
  * lines go to log.h at debug level instead of raw stderr.
  *
  * Thread safety: functions may run in several threads at once on different objects;
- * a media_writer belongs to one thread at a time. */
+ * a media_writer belongs to one thread at a time.
+ *
+ * The code: media_probe.c, media_writer.c, media_normalize.c, and media.c for what
+ * they share (libav's log, media_open_input in media_int.h). */
 #ifndef RV_MEDIA_H
 #define RV_MEDIA_H
 
