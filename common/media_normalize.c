@@ -3,11 +3,14 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
-
-enum { NORM_BLOCK_MS = 400, CHUNK = 4096 };
 
 /* Takes n mono float samples; anything but RV_OK stops the decoding with that error. */
 typedef rv_err (*pcm_sink)(void *ctx, const float *x, int n);
@@ -173,91 +176,204 @@ done:
     return er;
 }
 
-/* Gated level: block powers, then the gates (see media.h). */
-typedef struct level_meter {
-    double sum; /* of squares in the current block */
-    int64_t in_block, block;
-    double *powers;
-    size_t n, cap;
-    float peak;
-} level_meter;
+/* ---- a filter chain: mono float in, whatever its filters make out ------------------- */
 
-static rv_err meter_push(level_meter *m)
+typedef struct chain {
+    AVFilterGraph *g;
+    AVFilterContext *src, *sink;
+    AVFrame *frame; /* in, then out: reused */
+    int rate;
+    int64_t pts;
+    rv_err (*take)(void *ctx, const AVFrame *f); /* each frame out of the chain */
+    void *ctx;
+} chain;
+
+static void chain_close(chain *c)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        double *p = realloc(m->powers, cap * sizeof *p);
-        if (!p)
-            return RV_E_INTERNAL;
-        m->powers = p;
-        m->cap = cap;
-    }
-    m->powers[m->n++] = m->sum / (double)m->in_block;
-    m->sum = 0;
-    m->in_block = 0;
-    return RV_OK;
+    avfilter_graph_free(&c->g);
+    av_frame_free(&c->frame);
 }
 
-static rv_err meter_sink(void *ctx, const float *x, int n)
+/* abuffer (mono float at rate) -> filters -> abuffersink; one thread. */
+static rv_err chain_open(chain *c, int rate, const char *filters)
 {
-    level_meter *m = ctx;
-    for (int i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        if (a > m->peak)
-            m->peak = a;
-        m->sum += (double)x[i] * x[i];
-        if (++m->in_block == m->block && meter_push(m) != RV_OK)
-            return RV_E_INTERNAL;
-    }
-    return RV_OK;
+    char args[128];
+    snprintf(args, sizeof args, "sample_rate=%d:sample_fmt=flt:channel_layout=mono:time_base=1/%d",
+             rate, rate);
+    AVFilterInOut *in = NULL, *out = NULL;
+    rv_err er = RV_E_INTERNAL;
+    c->rate = rate;
+    if (!(c->g = avfilter_graph_alloc()) || !(c->frame = av_frame_alloc()))
+        goto done;
+    c->g->nb_threads = 1;
+    if (avfilter_graph_create_filter(&c->src, avfilter_get_by_name("abuffer"), "in", args, NULL,
+                                     c->g) < 0 ||
+        avfilter_graph_create_filter(&c->sink, avfilter_get_by_name("abuffersink"), "out", NULL,
+                                     NULL, c->g) < 0 ||
+        !(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc()))
+        goto done;
+    /* The graph's open output is our source's, its open input our sink's. */
+    out->name = av_strdup("in");
+    out->filter_ctx = c->src;
+    in->name = av_strdup("out");
+    in->filter_ctx = c->sink;
+    if (!out->name || !in->name || avfilter_graph_parse_ptr(c->g, filters, &in, &out, NULL) < 0 ||
+        avfilter_graph_config(c->g, NULL) < 0)
+        goto done;
+    er = RV_OK;
+done:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    return er;
 }
 
-/* The gated level in dBFS; false when every block is below the absolute gate. */
-static bool meter_level(const level_meter *m, double *db)
+/* Hands every frame the chain has ready to take(). */
+static rv_err chain_drain(chain *c)
 {
-    const double abs_gate = 1e-7; /* -70 dBFS */
-    double sum = 0, gate;
-    size_t k = 0;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->powers[i] > abs_gate)
-            sum += m->powers[i], k++;
-    if (k == 0)
+    for (;;) {
+        int rc = av_buffersink_get_frame(c->sink, c->frame);
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF)
+            return RV_OK;
+        if (rc < 0)
+            return RV_E_INTERNAL;
+        rv_err er = c->take(c->ctx, c->frame);
+        av_frame_unref(c->frame);
+        if (er != RV_OK)
+            return er;
+    }
+}
+
+/* A pcm_sink: n samples into the chain, and what comes out to take(). */
+static rv_err chain_push(void *ctx, const float *x, int n)
+{
+    chain *c = ctx;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    c->frame->nb_samples = n;
+    c->frame->format = AV_SAMPLE_FMT_FLT;
+    c->frame->sample_rate = c->rate;
+    c->frame->pts = c->pts;
+    if (av_channel_layout_copy(&c->frame->ch_layout, &mono) < 0 ||
+        av_frame_get_buffer(c->frame, 0) < 0) {
+        av_frame_unref(c->frame);
+        return RV_E_INTERNAL;
+    }
+    memcpy(c->frame->data[0], x, (size_t)n * sizeof *x);
+    c->pts += n;
+    if (av_buffersrc_add_frame(c->src, c->frame) < 0) { /* takes the buffer */
+        av_frame_unref(c->frame);
+        return RV_E_INTERNAL;
+    }
+    return chain_drain(c);
+}
+
+/* The end of the input: flushes every filter. */
+static rv_err chain_end(chain *c)
+{
+    if (av_buffersrc_add_frame(c->src, NULL) < 0)
+        return RV_E_INTERNAL;
+    return chain_drain(c);
+}
+
+/* Decodes path at rate through filters, each frame out to take(ctx). */
+static rv_err run_chain(const char *path, int rate, const char *filters,
+                        rv_err (*take)(void *, const AVFrame *), void *ctx, char *why,
+                        size_t why_len)
+{
+    chain c = {.take = take, .ctx = ctx};
+    rv_err er = chain_open(&c, rate, filters);
+    if (er != RV_OK) {
+        WHY("cannot set up the loudness filters");
+    } else if ((er = pcm_decode(path, rate, chain_push, &c, why, why_len)) == RV_OK &&
+               (er = chain_end(&c)) != RV_OK) {
+        WHY("cannot filter the audio");
+    }
+    chain_close(&c);
+    return er;
+}
+
+/* ---- measuring: EBU R128 ----------------------------------------------------------------- */
+
+/* ebur128 runs at 48 kHz (the graph converts to it); the true peak is the sample
+ * peak after 4x oversampling of that (BS.1770-4), taken by astats to full precision
+ * (ebur128's own peak metadata has three decimals of a linear value). The last value
+ * each frame carries is the whole input's so far. */
+#define MEASURE_FILTERS                                                                        \
+    "ebur128=metadata=1,aresample=192000,"                                                     \
+    "astats=metadata=1:reset=0:measure_perchannel=none:measure_overall=Peak_level"
+
+typedef struct meter {
+    double lufs, lra, peak_db;
+    bool have_lufs, have_peak;
+} meter;
+
+static bool meta_double(const AVFrame *f, const char *key, double *v)
+{
+    const AVDictionaryEntry *e = av_dict_get(f->metadata, key, NULL, 0);
+    char *end;
+    if (!e)
         return false;
-    gate = sum / (double)k * 0.1; /* 10 dB below the mean of what is not silence */
-    sum = 0;
-    k = 0;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->powers[i] > abs_gate && m->powers[i] >= gate)
-            sum += m->powers[i], k++;
-    *db = 10 * log10(sum / (double)k);
+    double d = strtod(e->value, &end);
+    if (end == e->value || !isfinite(d))
+        return false;
+    *v = d;
     return true;
 }
 
-typedef struct gain_writer {
-    media_writer *w;
-    float gain;
-    char *why;
-    size_t why_len;
-} gain_writer;
-
-static rv_err gain_sink(void *ctx, const float *x, int n)
+static rv_err meter_take(void *ctx, const AVFrame *f)
 {
-    gain_writer *g = ctx;
-    int16_t pcm[CHUNK];
-    while (n > 0) {
-        int k = n > CHUNK ? CHUNK : n;
-        for (int i = 0; i < k; i++) {
-            float v = x[i] * g->gain;
-            v = v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : v;
-            pcm[i] = (int16_t)lrintf(v * 32767.0f);
-        }
-        rv_err er = media_writer_write(g->w, pcm, (size_t)k, g->why, g->why_len);
-        if (er != RV_OK)
-            return er;
-        x += k;
-        n -= k;
+    meter *m = ctx;
+    double v;
+    if (meta_double(f, "lavfi.r128.I", &v)) {
+        m->lufs = v;
+        m->have_lufs = true;
+    }
+    if (meta_double(f, "lavfi.r128.LRA", &v))
+        m->lra = v;
+    if (meta_double(f, "lavfi.astats.Overall.Peak_level", &v) && (!m->have_peak || v > m->peak_db)) {
+        m->peak_db = v;
+        m->have_peak = true;
     }
     return RV_OK;
+}
+
+/* The loudness of path's mono mix at rate; RV_E_UNPROCESSABLE when it is silent (or
+ * too short to hold one 400 ms block above the gates). */
+static rv_err measure(const char *path, int rate, meter *m, char *why, size_t why_len)
+{
+    *m = (meter){0};
+    rv_err er = run_chain(path, rate, MEASURE_FILTERS, meter_take, m, why, why_len);
+    if (er != RV_OK)
+        return er;
+    if (!m->have_lufs || !m->have_peak || m->lufs <= MEDIA_SILENT_LUFS || m->peak_db < -150) {
+        WHY("the audio is silent");
+        return RV_E_UNPROCESSABLE;
+    }
+    return RV_OK;
+}
+
+rv_err media_loudness(const char *path, media_loudness_info *out, char *why, size_t why_len)
+{
+    media_init();
+    meter m;
+    rv_err er = measure(path, 48000, &m, why, why_len);
+    if (er == RV_OK)
+        *out = (media_loudness_info){.lufs = m.lufs, .true_peak_db = m.peak_db, .lra = m.lra};
+    return er;
+}
+
+/* ---- normalising: loudnorm, linear ----------------------------------------------------- */
+
+typedef struct pcm_writer {
+    media_writer *w;
+    char *why;
+    size_t why_len;
+} pcm_writer;
+
+static rv_err writer_take(void *ctx, const AVFrame *f)
+{
+    pcm_writer *pw = ctx;
+    return media_writer_write(pw->w, (const int16_t *)f->data[0], (size_t)f->nb_samples, pw->why,
+                              pw->why_len);
 }
 
 rv_err media_normalize(const char *in_path, const char *out_path, int rate, media_normalized *res,
@@ -268,35 +384,42 @@ rv_err media_normalize(const char *in_path, const char *out_path, int rate, medi
         WHY("unsupported sample rate");
         return RV_E_UNPROCESSABLE;
     }
-    level_meter m = {.block = (int64_t)rate * NORM_BLOCK_MS / 1000};
-    rv_err er = pcm_decode(in_path, rate, meter_sink, &m, why, why_len);
-    /* A last block of at least a quarter counts (a short sample has one at least). */
-    if (er == RV_OK && m.in_block >= m.block / 4)
-        er = meter_push(&m);
-    double level = 0;
-    bool sound = er == RV_OK && meter_level(&m, &level);
-    free(m.powers);
+    /* Measured at the output rate: the loudness of what will be written. */
+    meter m;
+    rv_err er = measure(in_path, rate, &m, why, why_len);
     if (er != RV_OK)
         return er;
-    if (!sound) {
-        WHY("the audio is silent");
-        return RV_E_UNPROCESSABLE;
-    }
-    double peak_db = 20 * log10(m.peak);
-    double gain_db = fmin(MEDIA_NORM_TARGET_DB - level, MEDIA_NORM_CEILING_DB - peak_db);
 
-    gain_writer g = {.gain = (float)pow(10, gain_db / 20), .why = why, .why_len = why_len};
-    if ((er = media_writer_open(&g.w, out_path, MEDIA_WAV, rate, rate, why, why_len)) != RV_OK)
+    /* loudnorm takes the measurement as two-decimal options and stays linear (one
+     * gain, no limiter) only when the gain keeps the true peak at TP and the
+     * measured LRA is within its LRA: so the target is lowered to what the ceiling
+     * allows, rounded down, and LRA (which decides nothing else in linear mode) is
+     * given as at most its maximum. */
+    double lufs = round(m.lufs * 100) / 100, tp = round(m.peak_db * 100) / 100;
+    double target = fmin(MEDIA_NORM_TARGET_LUFS, lufs + MEDIA_NORM_CEILING_DBTP - tp);
+    target = fmax(floor(target * 100 - 0.5) / 100, -70.0);
+    double lra = fmin(fmax(m.lra, 0.1), 20.0);
+    char filters[512];
+    snprintf(filters, sizeof filters,
+             "loudnorm=I=%.2f:TP=%.2f:LRA=20:measured_I=%.2f:measured_TP=%.2f:"
+             "measured_LRA=%.2f:measured_thresh=%.2f:linear=true:print_format=none,"
+             "aresample=%d,aformat=sample_fmts=s16:channel_layouts=mono:sample_rates=%d",
+             target, MEDIA_NORM_CEILING_DBTP, lufs, fmax(tp, -99.0), lra, fmax(lufs - 10, -99.0),
+             rate, rate);
+
+    pcm_writer pw = {.why = why, .why_len = why_len};
+    if ((er = media_writer_open(&pw.w, out_path, MEDIA_WAV, rate, rate, why, why_len)) != RV_OK)
         return er;
-    if ((er = pcm_decode(in_path, rate, gain_sink, &g, why, why_len)) != RV_OK) {
-        media_writer_abort(g.w);
+    if ((er = run_chain(in_path, rate, filters, writer_take, &pw, why, why_len)) != RV_OK) {
+        media_writer_abort(pw.w);
         return er;
     }
     media_written wr;
-    if ((er = media_writer_finish(g.w, &wr, why, why_len)) != RV_OK)
+    if ((er = media_writer_finish(pw.w, &wr, why, why_len)) != RV_OK)
         return er;
     if (res)
-        *res = (media_normalized){wr.duration_ms, wr.bytes, level, peak_db, gain_db};
+        *res = (media_normalized){.duration_ms = wr.duration_ms, .bytes = wr.bytes,
+                                  .loudness_lufs = m.lufs, .true_peak_db = m.peak_db,
+                                  .gain_db = target - lufs};
     return RV_OK;
 }
-
