@@ -3,14 +3,18 @@
  * media_probe() looks at a file we did not make (uploads, provider outputs) and says
  * what it really holds; media_writer turns 16-bit mono PCM into an mp3, wav or flac
  * file (resampled, encoded frame by frame) — the local provider's output path;
- * media_normalize() evens out a voice sample before it is cloned.
+ * media_normalize() evens out a voice sample before it is cloned (EBU R128 through
+ * libavfilter's ebur128 and loudnorm).
  *
  * No shell, no ffmpeg binary: libraries only. Paths are always opened through the
  * `file:` protocol, so a name can never select another protocol. libav's own log
  * lines go to log.h at debug level instead of raw stderr.
  *
  * Thread safety: functions may run in several threads at once on different objects;
- * a media_writer belongs to one thread at a time. */
+ * a media_writer belongs to one thread at a time.
+ *
+ * The code: media_probe.c, media_writer.c, media_normalize.c, and media.c for what
+ * they share (libav's log, media_open_input in media_int.h). */
 #ifndef RV_MEDIA_H
 #define RV_MEDIA_H
 
@@ -107,40 +111,53 @@ rv_err media_writer_finish(media_writer *w, media_written *res, char *why, size_
 /* Removes the temporary file and frees w. NULL is fine. */
 void media_writer_abort(media_writer *w);
 
-/* ---- normalising a voice sample ---------------------------------------------------- */
+/* ---- loudness, and normalising a voice sample ------------------------------------------ */
 
-/* The level media_normalize() brings speech to, and the ceiling its peaks stay
- * under (dBFS). */
-#define MEDIA_NORM_TARGET_DB (-20.0)
-#define MEDIA_NORM_CEILING_DB (-1.0)
+/* EBU R128 (ITU-R BS.1770-4): what media_normalize() brings speech to, integrated,
+ * and the true-peak ceiling it stays under. */
+#define MEDIA_NORM_TARGET_LUFS (-23.0)
+#define MEDIA_NORM_CEILING_DBTP (-1.0)
+/* An integrated loudness at or below this is silence (the absolute gate). */
+#define MEDIA_SILENT_LUFS (-70.0)
+
+typedef struct media_loudness_info {
+    double lufs;         /* integrated loudness, LUFS (K-weighted, gated) */
+    double true_peak_db; /* true peak (4x oversampled), dBTP */
+    double lra;          /* loudness range, LU */
+} media_loudness_info;
+
+/* Measures the mono mix of the audio at path (any container media_probe() opens,
+ * same bounds) with libavfilter's ebur128 at 48 kHz. path borrowed; out written on
+ * RV_OK. Errors: RV_E_UNPROCESSABLE when path is not decodable audio or is silent
+ * (also: shorter than one 400 ms block above the gates); RV_E_INTERNAL when out of
+ * memory or the filters are missing. */
+rv_err media_loudness(const char *path, media_loudness_info *out, char *why, size_t why_len);
 
 typedef struct media_normalized {
-    int64_t duration_ms; /* of the written file */
-    int64_t bytes;       /* size of the written file */
-    double loudness_db;  /* gated RMS level of the input's mono mix, dBFS */
-    double peak_db;      /* sample peak of the input's mono mix, dBFS */
-    double gain_db;      /* gain applied */
+    int64_t duration_ms;  /* of the written file */
+    int64_t bytes;        /* size of the written file */
+    double loudness_lufs; /* integrated loudness of the input's mono mix at rate */
+    double true_peak_db;  /* its true peak, dBTP */
+    double gain_db;       /* gain applied */
 } media_normalized;
 
 /* Makes the sample a voice is cloned from even: decodes in_path (any container
  * media_probe() opens, same bounds), mixes it down to mono, resamples it to rate
  * and writes it to out_path as 16-bit PCM WAV, with one linear gain that brings its
- * level to MEDIA_NORM_TARGET_DB, lowered if needed so no peak passes
- * MEDIA_NORM_CEILING_DB.
+ * integrated loudness (EBU R128) to MEDIA_NORM_TARGET_LUFS, lowered if needed so its
+ * true peak stays under MEDIA_NORM_CEILING_DBTP.
  *
- * The level is a gated RMS in the manner of ITU-R BS.1770 without its K-weighting
- * filter: mean power over 400 ms blocks, ignoring blocks below -70 dBFS (silence)
- * and then blocks more than 10 dB below the mean of the rest (pauses, breaths), so
- * the pauses of a sample do not make its speech louder. One gain and no
- * compression: the voice's dynamics reach the provider as they were recorded. The
- * file is decoded twice (measure, then write), so memory stays small whatever the
- * length.
+ * Two passes over the file, so memory stays small whatever the length: libavfilter's
+ * ebur128 measures (the gates keep pauses and breaths out of the level), then its
+ * loudnorm applies the gain in linear mode: one gain and no compression or limiter,
+ * so the voice's dynamics reach the provider as they were recorded.
  *
  * in_path, out_path: borrowed. res may be NULL; written on RV_OK. out_path appears
  * only on success (media_writer's temporary file), never half-written.
- * Errors: RV_E_UNPROCESSABLE when in_path is not decodable audio, is silent, passes
- * MEDIA_MAX_DURATION_MS, or rate is not one media_rate_ok() takes; RV_E_INTERNAL
- * when out of memory or the output cannot be written. why gets a short reason. */
+ * Errors: RV_E_UNPROCESSABLE when in_path is not decodable audio, is silent (or too
+ * short to measure), passes MEDIA_MAX_DURATION_MS, or rate is not one
+ * media_rate_ok() takes; RV_E_INTERNAL when out of memory, the filters are missing
+ * or the output cannot be written. why gets a short reason. */
 rv_err media_normalize(const char *in_path, const char *out_path, int rate, media_normalized *res,
                        char *why, size_t why_len);
 

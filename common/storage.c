@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "durable.h"
 #include "log.h"
 #include "s3.h"
 
@@ -80,40 +81,19 @@ const char *store_backend(void)
     return backend->name;
 }
 
-static char *slugify(arena *a, const char *hint)
-{
-    char *s = arena_alloc(a, 33);
-    size_t n = 0;
-    bool dash = false;
-    for (const char *p = hint ? hint : ""; *p && n < 32; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (isalnum(c) && c < 0x80) {
-            s[n++] = (char)tolower(c);
-            dash = false;
-        } else if (n && !dash) {
-            s[n++] = '-';
-            dash = true;
-        }
-    }
-    while (n && s[n - 1] == '-')
-        n--;
-    s[n] = '\0';
-    return n ? s : arena_strdup(a, "file");
-}
-
+/* Random only: a key ends up in every media URL, in nginx's access log and in the
+ * bucket's listing, so it names nothing of its owner or of their text. The first
+ * byte spreads keys over 256 folders. user_id and name_hint are not used. */
 char *store_new_key(arena *a, const char *prefix, const char *user_id, const char *name_hint,
                     const char *ext)
 {
-    unsigned char rnd[6];
-    char hex[13], when[20];
-    time_t now = time(NULL);
-    struct tm tm;
+    (void)user_id;
+    (void)name_hint;
+    unsigned char rnd[16];
+    char hex[33];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
-    return arena_printf(a, "%s/%s/%s-%s-%s.%s", prefix, user_id, when, slugify(a, name_hint), hex,
-                        ext);
+    return arena_printf(a, "%s/%.2s/%s.%s", prefix, hex, hex, ext);
 }
 
 bool store_key_valid(const char *key)
@@ -141,22 +121,6 @@ char *store_path(arena *a, const char *key)
     return arena_printf(a, "%s/storage/%s", root_dir, key);
 }
 
-static rv_err mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int r = mkdir(path, 0755);
-        *p = '/';
-        if (r != 0 && errno != EEXIST) {
-            log_msg(LOG_ERROR, "mkdir failed: %s", strerror(errno));
-            return RV_E_INTERNAL;
-        }
-    }
-    return RV_OK;
-}
-
 /* Work files live in one folder per backend, so the sweeper that removes those a
  * killed process left reads one folder, not the whole store. The local one is
  * inside the store: same filesystem, so committing is an atomic rename. */
@@ -173,19 +137,21 @@ static rv_err local_temp_path(arena *a, const char *key, char **tmp)
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
     /* The key's folder exists once the file is committed there. */
-    rv_err er = mkdirs(store_path(a, key));
+    rv_err er = durable_mkdirs(store_path(a, key));
     char *path = arena_printf(a, "%s/%s.tmp", temp_dir(a, true), hex);
     if (er == RV_OK)
-        er = mkdirs(path);
+        er = durable_mkdirs(path);
     if (er == RV_OK)
         *tmp = path;
     return er;
 }
 
+/* Durable before it returns (durable.h): the caller commits the row that names key
+ * only after this, so a committed row never outlives its file in a power loss. */
 static rv_err local_commit(arena *a, const char *tmp, const char *key)
 {
-    if (rename(tmp, store_path(a, key)) != 0) {
-        log_msg(LOG_ERROR, "storing %s failed: %s", key, strerror(errno));
+    if (durable_rename(tmp, store_path(a, key)) != RV_OK) {
+        log_msg(LOG_ERROR, "storing %s failed", key);
         unlink(tmp);
         return RV_E_INTERNAL;
     }
@@ -201,6 +167,8 @@ rv_err store_copy(const char *src, const char *dst)
     while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
         ok = fwrite(buf, 1, n, out) == n;
     ok = ok && !ferror(in);
+    /* The copy may be what gets stored (an upload from another filesystem). */
+    ok = ok && fflush(out) == 0 && fsync(fileno(out)) == 0;
     if (in)
         fclose(in);
     if (out && fclose(out) != 0)

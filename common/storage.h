@@ -1,6 +1,8 @@
 /* storage.h — where Reelvox keeps files, and the signed links that reach them.
  *
- * Keys look like audios/{userId}/{yyyymmddThhmmss}-{slug}-{random}.{ext}. Two
+ * Keys look like audios/{xx}/{32 random hex}.{ext}: random only, so a media URL,
+ * an access log line or a bucket listing says nothing of who made the file or what
+ * it says (the nice download name lives in the row). Two
  * backends behind these calls, chosen once at start by RV_STORAGE:
  *
  * - local (the default): a key lives at $RV_DATA_DIR/storage/{key}; nginx sends the
@@ -38,8 +40,8 @@ bool store_init(const unsigned char *secret, size_t len, const char *data_dir,
 /* "local" or "s3": the backend store_init chose. */
 const char *store_backend(void);
 
-/* A fresh key under prefix/user_id/ with a slug of name_hint (may be NULL) and ext
- * ("mp3"). */
+/* A fresh key prefix/{xx}/{128 random bits in hex}.{ext}. user_id and name_hint are
+ * ignored (kept for the callers; neither may reach a URL). */
 char *store_new_key(arena *a, const char *prefix, const char *user_id, const char *name_hint,
                     const char *ext);
 
@@ -56,8 +58,9 @@ char *store_path(arena *a, const char *key);
  * committing is an atomic rename). s3: in $RV_DATA_DIR/tmp. A work file is never
  * referenced by a row: delete it on any failure. */
 rv_err store_temp_path(arena *a, const char *key, char **tmp);
-/* Stores tmp under key (local: rename; s3: upload). tmp is gone afterwards, on
- * failure too. */
+/* Stores tmp under key (local: fsync, rename, fsync of the folder — see durable.h;
+ * s3: upload). On RV_OK the file survives a power loss, so the caller may then
+ * commit a row naming key. tmp is gone afterwards, on failure too. */
 rv_err store_commit(arena *a, const char *tmp, const char *key);
 /* Stores the file at src (e.g. an upload nginx wrote) under key: local, a rename
  * when it is on the same filesystem, else a copy; s3, an upload streamed from src.

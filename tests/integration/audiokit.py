@@ -53,7 +53,24 @@ def body_files():
     return out
 
 
-def stored_files(user_id):
-    """Files in storage under the user's audios folder (temporary ones included)."""
-    d = STORAGE / "audios" / user_id
-    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+def stored_files(db, user_id):
+    """Names of the user's files in storage: those their audio rows name, and any
+    file under audios/ made since they registered that no row names (a temporary or
+    orphaned one). Keys carry no user id, so that is how a leftover is told."""
+    since = float(db.scalar("SELECT extract(epoch FROM created_at) FROM users WHERE id = :'u'",
+                            u=user_id))
+    mine = {k for (k,) in db.rows("SELECT storage_key FROM audios WHERE user_id = :'u'",
+                                  u=user_id)}
+    named = {k for (k,) in db.rows("SELECT storage_key FROM audios")}
+    out = []
+    for root, _, files in os.walk(STORAGE / "audios"):
+        for f in files:
+            p = Path(root) / f
+            key = str(p.relative_to(STORAGE))
+            try:
+                fresh = p.stat().st_mtime >= since - 1
+            except FileNotFoundError:
+                continue
+            if key in mine or (key not in named and fresh):
+                out.append(f)
+    return sorted(out)

@@ -31,6 +31,7 @@ PRESET_IDS = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(1, 8)]
 VOICE = PRESET_IDS[0]
 TERMINAL = ("succeeded", "failed", "cancelled")
 STATUSES = ("queued", "dispatching", "running") + TERMINAL
+TERMINAL_AT_PROVIDER = ("succeeded", "failed", "canceled", "aborted")  # Replicate spells it so
 JOB_KEYS = {"id", "kind", "status", "progress", "input", "costCredits", "provider", "createdAt"}
 JOB_OPTIONAL = {"result", "error", "startedAt", "completedAt"}
 
@@ -319,6 +320,22 @@ def post_webhook(api, job_id, token, body, headers):
 def inbox_rows(db, job_id):
     return db.rows("SELECT event_id, processed_at IS NOT NULL FROM webhook_events "
                    "WHERE job_id = :'j' ORDER BY id", j=job_id)
+
+
+def wait_events_applied(db, job_id, timeout=20.0):
+    """Waits until every webhook the simulator had to send for the job's predictions
+    (through `completed`) was delivered and the inbox applied it: after this no
+    event of the provider is still on its way, so "a late event changes nothing"
+    is checked, not hoped for after a pause."""
+    def delivered():
+        preds = sim_predictions(job_id)
+        return preds and all(p["status"] in TERMINAL_AT_PROVIDER and
+                             p["webhook_deliveries"]["outstanding"] == 0 and
+                             any(d["event"] == "completed" for d in p["webhook_deliveries"]["log"])
+                             for p in preds)
+    wait_until(delivered, timeout, what=f"the provider's webhooks for {job_id}")
+    wait_until(lambda: all(d == "t" for _, d in inbox_rows(db, job_id)), timeout,
+               what=f"the inbox to apply the events of {job_id}")
 
 
 # ------------------------------------------------------------------ media links

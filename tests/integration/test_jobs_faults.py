@@ -9,12 +9,13 @@ import threading
 import time
 
 from conftest import Api, do_register
-from jobkit import (DATA_DIR, RUN_DIR, alive, assert_all_settled, assert_each_dispatched_once,
-                    inbox_rows, job_row, no_rate_limit, pg_running, pg_start, pg_stop,
+from jobkit import (DATA_DIR, RUN_DIR, SIM_URL, alive, assert_all_settled, assert_each_dispatched_once,
+                    group_alive, inbox_rows, job_row, no_rate_limit, pg_running, pg_start, pg_stop,
                     poller_loop_pid, poller_stopped, post_webhook, run_poller_once, sim,
                     sim_all_predictions,
                     spawn_poller, start_poller_loop, status_counts, stop_poller_loop,
                     submit_many, submit_tts, wait_jobs_db, wait_until, webhook_headers)
+from jobkit import simctl  # the simulator's client (jobkit puts tests/sim on the path)
 
 
 def users(api, n):
@@ -22,29 +23,46 @@ def users(api, n):
 
 
 def test_poller_killed_mid_dispatch(api, db):
-    """kill -9 of the poller loop's process group while 200 jobs are dispatched;
-    the loop restarted (scripts/up). The jobs of the interrupted batch are looked
-    up at the provider before anything is sent again. No webhooks at all, so the
-    lookup is what finds them, not the inbox."""
+    """kill -9 of the poller loop's process group while a batch of the 200 jobs is
+    being sent; the loop restarted (scripts/up). The jobs of the interrupted batch
+    are looked up at the provider before anything is sent again. No webhooks at
+    all, so the lookup is what finds them, not the inbox.
+
+    The test makes its own precondition: the simulator holds every create at its
+    gate, so the kill surely lands with a batch in flight and the rest queued,
+    however fast or slow the machine. The held creates go on after the kill (their
+    answers lost), before the loop starts again."""
     us = users(api, 4)
-    text = lambda i: f"Job {i} of the kill test. " + sim(delay_ms=3000, webhooks="none")
+    text = lambda i: (f"Job {i} of the kill test. " +
+                      sim(delay_ms=3000, webhooks="none", create_gate=1))
     stop_poller_loop()
+    simctl.gate(False, sim=SIM_URL)
+    arr = None
     try:
         with no_rate_limit(db):
             ids = submit_many(us, 200, text)
         assert status_counts(db, ids) == {"queued": 200}
-        start_poller_loop()
         arr = "{" + ",".join(ids) + "}"
-        # Kill while a batch is in flight: some running, some still to go.
-        wait_until(lambda: int(db.scalar(
+        start_poller_loop()
+        # A batch is claimed and every create of it waits at the gate.
+        claimed = lambda: int(db.scalar(
             "SELECT count(*) FROM jobs WHERE id = ANY (:'ids'::uuid[]) AND status <> 'queued'",
-            ids=arr)) >= 60, 20, interval=0.01, what="dispatching to start")
+            ids=arr))
+        wait_until(lambda: 0 < claimed() == simctl.gate(sim=SIM_URL)["waiting"], 30,
+                   interval=0.05, what="a batch held at the simulator's gate")
         pid = poller_loop_pid()
         os.killpg(pid, signal.SIGKILL)
-        wait_until(lambda: not alive(pid), 5, what="the poller loop to die")
+        wait_until(lambda: not group_alive(pid), 5, what="the poller loop to die")
         counts = status_counts(db, ids)
-        assert counts.get("queued", 0) > 0, counts  # killed before the end of dispatching
+        held = 200 - counts.get("queued", 0)
+        assert 0 < held < 200 and counts.get("queued", 0) > 0, counts
+        # The provider creates what it was sent (nobody hears the answers).
+        before = len(sim_all_predictions())
+        simctl.gate(True, sim=SIM_URL)
+        wait_until(lambda: len(sim_all_predictions()) >= before + held, 20,
+                   what="the held creates to go through")
     finally:
+        simctl.gate(True, sim=SIM_URL)
         start_poller_loop()
     wait_jobs_db(db, ids, timeout=60)
     assert status_counts(db, ids) == {"succeeded": 200}
@@ -107,7 +125,7 @@ def test_database_restart_under_load(db):
     us = users(api, 3)
     before = handler_pids()
     assert before and all(alive(p) for p in before.values())
-    results = []  # (time, status, code or job id)
+    results = []  # (sent, answered, status, code or job id), monotonic times
     stop = threading.Event()
 
     def load():
@@ -116,33 +134,36 @@ def test_database_restart_under_load(db):
         while not stop.is_set():
             u = us[i % len(us)]
             i += 1
+            sent = time.monotonic()
             try:
                 r = a.post("/api/tts", {"text": f"Load {i}. " + sim(delay_ms=200),
                                         "voiceId": "00000000-0000-4000-8000-000000000001"},
                            token=u.access, timeout=15)
             except Exception as e:  # a connection error is a failure of its own
-                results.append((time.monotonic(), -1, repr(e)))
+                results.append((sent, time.monotonic(), -1, repr(e)))
                 continue
             ctype = r.headers.get("Content-Type", "")
             if r.status_code == 202:
-                results.append((time.monotonic(), 202, r.json()["id"]))
+                results.append((sent, time.monotonic(), 202, r.json()["id"]))
             else:
                 body = r.json() if "json" in ctype else {"raw": r.text[:200]}
-                results.append((time.monotonic(), r.status_code, (ctype, body.get("code"))))
+                results.append((sent, time.monotonic(), r.status_code, (ctype, body.get("code"))))
             time.sleep(0.05)
 
     try:
         with no_rate_limit(db):
             t = threading.Thread(target=load, daemon=True)
             t.start()
-            wait_until(lambda: sum(1 for _, s, _ in results if s == 202) >= 5, 15,
+            wait_until(lambda: sum(1 for _, _, s, _ in results if s == 202) >= 5, 15,
                        what="some accepted submits")
             poller_log = os.path.join(DATA_DIR, "log", "poller.log")
             log_at = os.path.getsize(poller_log)
             pg_stop()
             t_down = time.monotonic()
+            # (pg_stop returns once PostgreSQL is down: what is sent after it finds
+            # no database, however slow the machine.)
             wait_until(lambda: time.monotonic() > t_down + 2 and
-                       sum(1 for tm, s, _ in results if tm > t_down + 0.5 and s == 503) >= 5,
+                       sum(1 for t0, _, s, _ in results if t0 > t_down and s == 503) >= 5,
                        15, what="503s while the database is down")
             t_starting = time.monotonic()
             with open(poller_log, "rb") as f:
@@ -150,7 +171,7 @@ def test_database_restart_under_load(db):
                 outage_lines = f.read().count(b"\n")
             pg_start()
             t_up = time.monotonic()
-            wait_until(lambda: sum(1 for tm, s, _ in results if tm > t_up and s == 202) >= 5,
+            wait_until(lambda: sum(1 for t0, _, s, _ in results if t0 > t_up and s == 202) >= 5,
                        20, what="accepted submits after the restart")
             stop.set()
             t.join(20)
@@ -159,23 +180,23 @@ def test_database_restart_under_load(db):
         if not pg_running():
             pg_start()
     assert not t.is_alive()
-    # Sent and answered while it was surely down (an answer in flight at the stop
-    # may still be a 202, one right after the start too).
-    down = [(s, c) for tm, s, c in results if t_down + 0.5 < tm < t_starting]
-    assert down and all(s == 503 for s, _ in down), [(round(tm - t_down, 2), s, c) for tm, s, c in
-                                                    results if s != 503 and t_down < tm < t_up]
+    # Sent and answered while it was surely down: sent after the stop returned,
+    # answered before the start began (one in flight at either edge may differ).
+    down = [(s, c) for t0, t1, s, c in results if t0 > t_down and t1 < t_starting]
+    assert down and all(s == 503 for s, _ in down), [(round(t0 - t_down, 2), s, c) for t0, t1, s, c
+                                                    in results if s != 503 and t_down < t0 < t_up]
     for s, (ctype, code) in down:
         assert ctype.startswith("application/problem+json") and code == "unavailable", (ctype, code)
     # The poller waited for the database at its sweep pace, it did not spin.
     per_s = outage_lines / (t_starting - t_down)
     assert per_s < 100, f"{outage_lines} poller log lines in {t_starting - t_down:.1f} s down"
     # Nothing but 202 and 503, ever (no 500, no dropped connection).
-    odd = [(s, c) for _, s, c in results if s not in (202, 503)]
+    odd = [(s, c) for _, _, s, c in results if s not in (202, 503)]
     assert not odd, odd[:10]
     # The same handler processes serve on: they reconnected on their own.
     assert handler_pids() == before and all(alive(p) for p in before.values())
     # Every accepted job ends; so does any job a lost answer hid from us.
-    accepted = [c for _, s, c in results if s == 202]
+    accepted = [c for _, _, s, c in results if s == 202]
     assert len(set(accepted)) == len(accepted)
     ids = [r[0] for r in db.rows("SELECT id FROM jobs WHERE user_id = ANY (:'u'::uuid[])",
                                  u="{" + ",".join(u.id for u in us) + "}")]

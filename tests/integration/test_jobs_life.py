@@ -6,7 +6,6 @@ Every scenario's job is submitted at once by the module fixture (each its own
 user), so their waits overlap; each test then follows its own job. Directives
 (`[[sim ...]]`) in the text steer the simulator per job."""
 import json
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -15,7 +14,8 @@ import pytest
 from conftest import Api, assert_json, assert_problem, do_register
 from jobkit import (SIM_URL, assert_settled, audio_rows, config_patch, get_job, inbox_rows, job_row,
                     post_webhook, same_job, sim, sim_one_prediction, sim_predictions, submit_sfx,
-                    submit_tts, wait_for_job, wait_until, webhook_headers)
+                    submit_tts, wait_events_applied, wait_for_job, wait_until, webhook_headers)
+from jobkit import simctl  # the simulator's client
 
 SCENARIOS = {
     "polled": "Nobody calls back. " + sim(webhooks="none"),
@@ -37,18 +37,21 @@ SCENARIOS = {
     "malformed": "An unreadable 201. " + sim(create_malformed=1),
     "get_errors": "Polling fails at first. " + sim(webhooks="none", get_status=500, times=2),
     # Last, so its test (the first) watches it from the start.
-    "webhooks": "A plain job, told by its webhooks. " + sim(delay_ms=1500),
+    # It stays running until its test opens the simulator's gate.
+    "webhooks": "A plain job, told by its webhooks. " + sim(finish_gate=1),
 }
 
 
 @pytest.fixture(scope="module")
 def jobs():
     api = Api()
+    simctl.gate(False, sim=SIM_URL)
     out = {}
     for name, text in SCENARIOS.items():
         u = do_register(api)
         out[name] = (u, submit_tts(api, u, text))
     yield out
+    simctl.gate(True, sim=SIM_URL)
     api.close()
 
 
@@ -64,7 +67,10 @@ def media(api, url):
 
 def test_success_told_by_webhooks(api, db, jobs):
     seen = []
+    finish(api, jobs, "webhooks", "running", seen=seen)
+    simctl.gate(True, sim=SIM_URL)  # now it may end
     u, job = finish(api, jobs, "webhooks", "succeeded", seen=seen)
+    wait_events_applied(db, job["id"])
     # It was seen running (the provider's start webhook) before it ended.
     statuses = [s for s, _ in seen]
     assert statuses[0] in ("queued", "dispatching", "running") and statuses[-1] == "succeeded"
@@ -172,6 +178,7 @@ def test_badly_signed_webhooks_refused(api, db, jobs):
 
 def test_extra_signature_accepted(api, db, jobs):
     u, job = finish(api, jobs, "extra_signature", "succeeded")
+    wait_events_applied(db, job["id"])  # the job may end by polling before they arrive
     pred = sim_one_prediction(job["id"])
     assert pred["webhook_deliveries"]["statuses"] == [204, 204]
     succeeded_normally_simple(api, db, job)
@@ -190,8 +197,9 @@ def test_provider_failure_refunded(api, db, jobs, name, code, message):
     assert_settled(db, job, refunded=True)
     assert audio_rows(db, job["id"]) == 0
     assert sim_one_prediction(job["id"])["status"] == name
-    # A late look changes nothing and never refunds twice.
-    time.sleep(0.5)
+    # A late look changes nothing and never refunds twice: once every event of the
+    # provider has arrived and been applied.
+    wait_events_applied(db, job["id"])
     same_job(get_job(api, u, job["id"]), job)
     assert_settled(db, job, refunded=True)
     me = assert_json(api.get("/api/me", token=u.access), 200)
@@ -265,7 +273,7 @@ def test_sfx_succeeds(api, db, register):
 
 def test_cancel_running_job(api, db, register):
     u = register()
-    job = submit_tts(api, u, "Long work. " + sim(delay_ms=5000))
+    job = submit_tts(api, u, "Long work. " + sim(delay_ms=3_600_000))  # ends only by the cancel
     wait_for_job(api, u, job["id"], "running", timeout=15)
     wait_until(lambda: job_row(db, job["id"])[2], 10, what="the provider's id")
     r = api.request("DELETE", f"/api/jobs/{job['id']}", token=u.access)
@@ -321,7 +329,7 @@ def test_cancel_finished_job(api, db, register):
 def test_deadline_exceeded(api, db, register):
     u = register()
     with config_patch(db, "providers", ["deadlines", "tts"], 2):
-        job = submit_tts(api, u, "Too slow. " + sim(delay_ms=10000, webhooks="none"))
+        job = submit_tts(api, u, "Too slow. " + sim(delay_ms=3_600_000, webhooks="none"))
     job = wait_for_job(api, u, job["id"], "failed", timeout=20)
     assert job["error"]["code"] == "deadline_exceeded", job
     assert_settled(db, job, refunded=True)

@@ -3,6 +3,7 @@ libraries): with admin_config.providers sending tts to "local" only, speech in
 every asked format and sample rate, checked with ffprobe; a kind the local
 provider cannot do is refused at submit time (503) and nothing is charged."""
 import json
+import re
 import subprocess
 import tempfile
 import urllib.parse
@@ -118,3 +119,19 @@ def test_sfx_without_a_provider_refused(api, db, register):
                      token=u.access)
         assert_problem(r, 503, "provider_unavailable")
         assert balance(db, u) == before and user_jobs(db, u) == 1
+
+
+def test_media_url_names_nothing_of_the_user(db, local_jobs):
+    """A stored file's key is random: the media URL (and so nginx's access log)
+    holds neither the user id nor a word of the text."""
+    api, u, jobs = local_jobs
+    words = {w.strip(".,").lower() for w in (SHORT + " " + LONG).split() if len(w) > 3}
+    for job in jobs.values():
+        assert job["status"] == "succeeded", job
+        url = job["result"]["url"]
+        key = db.scalar("SELECT storage_key FROM audios WHERE id = :'a'",
+                        a=job["result"]["audioId"])
+        for s in (url.split("?")[0].lower(), key):
+            assert u.id not in s and u.id.split("-")[0] not in s, s
+            assert not [w for w in words if w in s], s
+        assert re.fullmatch(r"audios/([0-9a-f]{2})/\1[0-9a-f]{30}\.(mp3|wav|flac)", key), key

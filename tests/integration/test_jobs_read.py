@@ -19,7 +19,7 @@ def history():
     first cancelled) and another user with none."""
     api = Api()
     u = do_register(api)
-    a = submit_tts(api, u, "First of three. " + "[[sim delay_ms=20000 webhooks=none]]")
+    a = submit_tts(api, u, "First of three. " + "[[sim delay_ms=3600000 webhooks=none]]")
     b = submit_tts(api, u, "Second of three, it will succeed.")
     c = submit_sfx(api, u, "a bell rings twice")
     assert_json(api.request("DELETE", f"/api/jobs/{a['id']}", token=u.access), 200)

@@ -206,20 +206,24 @@ def test_auth_rate_limit():
     """Quick requests from one address (127.0.0.2, so the rest of the suite on
     127.0.0.1 is not slowed) run into the auth zone's limit: 429 problem+json with
     Retry-After. Bad JSON keeps each request cheap for the handler; four
-    connections at once outpace the zone's rate even with a slow (sanitizer) build."""
+    connections at once outpace the zone's rate even with a slow (sanitizer) build.
+    The other sign-in endpoints are probed while the flood still holds the shared
+    bucket full, never after it stopped (a slow machine drains it in between)."""
     src = "127.0.0.2"
 
     def conn():
         return http.client.HTTPConnection(HOST, PORT, timeout=TIMEOUT,
                                           source_address=(src, 0))
 
-    done = threading.Event()
+    full = threading.Event()  # the flood has had a 429: the bucket is full
+    done = threading.Event()  # the probes have their answers
     limited, unexpected, sent = [], [], []
+    probed = {}
 
     def flood(_):
         cn = conn()
         try:
-            for _ in range(400):  # bounded: ~420 in all suffice at 200r/s, burst 400
+            for _ in range(50000):  # bounded; ends once the probes are done
                 if done.is_set():
                     return
                 cn.request("POST", "/api/auth/login", body=b"{bad",
@@ -229,8 +233,7 @@ def test_auth_rate_limit():
                 sent.append(1)
                 if r.status == 429:
                     limited.append((r, body))
-                    if len(limited) >= 3:
-                        done.set()
+                    full.set()
                 elif r.status != 400:
                     unexpected.append((r.status, body[:200]))
                 if r.will_close:
@@ -239,10 +242,47 @@ def test_auth_rate_limit():
         finally:
             cn.close()
 
-    with concurrent.futures.ThreadPoolExecutor(4) as ex:
-        list(ex.map(flood, range(4)))
+    def probe(_):
+        # The zone covers every sign-in endpoint for that address: with the bucket
+        # held full, a few requests suffice where a fresh one would take 400. (The
+        # bucket drains a slot every 5 ms, so one request may slip through.)
+        try:
+            if not full.wait(60):
+                return
+            c = conn()
+            try:
+                # Refresh has a zone of its own (test_edges_nginx.py): while the
+                # sign-in bucket is full it still answers (400 for this body).
+                c.request("POST", "/api/auth/refresh", body=b"{bad",
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                probed["/api/auth/refresh"] = [r.status]
+                if r.will_close:
+                    c.close()
+                    c = conn()
+                for path in ("/api/auth/register",):
+                    statuses = probed[path] = []
+                    while len(statuses) < 50 and 429 not in statuses:
+                        c.request("POST", path, body=b"{bad",
+                                  headers={"Content-Type": "application/json"})
+                        r = c.getresponse()
+                        r.read()
+                        statuses.append(r.status)
+                        if r.will_close:
+                            c.close()
+                            c = conn()
+            finally:
+                c.close()
+        finally:
+            done.set()
+
+    with concurrent.futures.ThreadPoolExecutor(5) as ex:
+        list(ex.map(lambda i: probe(i) if i == 4 else flood(i), range(5)))
     assert not unexpected, unexpected
     assert limited, f"no 429 after {len(sent)} requests"
+    assert probed.get("/api/auth/register") and probed["/api/auth/register"][-1] == 429, probed
+    assert probed.get("/api/auth/refresh") == [400], probed
     c = conn()
     try:
         r, body = limited[0]
@@ -253,31 +293,6 @@ def test_auth_rate_limit():
         assert r.getheader("Retry-After", "").isdigit(), r.getheaders()
         assert int(r.getheader("Retry-After")) >= 1
         assert r.getheader("X-Content-Type-Options") == "nosniff"
-
-        # The zone covers every sign-in endpoint for that address: with the bucket
-        # just full, a few requests suffice where a fresh one would take 400. (The
-        # bucket drains a slot every 5 ms, so one request may slip through.)
-        # Refresh has a zone of its own (test_edges_nginx.py): not limited by this one.
-        c.request("POST", "/api/auth/refresh", body=b"{bad",
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        r.read()
-        assert r.status == 400, r.status
-        if r.will_close:
-            c.close()
-            c = conn()
-        for path in ("/api/auth/register",):
-            statuses = []
-            while len(statuses) < 50 and 429 not in statuses:
-                c.request("POST", path, body=b"{bad",
-                          headers={"Content-Type": "application/json"})
-                r = c.getresponse()
-                r.read()
-                statuses.append(r.status)
-                if r.will_close:
-                    c.close()
-                    c = conn()
-            assert statuses[-1] == 429, (path, statuses)
         # Endpoints outside /api/auth/ are not limited for it.
         c.request("GET", "/healthz")
         r = c.getresponse()

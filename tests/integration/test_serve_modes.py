@@ -32,6 +32,16 @@ def children(pid):
     return sorted(int(x) for x in out.split())
 
 
+def catches(pid, sig):
+    """Whether process pid has a handler for sig (SigCgt in /proc/pid/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(mask >> (int(sig) - 1) & 1)
+
+
 def wait_for(pred, timeout=10.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -146,6 +156,8 @@ def test_spawn_fcgi_workers_restart_and_drain(spawned):
     assert wait_for(lambda: len(children(proc.pid)) == 2 and children(proc.pid) != before)
     assert fcgi_get(sock).startswith("Status: 200 OK")
     workers = children(proc.pid)
+    # The new worker may still be starting: drain once every worker handles SIGTERM.
+    assert wait_for(lambda: all(catches(w, signal.SIGTERM) for w in workers))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     assert all(not Path(f"/proc/{w}").exists() for w in workers)
@@ -162,6 +174,7 @@ def test_poller_once_and_sigterm():
     assert bad.returncode == 64
     proc = subprocess.Popen([str(BIN / "poller"), "--window", "60"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.5)
+    # Signalled once it handles SIGTERM (not after a pause a slow machine outlasts).
+    assert wait_for(lambda: catches(proc.pid, signal.SIGTERM))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0

@@ -11,6 +11,7 @@ import requests
 
 from audiokit import make_audio, upload
 from conftest import UUID_RE, assert_json, assert_problem
+from jobkit import wait_events_applied
 
 SIM = os.environ.get("RV_SIM_URL", "").rstrip("/")
 PRESET = "00000000-0000-4000-8000-000000000001"  # Ava, Replicate's Wise_Woman
@@ -87,7 +88,8 @@ def test_conversion_end_to_end(api, db, register):
     assert set(p["input"]) == {"source_audio", "voice_id"}
     assert p["input"]["voice_id"] == "Wise_Woman"
     link = p["input"]["source_audio"]
-    assert link.startswith(api.base + "/media/audios/" + u.id + "/")
+    key = db.scalar("SELECT storage_key FROM audios WHERE id = :'a'", a=src["id"])
+    assert link.startswith(api.base + "/media/" + key + "?") and u.id not in link
     fetched = requests.get(link, timeout=10)
     assert fetched.status_code == 200
     assert fetched.content == make_audio("wav", seconds=3.0)
@@ -111,7 +113,10 @@ def test_cost_is_per_second_of_the_source(api, db, register):
 
 
 def test_failed_conversion_is_refunded_once(api, db, register, sim_config):
-    sim_config(outcome="failed", delay_ms=1500)
+    # The prediction stays processing until the gate opens: the job surely still runs
+    # when its source is asked to go.
+    sim("POST", "/_sim/gate", {"open": False})
+    sim_config(outcome="failed", finish_gate=1)
     u = register()
     src = source(api, u)
     job = assert_json(convert(api, u, src["id"]), 202)
@@ -119,13 +124,14 @@ def test_failed_conversion_is_refunded_once(api, db, register, sim_config):
     # While the job runs, its source cannot go.
     r = api.request("DELETE", f"/api/audios/{src['id']}", token=u.access)
     assert_problem(r, 409, "invalid_state")
+    sim("POST", "/_sim/gate", {"open": True})
     done = wait_job(api, u.access, job["id"])
     assert done["status"] == "failed", done
     assert done["error"]["code"] == "provider_failed"
     assert db.credits(u.id) == 100
     assert job_ledger(db, job["id"]) == [(-2, "job_charge"), (2, "job_refund")]
-    # Late or repeated events change nothing.
-    time.sleep(0.5)
+    # Late or repeated events change nothing (once all of them are in).
+    wait_events_applied(db, job["id"])
     assert job_ledger(db, job["id"]) == [(-2, "job_charge"), (2, "job_refund")]
     assert api.request("DELETE", f"/api/audios/{src['id']}", token=u.access).status_code == 204
 

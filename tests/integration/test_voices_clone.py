@@ -26,8 +26,10 @@ def no_clone_left(db, user_id):
 def test_clone_end_to_end(api, register, db):
     u = register()
     sample, _ = make_audio(db, u.id, 12)
-    # The sim takes 1.5 s per prediction, so the voice is seen training.
-    with sim_config(delay_ms=1500):
+    # The prediction stays processing until the simulator's gate opens, so the voice
+    # is surely seen training, however slow the machine.
+    simctl.gate(False)
+    with sim_config(finish_gate=1):
         r = clone(api, u, sample, name="Narrator", language="en-GB", gender="female",
                   headers={"Idempotency-Key": f"clone-{u.id}"})
         body = assert_json(r, 202)
@@ -58,6 +60,7 @@ def test_clone_end_to_end(api, register, db):
         assert_problem(api.post("/api/tts", {"text": "Too early.", "voiceId": v["id"]},
                                 token=u.access), 409, "invalid_state")
 
+        simctl.gate(True)
         active = wait_voice(api, u.access, v["id"], ("active", "failed"))
         [pred] = simctl.predictions(job=job["id"])  # before the simulator is reset
     assert active["status"] == "active", active

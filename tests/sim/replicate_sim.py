@@ -22,7 +22,7 @@ or for every new prediction: POST /_sim/config {"outcome": "failed"} until
 POST /_sim/reset. The keys are listed in FAULT_KEYS below and in README.md.
 
 Test inspection: GET /_sim/predictions[?job=<uuid>], GET /_sim/stats,
-GET|POST /_sim/config, POST /_sim/reset.
+GET|POST /_sim/config, POST /_sim/reset, GET|POST /_sim/gate.
 """
 
 import argparse
@@ -136,6 +136,8 @@ FAULT_KEYS = {
     "get_times": _times,                   # overrides `times` for get_status
     "retry_after": _int(0, 86_400),        # Retry-After seconds on 429/503 (default 1)
     "create_hang_s": _float(0, 3600),      # hold the create open S seconds first
+    "create_gate": _flag,                  # hold the create until the gate opens (/_sim/gate)
+    "finish_gate": _flag,                  # stay processing until the gate opens, then delay_ms
     "create_malformed": _flag,             # 201 with a broken JSON body (prediction exists)
     "get_status": _int(400, 599),          # GET prediction fails with this status K times
     "outcome": _enum("succeeded", "failed", "canceled", "aborted"),
@@ -405,6 +407,14 @@ class Sim:
 
     def reset(self):
         with self.lock:
+            # The create gate: closed until POST /_sim/gate {"open": true}. A reset
+            # lets whatever waits at the old gate through and closes a new one.
+            old = getattr(self, "gate", None)
+            self.gate = threading.Event()
+            self.at_gate = 0
+            self.parked = []  # (prediction, epoch) processing until the gate opens
+            if old is not None:
+                old.set()
             self.epoch = getattr(self, "epoch", 0) + 1
             self.config = {}
             self.preds = {}
@@ -499,7 +509,18 @@ class Sim:
             self._event(p, "start")
             p.logs = f"sim: running {p.model}\n"
             self._event(p, "logs")
+            if p.faults.get("finish_gate") and not self.gate.is_set():
+                self.parked.append((p, epoch))
+                self.stats["finishes_gated"] += 1
+                return
         self.timers.at(p.faults["delay_ms"] / 1000, self._finish, p, epoch)
+
+    def open_gate(self):
+        """Under the lock: held creates go on, parked predictions start their delay."""
+        self.gate.set()
+        for p, epoch in self.parked:
+            self.timers.at(p.faults["delay_ms"] / 1000, self._finish, p, epoch)
+        self.parked = []
 
     def _finish(self, p, epoch):
         outcome = p.faults["outcome"]
@@ -682,13 +703,14 @@ class Sim:
             "created_at": v["created_at"], "completed_at": v["completed_at"],
             "faults": {k: p.faults[k] for k in sorted(p.faults) if self.defaults.get(k, None) != p.faults[k]},
             "malformed_reply": p.malformed_reply,
-            "webhook_deliveries": {"count": len(p.deliveries), "statuses": statuses, "log": p.deliveries},
+            "webhook_deliveries": {"count": len(p.deliveries), "statuses": statuses, "log": p.deliveries,
+                                   "outstanding": len(p.outbox) + len(p.held)},
         }
 
     def stats_view(self):
         s = dict(self.stats)
         for k in ("creates_accepted", "creates_refused", "creates_invalid", "creates_malformed",
-                  "creates_hung", "creates_hung_done", "unauthorized", "gets", "gets_failed", "lists", "cancels",
+                  "creates_hung", "creates_hung_done", "creates_gated", "finishes_gated", "unauthorized", "gets", "gets_failed", "lists", "cancels",
                   "webhooks_sent",
                   "webhooks_delivered", "webhook_retries", "webhooks_given_up", "files_served",
                   "files_expired"):
@@ -1063,6 +1085,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             with sim.lock:  # the held create goes on now, whether or not anyone listens
                 sim.stats["creates_hung_done"] += 1
+        if f.get("create_gate") and not self.wait_at_gate():
+            self.close_connection = True
+            return
         if faulty and f.get("create_status"):
             with sim.lock:
                 sim.stats["creates_refused"] += 1
@@ -1084,6 +1109,23 @@ class Handler(BaseHTTPRequestHandler):
         if not self.send_json(201, view):
             with sim.lock:
                 sim.stats["create_replies_lost"] += 1
+
+    def wait_at_gate(self):
+        """Holds a create until the gate opens; False when the simulator stops."""
+        sim = self.sim
+        with sim.lock:
+            gate = sim.gate
+            if gate.is_set():
+                return True
+            sim.stats["creates_gated"] += 1
+            sim.at_gate += 1
+        while not gate.wait(0.2):
+            if sim.stopping.is_set():
+                return False
+        with sim.lock:
+            if sim.gate is gate:
+                sim.at_gate -= 1
+        return True
 
     # ---- files
 
@@ -1177,6 +1219,25 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(405, problem(405, "Method Not Allowed", method))
             with sim.lock:
                 return self.send_json(200, {"config": dict(sim.config), "defaults": dict(sim.defaults)})
+        if path == "/_sim/gate":
+            if method == "POST":
+                try:
+                    want = json.loads(body or b"{}").get("open")
+                    if not isinstance(want, bool):
+                        raise ValueError("open must be true or false")
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError) as e:
+                    return self.send_json(400, problem(400, "Bad gate", str(e)))
+                with sim.lock:
+                    if want:
+                        sim.open_gate()
+                    elif sim.gate.is_set():
+                        sim.gate = threading.Event()
+                        sim.at_gate = 0
+            elif method != "GET":
+                return self.send_json(405, problem(405, "Method Not Allowed", method))
+            with sim.lock:
+                return self.send_json(200, {"open": sim.gate.is_set(), "waiting": sim.at_gate,
+                                            "parked": len(sim.parked)})
         if path == "/_sim/predictions" and method == "GET":
             job = query.get("job", [None])[0]
             with sim.lock:

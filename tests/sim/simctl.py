@@ -167,6 +167,16 @@ def reset(sim=None):
     _json("POST", "/_sim/reset", {}, sim=sim)
 
 
+def gate(open_=None, sim=None):
+    """The gate (creates with create_gate=1 wait at it, predictions with
+    finish_gate=1 stay processing, while it is closed): open_=True opens it, False
+    closes it, None only looks. Returns {"open": bool, "waiting": creates held now,
+    "parked": predictions held processing}."""
+    if open_ is None:
+        return _json("GET", "/_sim/gate", sim=sim)
+    return _json("POST", "/_sim/gate", {"open": bool(open_)}, sim=sim)
+
+
 def predictions(job=None, sim=None):
     path = "/_sim/predictions"
     if job is not None:

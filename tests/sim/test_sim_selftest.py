@@ -216,7 +216,11 @@ def test_success_flow_with_signed_webhooks(env):
     assert hits[-1]["headers"]["content-type"] == "application/json"
     assert hits[0]["path"] == "/webhooks/replicate"
 
-    seen = simctl.predictions(job=job, sim=env["sim"])
+    # The sim records a delivery once the receiver's answer is in, a moment after
+    # the receiver saw it: wait for the record, never race it.
+    seen = simctl.wait_until(lambda: (lambda s: s if s and s[0]["webhook_deliveries"]["count"] >= len(hits)
+                                      else None)(simctl.predictions(job=job, sim=env["sim"])),
+                             what="the deliveries to be recorded")
     assert len(seen) == 1 and seen[0]["id"] == p["id"] and seen[0]["create_attempts"] == 1
     assert seen[0]["webhook_deliveries"]["count"] == len(hits)
     assert set(seen[0]["webhook_deliveries"]["statuses"]) == {200}
@@ -477,6 +481,37 @@ def test_create_hang_times_out_the_client(env):
     # The request was accepted after all once the hang ended, as a provider would.
     seen = simctl.wait_until(lambda: simctl.predictions(job=job, sim=env["sim"]), timeout=5)
     assert seen[0]["create_attempts"] == 1
+
+
+def test_gate_holds_creates_and_finishes(env):
+    """create_gate holds a create, finish_gate keeps a prediction processing, for as
+    long as the gate is closed (a reset closes it); opening it lets both go on."""
+    simctl.reset(sim=env["sim"])
+    assert simctl.gate(sim=env["sim"]) == {"open": False, "waiting": 0, "parked": 0}
+    out = {}
+    t = threading.Thread(target=lambda: out.update(
+        r=create(env, "held " + simctl.directive(create_gate=1))))
+    t.start()
+    simctl.wait_until(lambda: simctl.gate(sim=env["sim"])["waiting"] == 1, what="a held create")
+    assert t.is_alive() and simctl.predictions(sim=env["sim"]) == []
+    _, s, _, p = create(env, "parked " + simctl.directive(finish_gate=1, delay_ms=0))
+    assert s == 201
+    simctl.wait_until(lambda: simctl.gate(sim=env["sim"])["parked"] == 1, what="a parked prediction")
+    _, _, q = call(env, "GET", f"/v1/predictions/{p['id']}")
+    assert q["status"] == "processing"
+    assert simctl.gate(True, sim=env["sim"])["open"] is True
+    t.join(5)
+    assert not t.is_alive() and out["r"][1] == 201
+    assert wait_done(env, p["id"])["status"] == "succeeded"
+    assert wait_done(env, out["r"][3]["id"])["status"] == "succeeded"
+    # Open, a gated create passes at once; closed again by the API or a reset.
+    assert create(env, "passes " + simctl.directive(create_gate=1))[1] == 201
+    assert simctl.gate(False, sim=env["sim"])["open"] is False
+    simctl.gate(True, sim=env["sim"])
+    simctl.reset(sim=env["sim"])
+    assert simctl.gate(sim=env["sim"])["open"] is False
+    s, _, _ = simctl.request("POST", "/_sim/gate", {"open": "yes"}, sim=env["sim"])
+    assert s == 400
 
 
 def test_global_config_until_reset(env):

@@ -84,20 +84,29 @@ static void test_key_valid(void **state)
     assert_false(store_key_valid(NULL));
 }
 
+/* Keys are random only: neither the user id nor the name hint (a user's text) reaches
+ * a key, and so never a URL or an access log. */
 static void test_new_key(void **state)
 {
     arena *a = *state;
-    char *k = store_new_key(a, "audios", "u1", "Hello, World! ../x", "mp3");
+    const char *uid = "6f1c2d4e-0000-4000-8000-00000000abcd";
+    char *k = store_new_key(a, "audios", uid, "Hello, World! ../x", "mp3");
     assert_true(store_key_valid(k));
-    assert_non_null(strstr(k, "audios/u1/"));
-    assert_non_null(strstr(k, "-hello-world-x-"));
+    assert_int_equal(strlen(k), strlen("audios/xx/") + 32 + strlen(".mp3"));
+    assert_memory_equal(k, "audios/", 7);
+    assert_memory_equal(k + 7, k + 10, 2); /* the folder is the name's first byte */
+    for (const char *p = k + 10; p < k + 42; p++)
+        assert_non_null(strchr("0123456789abcdef", *p));
+    assert_null(strstr(k, uid));
+    assert_null(strstr(k, "6f1c2d4e"));
+    assert_null(strstr(k, "hello"));
+    assert_null(strstr(k, "world"));
     assert_string_equal(k + strlen(k) - 4, ".mp3");
-    char *k2 = store_new_key(a, "audios", "u1", "Hello, World! ../x", "mp3");
+    char *k2 = store_new_key(a, "audios", uid, "Hello, World! ../x", "mp3");
     assert_string_not_equal(k, k2); /* random part */
-    char *empty = store_new_key(a, "audios", "u1", "???", "wav");
-    assert_non_null(strstr(empty, "-file-"));
-    char *none = store_new_key(a, "audios", "u1", NULL, "wav");
+    char *none = store_new_key(a, "voices", "u1", NULL, "wav");
     assert_true(store_key_valid(none));
+    assert_memory_equal(none, "voices/", 7);
 }
 
 static void test_links(void **state)
