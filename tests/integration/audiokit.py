@@ -56,14 +56,17 @@ def body_files():
 def stored_files(db, user_id):
     """Names of the user's files in storage: those their audio rows name, and any
     file under audios/ made since they registered that no row names (a temporary or
-    orphaned one). Keys carry no user id, so that is how a leftover is told."""
+    orphaned one, or a work file in storage/.tmp). Keys carry no user id, so that is
+    how a leftover is told."""
     since = float(db.scalar("SELECT extract(epoch FROM created_at) FROM users WHERE id = :'u'",
                             u=user_id))
     mine = {k for (k,) in db.rows("SELECT storage_key FROM audios WHERE user_id = :'u'",
                                   u=user_id)}
     named = {k for (k,) in db.rows("SELECT storage_key FROM audios")}
     out = []
-    for root, _, files in os.walk(STORAGE / "audios"):
+    # Work files live in storage/.tmp until they are stored: count those too.
+    walks = list(os.walk(STORAGE / "audios")) + list(os.walk(STORAGE / ".tmp"))
+    for root, _, files in walks:
         for f in files:
             p = Path(root) / f
             key = str(p.relative_to(STORAGE))

@@ -207,7 +207,7 @@ def test_quota_files(api, db, user, quota):
     assert p["used"] == {"bytes": 2 * len(data), "files": 2}, p
     assert "quota" in p["detail"]
     # Nothing kept of the refused file: neither a row, nor a stored file, nor a body.
-    assert count_audios(db, user) == 2 and len(stored_files(user.id)) == 2
+    assert count_audios(db, user) == 2 and len(stored_files(db, user.id)) == 2
     assert body_files() == []
     # Deleting a file makes room again.
     assert api.request("DELETE", f"/api/audios/{ids[0]}", token=user.access).status_code == 204
@@ -274,4 +274,4 @@ def test_quota_holds_for_concurrent_uploads(api, db, user, quota):
         holder.wait(WAIT)
     assert sorted(r.status_code for r in results) == [201, 413], [r.text for r in results]
     assert count_audios(db, user) == 1
-    assert len(stored_files(user.id)) == 1
+    assert len(stored_files(db, user.id)) == 1
