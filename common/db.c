@@ -406,11 +406,15 @@ rv_err db_listen(rv_req *rq, const char *channel)
     return connect_db() ? RV_OK : RV_E_UNAVAILABLE;
 }
 
-int db_wait_notify(int timeout_ms)
+int db_wait_notify(int timeout_ms, int wake_fd)
 {
+    /* wake_fd (a self-pipe a signal handler writes to) ends the wait at once, so a
+     * stop signal that arrives between the caller's check and this wait is not
+     * slept through. */
+    struct pollfd pfd[2] = {{.fd = -1, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
     if (!connect_db()) {
         /* Down: still wait, or the caller's loop spins (and logs) flat out. */
-        poll(NULL, 0, timeout_ms);
+        poll(&pfd[1], 1, timeout_ms);
         return 0;
     }
     int n = 0;
@@ -422,8 +426,8 @@ int db_wait_notify(int timeout_ms)
     }
     if (n)
         return n;
-    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-    if (poll(&pfd, 1, timeout_ms) <= 0)
+    pfd[0].fd = PQsocket(conn);
+    if (poll(pfd, 2, timeout_ms) <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
         return 0;
     if (!PQconsumeInput(conn)) {
         db_close();

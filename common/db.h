@@ -80,8 +80,10 @@ void db_close(void);
 /* LISTENs on channel now and again after every reconnect. At most 4 channels. */
 rv_err db_listen(rv_req *rq, const char *channel);
 /* Waits up to timeout_ms for notifications; drains them all. Returns how many came
- * (0 on timeout or when the connection is down: the caller's sweep covers it). */
-int db_wait_notify(int timeout_ms);
+ * (0 on timeout or when the connection is down: the caller's sweep covers it).
+ * wake_fd (-1: none) ends the wait as soon as it is readable: the poller's
+ * self-pipe, written by its stop signal handler. */
+int db_wait_notify(int timeout_ms, int wake_fd);
 
 /* In a freshly forked child: forgets the parent's connection without closing it
  * (closing would end the parent's session), so the child opens its own. */

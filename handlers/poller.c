@@ -10,6 +10,7 @@
  * Exit status: 0, 64 on a bad argument (--window takes 0..86400), or 78 on bad
  * configuration (any RV_* setting out of its bounds, a missing or weak RV_JWT_SECRET). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,16 @@
 #include "work.h"
 
 static volatile sig_atomic_t stopping;
+static int wake[2] = {-1, -1}; /* self-pipe: a stop signal ends the wait it comes in */
 
 static void on_stop(int sig)
 {
     (void)sig;
+    int saved = errno;
     stopping = 1;
+    if (wake[1] >= 0)
+        (void)!write(wake[1], "x", 1);
+    errno = saved;
 }
 
 static double now_s(void)
@@ -81,6 +87,12 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, "refusing to start: %s", why);
         return 78;
     }
+    /* Before the handler: a signal that comes between the loop's check of stopping
+     * and its wait finds the pipe readable, so the wait ends at once. */
+    if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        log_msg(LOG_ERROR, "refusing to start: pipe2: %s", strerror(errno));
+        return 71;
+    }
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -115,7 +127,7 @@ int main(int argc, char **argv)
         int wait_ms = (int)(left * 1000 < (double)sweep_ms ? left * 1000 : (double)sweep_ms);
         /* Work begets work (a dispatch brings webhooks): sweep again at once while
          * the last sweep found any; wait for a notification only when idle. */
-        db_wait_notify(moved ? 0 : wait_ms);
+        db_wait_notify(moved ? 0 : wait_ms, wake[0]);
     }
     while (work_local_running(&w) > 0) { /* let children finish their job */
         usleep(50 * 1000);

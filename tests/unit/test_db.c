@@ -1,6 +1,10 @@
 /* test_db.c — what a failed statement leaves for the log (no server needed). */
 #include "unit.h"
 
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "db.h"
 
 /* SQLSTATE, primary message and constraint; nothing that quotes a row's values. */
@@ -47,11 +51,36 @@ static void test_error_clear(void **state)
     assert_string_equal(db_sqlstate(), "");
 }
 
+/* A stop signal's byte on the self-pipe ends the wait at once, even with the
+ * database out of reach (the poller's loop checks stopping, then waits: a signal
+ * in between must not be slept through). */
+static void test_wait_ends_on_wake(void **state)
+{
+    (void)state;
+    setenv("RV_DATABASE_URL", "host=/nonexistent/reelvox-test dbname=none connect_timeout=1", 1);
+    char why[256];
+    assert_true(config_load(false, why, sizeof why));
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    alarm(20); /* without the wake the wait would last the full minute */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(db_wait_notify(60000, p[0]), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    alarm(0);
+    assert_true((double)(t1.tv_sec - t0.tv_sec) < 10);
+    close(p[0]);
+    close(p[1]);
+    unsetenv("RV_DATABASE_URL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_error_clear),
+        cmocka_unit_test(test_wait_ends_on_wake),
     };
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);
 }
