@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "db.h"
-#include "http.h"
 #include "log.h"
 #include "work_internal.h"
 
@@ -29,11 +28,8 @@ static void stop_duplicate(work_ctx *w, job_ref *j)
         return;
     log_msg(LOG_WARN, "job %s: the provider did it twice; %s is not the job's", j->id,
             j->st.provider_job_id);
-    if (j->ad->remote && (j->st.state == PROV_PENDING || j->st.state == PROV_RUNNING)) {
-        http_call c = {0};
-        j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
-        http_run(w->rq->a, &c, 1);
-    }
+    if (j->st.state == PROV_PENDING || j->st.state == PROV_RUNNING)
+        work_cancel_at_provider(w, j);
 }
 
 /* One batch of the webhook inbox: each event moves its job, then is marked

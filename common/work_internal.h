@@ -52,6 +52,8 @@ int work_read_jobs(work_ctx *w, const PGresult *r, job_ref **out, bool claimed);
  * ended meanwhile, or a duplicate of what the job holds, is cancelled at the
  * provider. */
 void work_to_running(work_ctx *w, job_ref *j, int progress);
+/* Stops j's provider work (j->st.provider_job_id), when its provider is remote. */
+void work_cancel_at_provider(work_ctx *w, const job_ref *j);
 /* Back to the queue after a backoff of at least retry_after seconds: dispatched
  * again (retry), or first looked up at the provider (recheck: the work may exist). */
 void work_to_retry(work_ctx *w, job_ref *j, double retry_after, const char *message);

@@ -49,11 +49,17 @@ void work_to_running(work_ctx *w, job_ref *j, int progress)
     if (duplicate)
         log_msg(LOG_WARN, "job %s: the provider did it twice; cancelling %s", j->id,
                 j->st.provider_job_id);
-    if ((ended || duplicate) && j->ad && j->ad->remote && j->st.provider_job_id) {
-        http_call c = {0};
-        j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
-        http_run(w->rq->a, &c, 1);
-    }
+    if (ended || duplicate)
+        work_cancel_at_provider(w, j);
+}
+
+void work_cancel_at_provider(work_ctx *w, const job_ref *j)
+{
+    if (!j->ad || !j->ad->remote || !j->st.provider_job_id)
+        return;
+    http_call c = {0};
+    j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
+    http_run(w->rq->a, &c, 1);
 }
 
 /* Back to the queue after a backoff: `how` is retry (dispatch again) or recheck
