@@ -176,7 +176,8 @@ static void resp_etag(rv_req *rq)
     char *tag = arena_alloc(rq->a, 2 * sizeof h + 3);
     tag[0] = '"';
     sodium_bin2hex(tag + 1, 2 * sizeof h + 1, h, sizeof h);
-    strcpy(tag + 1 + 2 * sizeof h, "\"");
+    tag[1 + 2 * sizeof h] = '"';
+    tag[2 + 2 * sizeof h] = '\0';
     resp_header(rq, "ETag", tag);
     const char *inm = req_header(rq, "If-None-Match");
     if (inm && (strstr(inm, tag) || !strcmp(inm, "*"))) {
