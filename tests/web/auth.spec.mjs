@@ -5,7 +5,7 @@ test('sign up, sign out, sign in again', async ({ page }) => {
   await page.goto('/');
   await expect(page).toHaveURL(/\/signin$/);
   await checkPage(page, 'signin');
-  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByRole('link', { name: 'Create an account', exact: true }).click();
   await checkPage(page, 'signup');
   const { email, password } = await signUp(page);
   await expect(page.getByText(email)).toBeVisible();

@@ -26,10 +26,10 @@ test('text to speech with a preset voice: cost shown, progress, play, download',
   const job = page.locator('section.job');
   await expect(job).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
   await audioPlays(page, job);
-  const [download] = await Promise.all([page.waitForEvent('download'), job.getByRole('link', { name: 'Download' }).click()]);
+  const [download] = await Promise.all([page.waitForEvent('download'), job.getByRole('link', { name: 'Download', exact: true }).click()]);
   expect(readFileSync(await download.path()).length).toBeGreaterThan(1000);
 
-  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('link', { name: 'History', exact: true }).click();
   await checkPage(page, 'history');
   await expect(page.getByRole('cell', { name: 'Speech' }).first()).toBeVisible();
   await page.getByRole('button', { name: 'Play' }).first().click();
@@ -38,7 +38,7 @@ test('text to speech with a preset voice: cost shown, progress, play, download',
 
 test('clone a voice from an uploaded sample and speak with it', async ({ page }) => {
   await signUp(page);
-  await page.getByRole('link', { name: 'Voice lab' }).click();
+  await page.getByRole('link', { name: 'Voice lab', exact: true }).click();
   await checkPage(page, 'voices');
   await page.getByLabel(/Drop an audio file here/).setInputFiles(makeSample(12));
   await expect(page.getByText(/^Sample: /)).toBeVisible();
@@ -48,7 +48,7 @@ test('clone a voice from an uploaded sample and speak with it', async ({ page })
   const card = page.locator('.card').filter({ hasText: 'My web voice' });
   await expect(card.locator('.status')).toHaveText('active');
 
-  await page.getByRole('link', { name: 'Speech' }).click();
+  await page.getByRole('link', { name: 'Speech', exact: true }).click();
   await page.getByLabel('Voice', { exact: true }).selectOption({ label: 'My web voice (your clone)' });
   await page.getByLabel('Text').fill('Now in my own cloned voice.');
   await page.getByRole('button', { name: 'Generate speech' }).click();
@@ -70,24 +70,24 @@ test('a sample that is too short is refused with a reason', async ({ page }) => 
 
 test('sound effects, conversion, library and credits pages work', async ({ page }) => {
   await signUp(page);
-  await page.getByRole('link', { name: 'Sound effects' }).click();
+  await page.getByRole('link', { name: 'Sound effects', exact: true }).click();
   await checkPage(page, 'sfx');
   await page.getByLabel('Describe the sound').fill('rain on a tin roof');
   await page.getByRole('button', { name: 'Make the sound' }).click();
   await expect(page.locator('section.job')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
 
-  await page.getByRole('link', { name: 'Library' }).click();
+  await page.getByRole('link', { name: 'Library', exact: true }).click();
   await checkPage(page, 'library');
   await page.getByLabel(/Drop an audio file here/).setInputFiles(makeSample(4));
   await expect(page.locator('.card')).not.toHaveCount(0);
 
-  await page.getByRole('link', { name: 'Conversion' }).click();
+  await page.getByRole('link', { name: 'Conversion', exact: true }).click();
   await checkPage(page, 'convert');
   await page.getByLabel('Source audio').selectOption({ index: 1 });
   await page.getByRole('button', { name: 'Convert' }).click();
   await expect(page.locator('section.job')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
 
-  await page.getByRole('link', { name: 'Credits' }).click();
+  await page.getByRole('link', { name: 'Credits', exact: true }).click();
   await checkPage(page, 'credits');
   await expect(page.getByRole('cell', { name: 'signup', exact: true })).toBeVisible();
   await expect(page.getByRole('cell', { name: 'job_charge', exact: true }).first()).toBeVisible();

@@ -5,6 +5,10 @@ import { call } from './api.js';
 import { html } from './ui.js';
 import { Credits, Forgot, Reset, SignIn, SignUp, Verify } from './pages/account.js';
 import { Convert, History, Library, Sfx, Tts, Voices } from './pages/voice.js';
+import { Batches, Clips, Video, Videos } from './pages/video.js';
+import { Buy, CheckoutDone, Keys, Payments } from './pages/money.js';
+import { ExpertArea, Project, Projects } from './pages/projects.js';
+import { Admin } from './pages/admin.js';
 
 // path → [title, page, needs a signed-in user]
 const ROUTES = {
@@ -20,11 +24,28 @@ const ROUTES = {
   '/history': ['History', History, true],
   '/library': ['Audio library', Library, true],
   '/credits': ['Credits', Credits, true],
+  '/clips': ['Clip studio', Clips, true],
+  '/videos': ['Explainer videos', Videos, true],
+  '/videos/*': ['Video', Video, true],
+  '/batches': ['Batches', Batches, true],
+  '/projects': ['Projects', Projects, true],
+  '/projects/*': ['Project', Project, true],
+  '/expert': ['Expert area', ExpertArea, true],
+  '/checkout': ['Buy credits', Buy, true],
+  '/checkout/done': ['Your purchase', CheckoutDone, true],
+  '/payments': ['Payments', Payments, true],
+  '/keys': ['Provider keys', Keys, true],
+  '/admin': ['Admin', Admin, true],
+  '/admin/*': ['Admin', Admin, true],
 };
+
+// The route of a path: itself, or its first segment's "/x/*".
+const routeOf = (path) => ROUTES[path] || ROUTES[`/${path.split('/')[1]}/*`];
 
 const NAV = [
   ['/tts', 'Speech'], ['/voices', 'Voice lab'], ['/convert', 'Conversion'], ['/sfx', 'Sound effects'],
-  ['/history', 'History'], ['/library', 'Library'], ['/credits', 'Credits'],
+  ['/clips', 'Clips'], ['/videos', 'Explainers'], ['/projects', 'Projects'],
+  ['/history', 'History'], ['/library', 'Library'], ['/credits', 'Credits'], ['/checkout', 'Buy credits'],
 ];
 
 function App() {
@@ -49,7 +70,7 @@ function App() {
     document.addEventListener('click', click);
     return () => { removeEventListener('popstate', pop); document.removeEventListener('click', click); };
   }, []);
-  const route = ROUTES[path] || (path === '/' ? null : ['Not found', null, false]);
+  const route = routeOf(path) || (path === '/' ? null : ['Not found', null, false]);
   useEffect(() => {
     document.title = route ? `${route[0]} · Reelvox` : 'Reelvox';
     document.querySelector('main h1')?.focus?.();
@@ -63,7 +84,7 @@ function App() {
   const [, Page] = route;
   const signOut = async () => { try { await call('POST', '/api/auth/logout'); } catch { /* gone anyway */ } setUser(null); go('/signin'); };
   return html`<${Shell} user=${user} path=${path} signOut=${signOut}>
-    ${Page ? html`<${Page} user=${user} onUser=${setUser} refreshUser=${refreshUser} go=${go} />` : html`<main><h1>Not found</h1><p><a href="/">Back to the studio</a></p></main>`}
+    ${Page ? html`<${Page} user=${user} path=${path} onUser=${setUser} refreshUser=${refreshUser} go=${go} />` : html`<main><h1>Not found</h1><p><a href="/">Back to the studio</a></p></main>`}
   <//>`;
 }
 
@@ -74,7 +95,8 @@ function Shell({ user, path, signOut, children }) {
     <a class="brand" href="/">Reelvox</a>
     ${user && html`<button type="button" class="menu" aria-expanded=${open} aria-controls="nav" onClick=${() => setOpen(!open)}>Menu</button>
     <nav id="nav" class=${open ? 'open' : ''} aria-label="Studio">
-      ${NAV.map(([to, text]) => html`<a href=${to} aria-current=${path === to ? 'page' : undefined} onClick=${() => setOpen(false)}>${text}</a>`)}
+      ${[...NAV, ...(user.role === 'expert' ? [['/expert', 'Expert area']] : []), ...(user.role === 'admin' ? [['/admin', 'Admin']] : [])]
+        .map(([to, text]) => html`<a href=${to} aria-current=${path === to ? 'page' : undefined} onClick=${() => setOpen(false)}>${text}</a>`)}
     </nav>
     <div class="who"><span class="credits" title="Your credits">${user.credits} credits</span>
       <span class="email">${user.email}</span>
