@@ -298,6 +298,32 @@ done:
     return ok;
 }
 
+/* w×h fitted into max_side (never upscaled, never 0). */
+static void fit(int w, int h, int max_side, int *tw, int *th)
+{
+    *tw = w;
+    *th = h;
+    if (w >= h && w > max_side) {
+        *tw = max_side;
+        *th = (int)((long long)h * max_side / w);
+    } else if (h > w && h > max_side) {
+        *th = max_side;
+        *tw = (int)((long long)w * max_side / h);
+    }
+    *tw = *tw < 1 ? 1 : *tw;
+    *th = *th < 1 ? 1 : *th;
+}
+
+bool image_frame_jpeg(const AVFrame *f, int max_side, const char *path, size_t *bytes)
+{
+    int tw, th;
+    fit(f->width, f->height, max_side > 0 ? max_side : INT32_MAX, &tw, &th);
+    AVFrame *yuv = convert(f, AV_PIX_FMT_YUVJ420P, tw, th);
+    bool ok = yuv && encode(yuv, false, path, bytes);
+    av_frame_free(&yuv);
+    return ok;
+}
+
 image_status image_process(const unsigned char *buf, size_t n, long max_pixels,
                            const char *out_path, const char *thumb_path, image_result *out)
 {
@@ -337,16 +363,8 @@ image_status image_process(const unsigned char *buf, size_t n, long max_pixels,
                !encode(yuv, false, out_path, &bytes)) {
         goto done;
     }
-    int tw = uw, th = uh;
-    if (uw >= uh && uw > IMAGE_THUMB_MAX) {
-        tw = IMAGE_THUMB_MAX;
-        th = (int)((long long)uh * IMAGE_THUMB_MAX / uw);
-    } else if (uh > uw && uh > IMAGE_THUMB_MAX) {
-        th = IMAGE_THUMB_MAX;
-        tw = (int)((long long)uw * IMAGE_THUMB_MAX / uh);
-    }
-    tw = tw < 1 ? 1 : tw;
-    th = th < 1 ? 1 : th;
+    int tw, th;
+    fit(uw, uh, IMAGE_THUMB_MAX, &tw, &th);
     if (!(thumb = convert(upright, AV_PIX_FMT_YUVJ420P, tw, th)) ||
         !encode(thumb, false, thumb_path, &thumb_bytes))
         goto done;

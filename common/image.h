@@ -69,4 +69,10 @@ typedef struct image_result {
 image_status image_process(const unsigned char *buf, size_t n, long max_pixels,
                            const char *out_path, const char *thumb_path, image_result *out);
 
+/* Writes frame f (any pixel format libswscale reads) as a JPEG of at most max_side
+ * pixels on its longer side (≤ 0: its own size) to path; *bytes: its size. A video's
+ * poster (media_video.c). False when it cannot be converted or written. */
+struct AVFrame;
+bool image_frame_jpeg(const struct AVFrame *f, int max_side, const char *path, size_t *bytes);
+
 #endif
