@@ -4,12 +4,16 @@ a truncated one, an EXIF block with GPS), projects made as the superuser (until 
 projects endpoints exist), uploads, and a clip's job driven to success in SQL the way
 a provider's success function does it."""
 import functools
+import os
 import struct
 import subprocess
 import tempfile
+import urllib.parse
 import uuid
 import zlib
 from pathlib import Path
+
+import requests
 
 from conftest import DATA_DIR
 
@@ -103,3 +107,41 @@ def finish_clip(db, job_id, duration_ms=5000):
                    v=keys[0], p=keys[1], j=job_id, o=out)
     assert ok == "t", ok
     return keys
+
+
+# ------------------------------------------------------------------ clips
+
+RUNWAY_URL = os.environ.get("RV_RUNWAY_URL", "")
+CLIP_KEYS = {"id", "projectId", "imageId", "prompt", "durationSeconds", "ratio", "status",
+             "approved", "position", "jobId", "createdAt"}
+CLIP_INPUT_KEYS = {"clipId", "imageId", "imageKey", "width", "height", "durationSeconds",
+                   "ratio", "prompt"}
+
+
+def runway(method, path, body=None):
+    """The Runway simulator's control routes (/_sim/...)."""
+    r = requests.request(method, RUNWAY_URL + path, json=body, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def runway_tasks(prompt):
+    return runway("GET", "/_sim/tasks?prompt=" + urllib.parse.quote(prompt))["items"]
+
+
+def clip_setup(api, db, user, kind="jpeg"):
+    """A project of the user's and an image in it: (project id, image)."""
+    p = make_project(db, user.id)
+    r = upload_image(api, user.access, make_image(kind, 320, 180), project=p,
+                     ctype=f"image/{kind}")
+    assert r.status_code == 201, r.text
+    return p, r.json()
+
+
+def post_clip(api, user, body, idem=None):
+    h = {"Idempotency-Key": idem} if idem else None
+    return api.post("/api/clips", body, token=user.access, headers=h)
+
+
+def unique_prompt(extra=""):
+    return f"a slow pan over the hills {uuid.uuid4().hex[:12]} {extra}".strip()
