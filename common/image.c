@@ -134,8 +134,11 @@ bool image_header_size(image_type t, const unsigned char *buf, size_t n, int *w,
 /* ---- decoding --------------------------------------------------------------------------- */
 
 /* The one frame of buf, decoded with at most max_pixels; NULL when it does not
- * decode. */
-static AVFrame *decode(image_type t, const unsigned char *buf, size_t n, long max_pixels)
+ * decode. libavcodec checks its max_pixels against the width rounded up to its
+ * stride alignment (up to 64): the slack of one such column lets a picture just
+ * under our limit through; ours is checked exactly, on the header and the frame. */
+static AVFrame *decode(image_type t, const unsigned char *buf, size_t n, long max_pixels,
+                       int height)
 {
     enum AVCodecID id = t == IMAGE_PNG    ? AV_CODEC_ID_PNG
                         : t == IMAGE_WEBP ? AV_CODEC_ID_WEBP
@@ -147,7 +150,7 @@ static AVFrame *decode(image_type t, const unsigned char *buf, size_t n, long ma
     bool ok = false;
     if (!ctx || !pkt || !frame || n > INT32_MAX)
         goto done;
-    ctx->max_pixels = max_pixels;
+    ctx->max_pixels = max_pixels + 64L * height;
     ctx->thread_count = 1;
     ctx->err_recognition = AV_EF_EXPLODE;
     if (avcodec_open2(ctx, codec, NULL) < 0 || av_new_packet(pkt, (int)n) < 0)
@@ -342,7 +345,7 @@ image_status image_process(const unsigned char *buf, size_t n, long max_pixels,
         return IMAGE_TOO_LARGE;
 
     image_status st = IMAGE_FAILED;
-    AVFrame *frame = decode(t, buf, n, max_pixels), *packed = NULL, *upright = NULL, *yuv = NULL,
+    AVFrame *frame = decode(t, buf, n, max_pixels, h), *packed = NULL, *upright = NULL, *yuv = NULL,
             *thumb = NULL;
     if (!frame)
         return IMAGE_UNDECODABLE;
@@ -351,9 +354,16 @@ image_status image_process(const unsigned char *buf, size_t n, long max_pixels,
     int bpp = alpha ? 4 : 3, o = orientation_of(frame);
     packed =
         convert(frame, alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24, frame->width, frame->height);
-    upright = packed ? orient(packed, bpp, o) : NULL;
-    if (!upright)
+    av_frame_free(&frame); /* a 40-megapixel picture: each copy is up to 160 MB */
+    if (!packed)
         goto done;
+    if (o == 1) {
+        upright = packed;
+        packed = NULL;
+    } else if (!(upright = orient(packed, bpp, o))) {
+        goto done;
+    }
+    av_frame_free(&packed);
     int uw = upright->width, uh = upright->height;
     size_t bytes = 0, thumb_bytes = 0;
     if (png) {

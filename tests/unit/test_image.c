@@ -196,6 +196,8 @@ static void test_process_png(void **state)
 
     /* cut in half: the decoder does not get a whole image */
     assert_int_equal(image_process(png.data, png.n / 2, 0, p.out, p.thumb, &r), IMAGE_UNDECODABLE);
+    /* exactly at the limit, with a width libavcodec rounds up to its stride: taken */
+    assert_int_equal(image_process(png.data, png.n, 800 * 400, p.out, p.thumb, &r), IMAGE_OK);
     /* the limit, from the header */
     assert_int_equal(image_process(png.data, png.n, 800 * 400 - 1, p.out, p.thumb, &r),
                      IMAGE_TOO_LARGE);
