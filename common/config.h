@@ -50,6 +50,10 @@ typedef struct rv_config {
     const char *runway_key;               /* RV_RUNWAY_API_KEY; NULL = Runway off */
     long runway_max_running;              /* RV_RUNWAY_MAX_RUNNING 1..1000, default 5: tasks
                                            * at Runway at once (dispatching or running) */
+    const char *openai_url;               /* RV_OPENAI_URL, default https://api.openai.com */
+    const char *openai_key;               /* RV_OPENAI_API_KEY; NULL = OpenAI off */
+    const char *pexels_url;               /* RV_PEXELS_URL, default https://api.pexels.com */
+    const char *pexels_key;               /* RV_PEXELS_API_KEY; NULL = stock images off */
     bool allow_http_downloads;            /* RV_ALLOW_HTTP_DOWNLOADS, default off */
     bool allow_private_downloads;         /* RV_ALLOW_PRIVATE_DOWNLOADS, default off. Booleans take
                                            * 1|true|yes, 0|false|no, or empty (off) */

@@ -1,7 +1,6 @@
 """Images and clips for the video tests: real pictures made once per session by the
 ffmpeg binary (or by hand where the point is a header: a PNG that claims 20000×20000,
-a truncated one, an EXIF block with GPS), projects made as the superuser (until the
-projects endpoints exist), uploads, and a clip's job driven to success in SQL the way
+a truncated one, an EXIF block with GPS), projects (POST /api/projects), uploads, and a clip's job driven to success in SQL the way
 a provider's success function does it."""
 import functools
 import os
@@ -70,9 +69,10 @@ def png_bomb(w=20000, h=20000):
             + png_chunk(b"IEND", b""))
 
 
-def make_project(db, user_id, name="clips"):
-    return db.scalar("INSERT INTO projects (user_id, name) VALUES (:'u', :'n') RETURNING id",
-                     u=user_id, n=name)
+def make_project(api, user, name="clips"):
+    r = api.post("/api/projects", {"name": name}, token=user.access)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
 
 
 def upload_image(api, token, data, filename="photo.jpg", ctype="image/jpeg", project=None,
@@ -131,7 +131,7 @@ def runway_tasks(prompt):
 
 def clip_setup(api, db, user, kind="jpeg"):
     """A project of the user's and an image in it: (project id, image)."""
-    p = make_project(db, user.id)
+    p = make_project(api, user)
     r = upload_image(api, user.access, make_image(kind, 320, 180), project=p,
                      ctype=f"image/{kind}")
     assert r.status_code == 201, r.text

@@ -183,7 +183,7 @@ def test_delete_finished_clip_removes_files(api, db, user):
 
 def test_list_by_project(api, db, user):
     p, img = clip_setup(api, db, user)
-    q = make_project(db, user.id, "other")
+    q = make_project(api, user, "other")
     ids = []
     for proj in (p, p, q):
         ids.append(assert_json(post_clip(api, user, {

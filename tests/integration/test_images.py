@@ -111,14 +111,14 @@ def test_bad_filename_and_project(api, db, user, register):
                                 ctype="image/png"), 400, fields=["filename"])
     assert_problem(upload_image(api, user.access, make_image("png"), ctype="image/png",
                                 project="nope"), 400, fields=["projectId"])
-    other = make_project(db, register().id)
+    other = make_project(api, register())
     assert_problem(upload_image(api, user.access, make_image("png"), ctype="image/png",
                                 project=other), 404)
     assert_nothing_kept(db, user, db.credits(user.id))
 
 
 def test_list_by_project_and_pages(api, db, user):
-    p = make_project(db, user.id)
+    p = make_project(api, user)
     ids = [assert_json(upload_image(api, user.access, make_image("png"), ctype="image/png",
                                     project=p if i < 2 else None), 201)["id"] for i in range(3)]
     page = assert_json(api.get("/api/images?limit=2", token=user.access), 200)
