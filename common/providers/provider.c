@@ -27,7 +27,8 @@ extern const prov_adapter prov_replicate, prov_runway;
 static const prov_adapter prov_local = {"local", always, local_serves, false};
 /* Run like a local job: one blocking call in a child process (providers/openai.h). */
 static const prov_adapter prov_openai = {"openai", openai_available, openai_serves, false};
-static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate, &prov_openai, &prov_runway};
+static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate, &prov_openai,
+                                               &prov_runway};
 enum { N_ADAPTERS = sizeof adapters / sizeof adapters[0] };
 
 const prov_adapter *prov_find(const char *name)
