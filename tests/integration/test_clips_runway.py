@@ -123,3 +123,13 @@ def test_concurrency_cap(api, db, register):
     assert peak <= 5, peak
     for u, j in jobs:
         assert wait_for_job(api, u, j["id"], timeout=5)["status"] == "succeeded"
+
+
+def test_deadline_cancels_the_task_and_refunds(api, db, user):
+    job, prompt = submit(api, db, user, "[[sim running_ms=120000]]")
+    wait_for_job(api, user, job["id"], statuses=("running",), timeout=30)
+    db.run("UPDATE jobs SET deadline_at = now() WHERE id = :'j'", j=job["id"])
+    done = wait_for_job(api, user, job["id"], timeout=30)
+    assert done["status"] == "failed" and done["error"]["code"] == "deadline_exceeded", done
+    assert_settled(db, done, refunded=True)
+    assert runway_tasks(prompt)[0]["cancelled"]  # DELETE /v1/tasks/{id} reached Runway
