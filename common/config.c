@@ -95,7 +95,10 @@ static bool providers_load(char *why, size_t why_len)
                  "24 bytes of base64");
         return false;
     }
-    return env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
+    cfg.runway_url = env_or("RV_RUNWAY_URL", "https://api.dev.runwayml.com");
+    cfg.runway_key = env_or_null("RV_RUNWAY_API_KEY");
+    return env_long("RV_RUNWAY_MAX_RUNNING", 5, 1, 1000, &cfg.runway_max_running, why, why_len) &&
+           env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
            env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);
 }
 
