@@ -12,7 +12,8 @@
 #include "serve.h"
 
 static const db_stmt get_job = {
-    "SELECT rv_job_json(j), a.storage_key FROM jobs j LEFT JOIN audios a ON a.job_id = j.id"
+    "SELECT rv_job_json(j), COALESCE(a.storage_key, j.output ->> 'videoKey')"
+    "  FROM jobs j LEFT JOIN audios a ON a.job_id = j.id"
     " WHERE j.id = $1 AND (j.user_id = $2 OR $3 = 'admin')",
     3};
 static const db_stmt cancel_job = {"SELECT status, job_json FROM rv_job_cancel($2, $1)", 2};

@@ -20,7 +20,9 @@ static const db_stmt list_jobs = {
     "             AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR status = $3))"
     "SELECT t.total, x.job_json, x.storage_key"
     "  FROM (SELECT count(*) AS total FROM f) t"
-    "  LEFT JOIN LATERAL (SELECT rv_job_json(f) AS job_json, a.storage_key, f.created_at, f.id"
+    "  LEFT JOIN LATERAL (SELECT rv_job_json(f) AS job_json,"
+    "                            COALESCE(a.storage_key, f.output ->> 'videoKey') AS storage_key,"
+    "                            f.created_at, f.id"
     "                       FROM f LEFT JOIN audios a ON a.job_id = f.id"
     "                      ORDER BY f.created_at DESC, f.id DESC LIMIT $4 OFFSET $5) x ON true"
     " ORDER BY x.created_at DESC, x.id DESC",

@@ -11,7 +11,8 @@ static bool always(void)
 }
 static bool local_serves(const char *kind)
 {
-    return !strcmp(kind, "tts");
+    return !strcmp(kind, "tts") || !strcmp(kind, "video_clip") || !strcmp(kind, "video_compile") ||
+           !strcmp(kind, "video_render");
 }
 
 extern const prov_adapter prov_replicate;
