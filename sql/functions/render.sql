@@ -60,9 +60,7 @@ GRANT EXECUTE ON FUNCTION rv_video_job_succeed TO reelvox_poller;
 CREATE OR REPLACE FUNCTION rv_music_track_json(t music_tracks) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN json_build_object('id', t.id, 'title', t.title, 'durationMs', t.duration_ms,
-                             'contentType', t.content_type, 'source', t.source,
-                             'createdAt', rv_ts(t.created_at));
+    RETURN json_build_object('id', t.id, 'title', t.title, 'durationMs', t.duration_ms);
 END $$;
 
 -- An admin adds a track; the file is stored under p_key already (registered by the
@@ -266,3 +264,32 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION rv_compilation_delete FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_compilation_delete TO reelvox_app;
+
+-- A track synthesised at set-up time (`poller --seed-music`): filed as 'generated'
+-- under its title, each title once. The file is stored under p_key already and
+-- registered; claimed here. False when the title is there already (the caller
+-- then drops its file).
+CREATE OR REPLACE FUNCTION rv_music_seed(p_title text, p_content_type text, p_bytes bigint,
+                                         p_duration_ms bigint, p_key text)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('rv_music_seed'));
+    IF EXISTS (SELECT 1 FROM music_tracks WHERE source = 'generated' AND title = p_title) THEN
+        RETURN false;
+    END IF;
+    PERFORM rv_storage_claim(p_key);
+    INSERT INTO music_tracks (title, content_type, bytes, duration_ms, storage_key, source)
+    VALUES (p_title, p_content_type, p_bytes, p_duration_ms, p_key, 'generated');
+    RETURN true;
+END $$;
+REVOKE ALL ON FUNCTION rv_music_seed FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_music_seed TO reelvox_poller;
+
+-- The titles of the tracks made at set-up time so far (the poller reads no table).
+CREATE OR REPLACE FUNCTION rv_music_seeded() RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT title FROM music_tracks WHERE source = 'generated';
+END $$;
+REVOKE ALL ON FUNCTION rv_music_seeded FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_music_seeded TO reelvox_poller;
