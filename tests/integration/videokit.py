@@ -140,3 +140,20 @@ def stream(info, kind):
 
 def stored_path(key):
     return os.path.join(STORAGE, key)
+
+
+def api_job(api, user, job_id):
+    """GET /api/jobs/{id} (a video job's result is not an audio's: no assert_job)."""
+    r = api.get(f"/api/jobs/{job_id}", token=user.access)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_api_job(api, user, job_id, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = api_job(api, user, job_id)
+        if job["status"] in TERMINAL:
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
+        time.sleep(0.2)
