@@ -6,12 +6,15 @@
 -- ------------------------------------------------------------------ video jobs
 
 -- A local render's progress, throttled by the caller; never backwards, only while
--- the caller's poller holds the job. False once the job has ended (cancelled, or
--- taken from this poller): the render may stop.
+-- the caller's poller holds the job, whose lease it keeps two minutes ahead (a
+-- render may outlast the claim's lease; a dead one stops renewing it and is
+-- rescued). False once the job has ended (cancelled, or taken from this poller):
+-- the render may stop.
 CREATE OR REPLACE FUNCTION rv_job_progress(p_job uuid, p_poller text, p_progress integer)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    UPDATE jobs SET progress = LEAST(99, GREATEST(progress, p_progress))
+    UPDATE jobs SET progress = LEAST(99, GREATEST(progress, p_progress)),
+                    locked_until = GREATEST(locked_until, now() + interval '2 minutes')
      WHERE id = p_job AND status = 'running' AND locked_by = p_poller;
     RETURN FOUND;
 END $$;
