@@ -12,14 +12,21 @@
 
 #include "req.h"
 
-typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL } bind_type;
+typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL, BIND_STRINGS } bind_type;
+
+/* A BIND_STRINGS member: an array of strings, each 1..100 characters without NUL
+ * (and passing the field's check), min..max of them. */
+typedef struct bind_strings {
+    const char **items; /* arena-owned array; the strings are json-c's */
+    size_t n;
+} bind_strings;
 
 typedef struct bind_field {
     const char *name;
     bind_type type;
-    size_t offset; /* offsetof(struct, member): const char *, long, double, int */
+    size_t offset; /* offsetof(struct, member): const char *, long, double, int, bind_strings */
     bool required;
-    double min, max;           /* strings: length in characters; numbers: value */
+    double min, max;           /* strings: length in characters; numbers: value; arrays: count */
     const char *const *one_of; /* strings: NULL-terminated allowed values */
     /* Extra check of a string; returns an error message or NULL when fine. */
     const char *(*check)(const char *s);

@@ -27,6 +27,9 @@ rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char 
 rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
                               const char *voice_id);
 
+/* Whether k is a valid Idempotency-Key: 1..255 visible ASCII characters. */
+bool jobs_idempotency_key_ok(const char *k);
+
 /* The answer to a submit's outcome: 202 with the job (and a clone's voice), or the
  * problem. */
 rv_err jobs_answer(rv_req *rq, const submit_outcome *o);

@@ -70,7 +70,7 @@ int work_pass_dispatch_local(work_ctx *w)
             slot++;
         if (slot == w->local_slots) /* cannot happen: claimed at most the free slots */
             break;
-        local_job lj = {js[i].id, js[i].user_id, js[i].input, w->poller_id};
+        local_job lj = {js[i].id, js[i].user_id, js[i].input, w->poller_id, js[i].kind};
         pid_t pid = fork();
         if (pid == 0) {
             db_forget_after_fork();

@@ -19,9 +19,12 @@ typedef struct local_job {
     const char *id, *user_id;
     json_object *input; /* the job's input, as stored */
     const char *poller_id;
+    const char *kind; /* tts, estimate; NULL: tts */
 } local_job;
 
-/* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. */
+/* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. An
+ * estimate job is the transparent rule-based estimate (method "rules"), made and
+ * recorded in SQL (rv_estimate_local), its project moved in the same transaction. */
 int local_run(const local_job *job);
 
 #endif

@@ -11,7 +11,7 @@ static bool always(void)
 }
 static bool local_serves(const char *kind)
 {
-    return !strcmp(kind, "tts");
+    return !strcmp(kind, "tts") || !strcmp(kind, "estimate");
 }
 
 extern const prov_adapter prov_replicate;

@@ -90,3 +90,55 @@ def escrow_invariant(db):
     yield
     bad = escrow_problems(db)
     assert not bad, f"escrow invariant broken: {bad}"
+
+
+def wait_project(api, user, pid, statuses, timeout=30.0):
+    """Polls the project until its status is in statuses; returns it."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        p = get_project(api, user, pid)
+        if p["status"] in statuses:
+            return p
+        if time.monotonic() > deadline:
+            raise AssertionError(f"project {pid} still {p['status']} after {timeout}s")
+        time.sleep(0.1)
+
+
+def estimate(api, user, pid, **kw):
+    r = api.post(f"/api/projects/{pid}/estimate", token=user.access, **kw)
+    return assert_json(r, 202)
+
+
+def ready_project(api, user, seconds=1.5):
+    """A project with one audio, estimated by the rules (ready)."""
+    p = create_project(api, user)
+    a = upload_audio(api, user, seconds=seconds)
+    attach(api, user, p["id"], a["id"])
+    estimate(api, user, p["id"])
+    return wait_project(api, user, p["id"], ("ready",))
+
+
+def assigned_project(api, db, owner, expert=None, grant=10000):
+    """A ready project assigned to expert (a new one unless given): in_progress,
+    its price held. Returns (project, expert)."""
+    p = ready_project(api, owner)
+    if grant:
+        db.grant(owner.id, grant)
+    expert = expert or make_expert(api, db)
+    r = api.post(f"/api/projects/{p['id']}/expert", {"expertId": expert.id}, token=owner.access)
+    return assert_project(assert_json(r, 200), "in_progress"), expert
+
+
+def deliver(api, expert, pid, seconds=1.0):
+    a = upload_audio(api, expert, seconds=seconds, filename="master.mp3")
+    r = api.post(f"/api/projects/{pid}/deliverables", {"audioId": a["id"]}, token=expert.access)
+    return assert_json(r, 201)
+
+
+def in_review(api, db, owner):
+    """An assigned project with one deliverable, submitted (review)."""
+    p, e = assigned_project(api, db, owner)
+    deliver(api, e, p["id"])
+    r = api.post(f"/api/projects/{p['id']}/submit", token=e.access)
+    return assert_project(assert_json(r, 200), "review"), e
