@@ -67,7 +67,7 @@ def assert_raw_problem(status, headers, body, expect_status, code):
     ("GET", "/api/me/"),
     ("GET", "/api/me/extra"),
     ("PATCH", "/api/credits/1"),
-    ("GET", "/api/projects"),          # not built yet: 404, never a stub
+    ("GET", "/api/projects/1/nothing"),  # no such project endpoint: 404, never a stub
     ("POST", "/api/clips"),
     ("GET", "/healthz/"),
     ("GET", "/no-such-page.html"),
