@@ -85,6 +85,10 @@ static bool providers_load(char *why, size_t why_len)
     cfg.replicate_url = env_or("RV_REPLICATE_URL", "https://api.replicate.com");
     cfg.replicate_token = env_or_null("RV_REPLICATE_API_TOKEN");
     cfg.replicate_webhook_secret = env_or_null("RV_REPLICATE_WEBHOOK_SECRET");
+    cfg.openai_url = env_or("RV_OPENAI_URL", "https://api.openai.com");
+    cfg.openai_key = env_or_null("RV_OPENAI_API_KEY");
+    cfg.pexels_url = env_or("RV_PEXELS_URL", "https://api.pexels.com");
+    cfg.pexels_key = env_or_null("RV_PEXELS_API_KEY");
     if (cfg.replicate_webhook_secret && !webhook_secret_valid(cfg.replicate_webhook_secret)) {
         snprintf(why, why_len,
                  "RV_REPLICATE_WEBHOOK_SECRET must be a whsec_ key: at least "

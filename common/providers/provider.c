@@ -4,19 +4,30 @@
 #include <string.h>
 
 #include "config.h"
+#include "openai.h"
 
 static bool always(void)
 {
     return true;
 }
+
+/* The video steps that run on this machine (narration, images, render) and the
+ * rule-based project estimate; a script needs a language model (OpenAI). */
 static bool local_serves(const char *kind)
 {
-    return !strcmp(kind, "tts") || !strcmp(kind, "estimate");
+    return !strcmp(kind, "tts") || !strcmp(kind, "narration") || !strcmp(kind, "images") ||
+           !strcmp(kind, "video_render") || !strcmp(kind, "estimate");
+}
+static bool openai_serves(const char *kind)
+{
+    return !strcmp(kind, "script") || !strcmp(kind, "estimate");
 }
 
 extern const prov_adapter prov_replicate;
 static const prov_adapter prov_local = {"local", always, local_serves, false};
-static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate};
+/* Run like a local job: one blocking call in a child process (providers/openai.h). */
+static const prov_adapter prov_openai = {"openai", openai_available, openai_serves, false};
+static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate, &prov_openai};
 enum { N_ADAPTERS = sizeof adapters / sizeof adapters[0] };
 
 const prov_adapter *prov_find(const char *name)
