@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "estimate.h"
 #include "filereg.h"
 #include "log.h"
 #include "local_tts.h"
@@ -15,7 +16,6 @@
 static const db_stmt started = {"SELECT rv_job_started_local($1, $2)", 2};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
 static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb)", 2};
-static const db_stmt estimate = {"SELECT rv_estimate_local($1, $2)", 2};
 
 static const char *str(json_object *o, const char *k, const char *dflt)
 {
@@ -116,13 +116,7 @@ int local_run(const local_job *job)
 {
     arena *a = arena_new();
     rv_req rq = {.a = a, .role = "system"};
-    int rc;
-    if (job->kind && !strcmp(job->kind, "estimate")) {
-        const char *p[] = {job->id, job->poller_id};
-        rc = db_query(&rq, &estimate, p, NULL) == RV_OK ? LOCAL_OK : LOCAL_TRANSIENT;
-    } else {
-        rc = run(&rq, job);
-    }
+    int rc = job->kind && !strcmp(job->kind, "estimate") ? estimate_run(&rq, job) : run(&rq, job);
     arena_free(a);
     db_close();
     return rc;

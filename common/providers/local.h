@@ -24,8 +24,7 @@ typedef struct local_job {
 } local_job;
 
 /* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. An
- * estimate job is the transparent rule-based estimate (method "rules"), made and
- * recorded in SQL (rv_estimate_local), its project moved in the same transaction. */
+ * estimate job (its provider local or openai) goes to estimate_run (estimate.h). */
 int local_run(const local_job *job);
 
 #endif

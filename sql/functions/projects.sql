@@ -784,3 +784,11 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION rv_project_messages FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_project_messages TO reelvox_app;
+
+-- Which provider an estimate job was given (local: rules; openai: a language model).
+CREATE OR REPLACE FUNCTION rv_estimate_provider(p_job uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT provider FROM jobs WHERE id = p_job AND kind = 'estimate'
+$$;
+REVOKE ALL ON FUNCTION rv_estimate_provider FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_estimate_provider TO reelvox_poller;

@@ -11,9 +11,11 @@ from projectkit import (assert_project, assigned_project, attach, create_project
 
 
 def ledger_kinds(db, user_id, kinds):
-    return [(k, int(d)) for k, d in db.rows(
+    """[(kind, delta)] of the user's rows of those kinds, sorted (rows of one
+    transaction share their time)."""
+    return sorted((k, int(d)) for k, d in db.rows(
         "SELECT kind, delta FROM credit_ledger WHERE user_id = :'u' AND kind = ANY (:'k'::text[])"
-        " ORDER BY created_at, id", u=user_id, k="{" + ",".join(kinds) + "}")]
+        " ORDER BY created_at, id", u=user_id, k="{" + ",".join(kinds) + "}"))
 
 
 ESCROW = ("escrow_hold", "escrow_release", "escrow_refund", "platform_fee")
@@ -294,7 +296,8 @@ def test_deliver_submit_accept_fee(api, register, db):
                                             token=owner.access), 200), "completed")
     fee = price * 10 // 100
     assert db.credits(e.id) == before_e + price - fee
-    assert ledger_kinds(db, e.id, ESCROW) == [("escrow_release", price), ("platform_fee", -fee)]
+    assert ledger_kinds(db, e.id, ESCROW) == sorted([("escrow_release", price),
+                                                     ("platform_fee", -fee)])
     assert db.scalar("SELECT escrow_credits FROM projects WHERE id = :'p'", p=p["id"]) == "0"
     # terminal: nothing moves any more
     for action in ("cancel", "accept"):
@@ -352,7 +355,8 @@ def test_cancel_refund_rule(api, register, db, submitted):
     assert db.credits(e.id) == before_e + rest - fee
     assert ("escrow_refund", refund) in ledger_kinds(db, owner.id, ESCROW)
     if submitted:
-        assert ledger_kinds(db, e.id, ESCROW) == [("escrow_release", rest), ("platform_fee", -fee)]
+        assert ledger_kinds(db, e.id, ESCROW) == sorted([("escrow_release", rest),
+                                                         ("platform_fee", -fee)])
     else:
         assert ledger_kinds(db, e.id, ESCROW) == []
     assert_problem(api.post(f"/api/projects/{p['id']}/cancel", token=owner.access), 409,
