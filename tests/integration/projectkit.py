@@ -1,7 +1,5 @@
 """Helpers of the project and expert tests: users in a role, projects in a status,
 the escrow invariant, and the project shape of API.md."""
-import pytest
-
 from conftest import RFC3339_UTC, UUID_RE, assert_json, do_register, login
 from audiokit import make_audio, upload
 
@@ -63,33 +61,6 @@ def upload_audio(api, user, seconds=1.5, filename="take.mp3"):
 def attach(api, user, pid, audio_id):
     r = api.post(f"/api/projects/{pid}/audios", {"audioId": audio_id}, token=user.access)
     return assert_project(assert_json(r, 200))
-
-
-def escrow_problems(db):
-    """The escrow invariant: what came into escrow (escrow_hold) equals what went
-    out (escrow_release, escrow_refund) plus what projects hold now; each project
-    holds nothing outside in_progress and review."""
-    bad = db.rows("""
-        SELECT 'sum', (SELECT COALESCE(-sum(delta), 0) FROM credit_ledger
-                        WHERE kind = 'escrow_hold')::text,
-               ((SELECT COALESCE(sum(delta), 0) FROM credit_ledger
-                  WHERE kind IN ('escrow_release', 'escrow_refund'))
-                + (SELECT COALESCE(sum(escrow_credits), 0) FROM projects))::text
-         WHERE (SELECT COALESCE(-sum(delta), 0) FROM credit_ledger WHERE kind = 'escrow_hold')
-            <> (SELECT COALESCE(sum(delta), 0) FROM credit_ledger
-                 WHERE kind IN ('escrow_release', 'escrow_refund'))
-               + (SELECT COALESCE(sum(escrow_credits), 0) FROM projects)
-        UNION ALL
-        SELECT 'held', id::text, escrow_credits::text FROM projects
-         WHERE escrow_credits > 0 AND status NOT IN ('in_progress', 'review')""")
-    return bad
-
-
-@pytest.fixture(autouse=True)
-def escrow_invariant(db):
-    yield
-    bad = escrow_problems(db)
-    assert not bad, f"escrow invariant broken: {bad}"
 
 
 def wait_project(api, user, pid, statuses, timeout=30.0):

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from conftest import do_register
-from projectkit import (assigned_project, deliver, escrow_invariant,  # noqa: F401
+from projectkit import (assigned_project, deliver,
                         make_expert, upload_audio, with_role)
 from conftest import Api, Db
 

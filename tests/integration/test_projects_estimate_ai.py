@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from conftest import assert_json, assert_problem
-from projectkit import (attach, create_project, escrow_invariant, estimate,  # noqa: F401
+from projectkit import (attach, create_project, estimate,
                         get_project, upload_audio, wait_project)
 
 SIM = os.environ.get("RV_OPENAI_URL")

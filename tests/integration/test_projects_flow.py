@@ -5,8 +5,8 @@ import math
 import pytest
 
 from conftest import assert_json, assert_problem
-from projectkit import (assert_project, assigned_project, attach, create_project,  # noqa: F401
-                        deliver, escrow_invariant, estimate, get_project, in_review,
+from projectkit import (assert_project, assigned_project, attach, create_project,
+                        deliver, estimate, get_project, in_review,
                         make_expert, ready_project, upload_audio, wait_project)
 
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from conftest import assert_problem
-from projectkit import create_project, escrow_invariant  # noqa: F401
+from projectkit import create_project
 
 STATUSES = ["draft", "estimating", "ready", "in_progress", "review", "completed", "cancelled"]
 LEGAL = {("draft", "estimating"), ("estimating", "ready"), ("estimating", "draft"),
