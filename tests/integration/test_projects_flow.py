@@ -285,14 +285,14 @@ def test_deliver_submit_accept_fee(api, register, db):
         items = assert_json(api.get(f"/api/projects/{p['id']}/deliverables", token=who.access),
                             200)["items"]
         assert [x["id"] for x in items] == [d["id"]] and items[0]["url"]
-    q = assert_project(assert_json(api.post(f"/api/projects/{p['id']}/submit", token=e.access),
+    assert_project(assert_json(api.post(f"/api/projects/{p['id']}/submit", token=e.access),
                                    200), "review")
     # no more deliverables in review
     assert_problem(api.post(f"/api/projects/{p['id']}/deliverables",
                             {"audioId": upload_audio(api, e)["id"]}, token=e.access), 409,
                    "invalid_state")
     before_e = db.credits(e.id)
-    q = assert_project(assert_json(api.post(f"/api/projects/{p['id']}/accept",
+    assert_project(assert_json(api.post(f"/api/projects/{p['id']}/accept",
                                             token=owner.access), 200), "completed")
     fee = price * 10 // 100
     assert db.credits(e.id) == before_e + price - fee
@@ -316,7 +316,7 @@ def test_changes_then_accept(api, register, db):
                             token=owner.access), 400, fields=["message"])
     assert_problem(api.post(f"/api/projects/{p['id']}/changes", {"message": "x" * 10001},
                             token=owner.access), 400, fields=["message"])
-    q = assert_project(assert_json(api.post(f"/api/projects/{p['id']}/changes",
+    assert_project(assert_json(api.post(f"/api/projects/{p['id']}/changes",
                                             {"message": "More bass, please"},
                                             token=owner.access), 200), "in_progress")
     assert get_project(api, e, p["id"])["unread"] == 1
@@ -346,7 +346,7 @@ def test_cancel_refund_rule(api, register, db, submitted):
     # the expert may not cancel
     assert_problem(api.post(f"/api/projects/{p['id']}/cancel", token=e.access), 403,
                    "forbidden")
-    q = assert_project(assert_json(api.post(f"/api/projects/{p['id']}/cancel",
+    assert_project(assert_json(api.post(f"/api/projects/{p['id']}/cancel",
                                             token=owner.access), 200), "cancelled")
     refund = price * 50 // 100 if submitted else price
     rest = price - refund
@@ -371,7 +371,7 @@ def test_cancel_while_estimating_cancels_the_job(api, register, db):
     before = db.credits(owner.id)
     job = estimate(api, owner, p["id"])
     r = api.post(f"/api/projects/{p['id']}/cancel", token=owner.access)
-    q = assert_project(assert_json(r, 200), "cancelled")
+    assert_project(assert_json(r, 200), "cancelled")
     j = assert_json(api.get(f"/api/jobs/{job['id']}", token=owner.access), 200)
     # either the job had finished (ready → cancelled) or it was cancelled and refunded
     if j["status"] == "cancelled":
