@@ -342,6 +342,39 @@ static void bind_uuid_array(rv_req *rq, const bind_field *f, json_object *v, voi
     *(json_object **)slot = v;
 }
 
+static void bind_strings_of(rv_req *rq, const bind_field *f, json_object *v, void *slot)
+{
+    if (!json_object_is_type(v, json_type_array)) {
+        req_field_error(rq, f->name, "must be an array of strings");
+        return;
+    }
+    size_t n = json_object_array_length(v);
+    if ((double)n < f->min || (double)n > f->max) {
+        req_field_error(
+            rq, f->name,
+            f->message ? f->message
+                       : arena_printf(rq->a, "must hold %.15g to %.15g items", f->min, f->max));
+        return;
+    }
+    const char **items = arena_alloc(rq->a, (n + 1) * sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+        if (!s || (size_t)json_object_get_string_len(e) != strlen(s) || !*s ||
+            bind_utf8_len(s) > 100) {
+            req_field_error(rq, f->name, "must hold strings of 1 to 100 characters");
+            return;
+        }
+        const char *why = f->check ? f->check(s) : NULL;
+        if (why) {
+            req_field_error(rq, f->name, why);
+            return;
+        }
+        items[i] = s;
+    }
+    *(bind_strings *)slot = (bind_strings){items, n};
+}
+
 rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *out)
 {
     json_object *obj = NULL;
@@ -378,6 +411,9 @@ rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *ou
             break;
         case BIND_UUID_ARRAY:
             bind_uuid_array(rq, f, v, slot);
+            break;
+        case BIND_STRINGS:
+            bind_strings_of(rq, f, v, slot);
             break;
         case BIND_BOOL:
             if (!json_object_is_type(v, json_type_boolean))

@@ -18,13 +18,21 @@ typedef enum {
     BIND_NUMBER,
     BIND_BOOL,
     BIND_UUID_ARRAY, /* an array of min..max UUID strings; slot: json_object * (arena) */
+    BIND_STRINGS,    /* an array of min..max strings; slot: bind_strings */
 } bind_type;
+
+/* A BIND_STRINGS member: an array of strings, each 1..100 characters without NUL
+ * (and passing the field's check), min..max of them. */
+typedef struct bind_strings {
+    const char **items; /* arena-owned array; the strings are json-c's */
+    size_t n;
+} bind_strings;
 
 typedef struct bind_field {
     const char *name;
     bind_type type;
     size_t offset; /* offsetof(struct, member): const char *, long, double, int,
-                    * json_object * */
+                    * json_object * (BIND_UUID_ARRAY), bind_strings (BIND_STRINGS) */
     bool required;
     double min, max;           /* strings: length in characters; numbers: value;
                                 * arrays: items */

@@ -5,8 +5,7 @@
 #include "resp.h"
 #include "views.h"
 
-/* 1..255 visible ASCII characters, as API.md says. */
-static bool idempotency_key_ok(const char *k)
+bool jobs_idempotency_key_ok(const char *k)
 {
     size_t n = strlen(k);
     if (n < 1 || n > 255)
@@ -79,7 +78,7 @@ static rv_err submit(rv_req *rq, const submit_request *in)
 {
     submit_request s = *in;
     s.idem_key = req_header(rq, "Idempotency-Key");
-    if (s.idem_key && !idempotency_key_ok(s.idem_key))
+    if (s.idem_key && !jobs_idempotency_key_ok(s.idem_key))
         return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
     db_ctx c = db_ctx_of(rq);
     submit_outcome o;

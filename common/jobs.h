@@ -32,6 +32,9 @@ rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source
  * the image or the project is not the caller's. */
 rv_err jobs_submit_clip(rv_req *rq, json_object *input);
 
+/* Whether k is a valid Idempotency-Key: 1..255 visible ASCII characters. */
+bool jobs_idempotency_key_ok(const char *k);
+
 /* The answer to a submit's outcome: 202 with the job (and a clone's voice), or the
  * problem. */
 rv_err jobs_answer(rv_req *rq, const submit_outcome *o);

@@ -4,8 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "jobs.h"
+#include "providers/provider.h"
 #include "resp.h"
 #include "storage.h"
+
+#include <sodium.h>
 
 static const struct {
     const char *sql;
@@ -109,4 +113,40 @@ const char *projects_id(rv_req *rq, const char *name)
 {
     const char *id = req_path(rq, name);
     return req_is_uuid(id) ? id : NULL;
+}
+
+static const db_stmt estimate = {"SELECT status, job_json, job_id, retry_after, required, balance"
+                                 "  FROM rv_project_estimate($1, $2, $3::text[], $4)",
+                                 4};
+
+rv_err projects_estimate(rv_req *rq, const char *project_id)
+{
+    const char *idem = req_header(rq, "Idempotency-Key");
+    if (idem && !jobs_idempotency_key_ok(idem))
+        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    char token[33];
+    unsigned char raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(token, sizeof token, raw, sizeof raw);
+    const char *p[] = {project_id, idem, prov_available_for(rq->a, "estimate"), token};
+    PGresult *r;
+    rv_err er = db_query(rq, &estimate, p, &r);
+    if (er != RV_OK)
+        return er;
+    if (PQntuples(r) != 1)
+        return RV_E_INTERNAL;
+    const char *status = db_get(r, 0, 0);
+    /* The project's refusals; anything else is the submit's (rv_submit). */
+    projects_outcome po = projects_outcome_of(status);
+    if (po == PROJ_NOT_FOUND || po == PROJ_FORBIDDEN || po == PROJ_INVALID_STATE)
+        return projects_refuse(rq, po);
+    submit_outcome o = {
+        .status = submit_status_of(status),
+        .job_json = db_get(r, 0, 1),
+        .job_id = db_get(r, 0, 2),
+        .retry_after = db_get_long(r, 0, 3),
+        .required = db_get_long(r, 0, 4),
+        .balance = db_get_long(r, 0, 5),
+    };
+    return jobs_answer(rq, &o);
 }

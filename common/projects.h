@@ -44,6 +44,12 @@ const char *projects_links(rv_req *rq, const char *json);
  * (links signed) on ok, 204 when status is 204, or the refusal. */
 rv_err projects_call(rv_req *rq, const db_stmt *st, const char *const *p, int status);
 
+/* POST /api/projects/{id}/estimate for project_id: the estimate job (kind
+ * estimate, with the request's Idempotency-Key) and the project to estimating, in
+ * one transaction. Answers 202 with the job, or the project's refusal (404, 403,
+ * 409) or the submit's (400 key, 402, 409 idempotency_conflict, 429, 503). */
+rv_err projects_estimate(rv_req *rq, const char *project_id);
+
 /* The {id} of the route when it is a UUID, else NULL (the caller answers 404). */
 const char *projects_id(rv_req *rq, const char *name);
 

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "estimate.h"
 #include "filereg.h"
 #include "log.h"
 #include "local_tts.h"
@@ -116,7 +117,9 @@ int local_run(const local_job *job)
 {
     arena *a = arena_new();
     rv_req rq = {.a = a, .role = "system"};
-    int rc = local_video_kind(job->kind) ? local_video_run(&rq, job) : run(&rq, job);
+    int rc = job->kind && !strcmp(job->kind, "estimate") ? estimate_run(&rq, job)
+             : local_video_kind(job->kind)                ? local_video_run(&rq, job)
+                                                          : run(&rq, job);
     arena_free(a);
     db_close();
     return rc;

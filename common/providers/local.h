@@ -20,10 +20,13 @@ typedef struct local_job {
     const char *id, *user_id;
     json_object *input; /* the job's input, as stored */
     const char *poller_id;
-    const char *kind; /* tts, video_clip, video_compile, video_render */
+    const char *kind; /* tts, video_clip, video_compile, video_render; estimate
+                       * (estimate.h); NULL: tts */
+    int attempts;     /* of the job, this one included */
 } local_job;
 
-/* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. */
+/* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. An
+ * estimate job (its provider local or openai) goes to estimate_run (estimate.h). */
 int local_run(const local_job *job);
 
 #endif

@@ -11,13 +11,13 @@ static bool always(void)
     return true;
 }
 
-/* The video steps that run on this machine (narration, images, render); a script
- * needs a language model (OpenAI). */
+/* The video steps that run on this machine (narration, images, render) and the
+ * rule-based project estimate; a script needs a language model (OpenAI). */
 static bool local_serves(const char *kind)
 {
     return !strcmp(kind, "tts") || !strcmp(kind, "narration") || !strcmp(kind, "images") ||
            !strcmp(kind, "video_clip") || !strcmp(kind, "video_compile") ||
-           !strcmp(kind, "video_render");
+           !strcmp(kind, "video_render") || !strcmp(kind, "estimate");
 }
 static bool openai_serves(const char *kind)
 {

@@ -360,7 +360,8 @@ def db():
 @pytest.fixture(autouse=True)
 def ledger_invariant(db):
     """After every test: for every user the balance is the sum of the ledger, and
-    nothing is negative; no ledger row lacks its user."""
+    nothing is negative; no ledger row lacks its user; escrow in = escrow out + held
+    (projects, sql/009_projects.sql)."""
     yield
     bad = db.rows("""
         SELECT 'user', u.id::text, u.credits, COALESCE(l.total, 0)
@@ -371,5 +372,18 @@ def ledger_invariant(db):
         UNION ALL
         SELECT 'orphan', l.id::text, l.delta, NULL FROM credit_ledger l
          WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.user_id)
+        UNION ALL
+        -- escrow: what came in (escrow_hold) = what went out (escrow_release,
+        -- escrow_refund) + what projects hold; nothing held outside in_progress/review
+        SELECT 'escrow', NULL, e.held_in, e.out_plus_held FROM (
+            SELECT (SELECT COALESCE(-sum(delta), 0) FROM credit_ledger
+                     WHERE kind = 'escrow_hold') AS held_in,
+                   (SELECT COALESCE(sum(delta), 0) FROM credit_ledger
+                     WHERE kind IN ('escrow_release', 'escrow_refund'))
+                   + (SELECT COALESCE(sum(escrow_credits), 0) FROM projects) AS out_plus_held) e
+         WHERE e.held_in <> e.out_plus_held
+        UNION ALL
+        SELECT 'held', p.id::text, p.escrow_credits, NULL FROM projects p
+         WHERE p.escrow_credits > 0 AND p.status NOT IN ('in_progress', 'review')
          LIMIT 10""")
     assert not bad, f"ledger invariant broken (what, id, credits|delta, ledger sum): {bad}"

@@ -1,7 +1,5 @@
 """Helpers of the project and expert tests: users in a role, projects in a status,
 the escrow invariant, and the project shape of API.md."""
-import pytest
-
 from conftest import RFC3339_UTC, UUID_RE, assert_json, do_register, login
 from audiokit import make_audio, upload
 
@@ -65,28 +63,53 @@ def attach(api, user, pid, audio_id):
     return assert_project(assert_json(r, 200))
 
 
-def escrow_problems(db):
-    """The escrow invariant: what came into escrow (escrow_hold) equals what went
-    out (escrow_release, escrow_refund) plus what projects hold now; each project
-    holds nothing outside in_progress and review."""
-    bad = db.rows("""
-        SELECT 'sum', (SELECT COALESCE(-sum(delta), 0) FROM credit_ledger
-                        WHERE kind = 'escrow_hold')::text,
-               ((SELECT COALESCE(sum(delta), 0) FROM credit_ledger
-                  WHERE kind IN ('escrow_release', 'escrow_refund'))
-                + (SELECT COALESCE(sum(escrow_credits), 0) FROM projects))::text
-         WHERE (SELECT COALESCE(-sum(delta), 0) FROM credit_ledger WHERE kind = 'escrow_hold')
-            <> (SELECT COALESCE(sum(delta), 0) FROM credit_ledger
-                 WHERE kind IN ('escrow_release', 'escrow_refund'))
-               + (SELECT COALESCE(sum(escrow_credits), 0) FROM projects)
-        UNION ALL
-        SELECT 'held', id::text, escrow_credits::text FROM projects
-         WHERE escrow_credits > 0 AND status NOT IN ('in_progress', 'review')""")
-    return bad
+def wait_project(api, user, pid, statuses, timeout=30.0):
+    """Polls the project until its status is in statuses; returns it."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        p = get_project(api, user, pid)
+        if p["status"] in statuses:
+            return p
+        if time.monotonic() > deadline:
+            raise AssertionError(f"project {pid} still {p['status']} after {timeout}s")
+        time.sleep(0.1)
 
 
-@pytest.fixture(autouse=True)
-def escrow_invariant(db):
-    yield
-    bad = escrow_problems(db)
-    assert not bad, f"escrow invariant broken: {bad}"
+def estimate(api, user, pid, **kw):
+    r = api.post(f"/api/projects/{pid}/estimate", token=user.access, **kw)
+    return assert_json(r, 202)
+
+
+def ready_project(api, user, seconds=1.5):
+    """A project with one audio, estimated by the rules (ready)."""
+    p = create_project(api, user)
+    a = upload_audio(api, user, seconds=seconds)
+    attach(api, user, p["id"], a["id"])
+    estimate(api, user, p["id"])
+    return wait_project(api, user, p["id"], ("ready",))
+
+
+def assigned_project(api, db, owner, expert=None, grant=10000):
+    """A ready project assigned to expert (a new one unless given): in_progress,
+    its price held. Returns (project, expert)."""
+    p = ready_project(api, owner)
+    if grant:
+        db.grant(owner.id, grant)
+    expert = expert or make_expert(api, db)
+    r = api.post(f"/api/projects/{p['id']}/expert", {"expertId": expert.id}, token=owner.access)
+    return assert_project(assert_json(r, 200), "in_progress"), expert
+
+
+def deliver(api, expert, pid, seconds=1.0):
+    a = upload_audio(api, expert, seconds=seconds, filename="master.mp3")
+    r = api.post(f"/api/projects/{pid}/deliverables", {"audioId": a["id"]}, token=expert.access)
+    return assert_json(r, 201)
+
+
+def in_review(api, db, owner):
+    """An assigned project with one deliverable, submitted (review)."""
+    p, e = assigned_project(api, db, owner)
+    deliver(api, e, p["id"])
+    r = api.post(f"/api/projects/{p['id']}/submit", token=e.access)
+    return assert_project(assert_json(r, 200), "review"), e

@@ -67,6 +67,7 @@ def assert_raw_problem(status, headers, body, expect_status, code):
     ("GET", "/api/me/"),
     ("GET", "/api/me/extra"),
     ("PATCH", "/api/credits/1"),
+    ("GET", "/api/projects/1/nothing"),  # no such project endpoint: 404, never a stub
     ("GET", "/healthz/"),
     ("GET", "/no-such-page.html"),
     ("GET", "/_rv/errors/404"),        # nginx's error pages are internal

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from conftest import assert_json, assert_problem
-from projectkit import (assert_project, create_project, escrow_invariant,  # noqa: F401
+from projectkit import (assert_project, create_project,
                         get_project)
 
 

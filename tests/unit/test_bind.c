@@ -559,6 +559,62 @@ static void test_check_language(void **state)
                      cases[i].ok ? "fine" : "refused");
 }
 
+/* BIND_STRINGS: an array of 1..100-character strings, min..max of them. */
+struct tags_input {
+    bind_strings tags;
+};
+static const bind_field tag_fields[] = {
+    {.name = "tags",
+     .type = BIND_STRINGS,
+     .offset = offsetof(struct tags_input, tags),
+     .min = 0,
+     .max = 3,
+     .check = bind_check_language},
+};
+
+static void test_strings(void **state)
+{
+    arena *a = *state;
+    static const struct {
+        const char *body;
+        rv_err want;
+        size_t n;
+    } cases[] = {
+        {"{\"tags\":[]}", RV_OK, 0},
+        {"{\"tags\":[\"en\",\"pt-BR\"]}", RV_OK, 2},
+        {"{}", RV_OK, 0},
+        {"{\"tags\":[\"en\",\"de\",\"fr\",\"es\"]}", RV_E_VALIDATION, 0}, /* too many */
+        {"{\"tags\":\"en\"}", RV_E_VALIDATION, 0},                        /* not an array */
+        {"{\"tags\":[1]}", RV_E_VALIDATION, 0},                           /* not strings */
+        {"{\"tags\":[\"\"]}", RV_E_VALIDATION, 0},                        /* empty */
+        {"{\"tags\":[\"en\\u0000\"]}", RV_E_VALIDATION, 0},               /* NUL */
+        {"{\"tags\":[\"not a tag!\"]}", RV_E_VALIDATION, 0},              /* check */
+        {"{\"tags\":[null]}", RV_E_VALIDATION, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rv_req rq;
+        unit_req(&rq, a, NULL);
+        rq.body = cases[i].body;
+        rq.body_len = strlen(cases[i].body);
+        struct tags_input in = {0};
+        rv_err er = bind_json(&rq, tag_fields, BIND_COUNT(tag_fields), &in);
+        if (er != cases[i].want)
+            fail_msg("case %zu %s: got %s", i, cases[i].body, err_info(er)->code);
+        if (er == RV_OK)
+            assert_int_equal(in.tags.n, cases[i].n);
+        else
+            assert_string_equal(unit_error_fields(&rq), "tags");
+    }
+    rv_req rq;
+    unit_req(&rq, a, NULL);
+    rq.body = "{\"tags\":[\"en\",\"zh-Hant-TW\"]}";
+    rq.body_len = strlen(rq.body);
+    struct tags_input in = {0};
+    assert_int_equal(bind_json(&rq, tag_fields, BIND_COUNT(tag_fields), &in), RV_OK);
+    assert_string_equal(in.tags.items[0], "en");
+    assert_string_equal(in.tags.items[1], "zh-Hant-TW");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
@@ -569,7 +625,7 @@ int main(void)
         T(test_messages),     T(test_default_bounds_message),
         T(test_parse),        T(test_utf8_len),
         T(test_check_email),  T(test_check_language),
-        T(test_uuid_array),
+        T(test_uuid_array),   T(test_strings),
     };
     return cmocka_run_group_tests_name("bind", tests, NULL, NULL);
 }
