@@ -91,6 +91,17 @@ static bool providers_load(char *why, size_t why_len)
                  "24 bytes of base64");
         return false;
     }
+    cfg.stripe_url = env_or("RV_STRIPE_URL", "https://api.stripe.com");
+    cfg.stripe_secret_key = env_or_null("RV_STRIPE_SECRET_KEY");
+    cfg.stripe_webhook_secret = env_or_null("RV_STRIPE_WEBHOOK_SECRET");
+    if (cfg.stripe_webhook_secret && (strncmp(cfg.stripe_webhook_secret, "whsec_", 6) ||
+                                      strlen(cfg.stripe_webhook_secret) < 16)) {
+        snprintf(why, why_len, "RV_STRIPE_WEBHOOK_SECRET must be Stripe's whsec_ signing secret");
+        return false;
+    }
+    if (!env_long("RV_STRIPE_RECONCILE_AFTER", 300, 1, 86400, &cfg.stripe_reconcile_after, why,
+                  why_len))
+        return false;
     return env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
            env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);
 }

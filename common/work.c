@@ -117,6 +117,7 @@ int work_sweep(work_ctx *w)
     moved += work_pass_dispatch_local(w);
     t1 = now_s();
     moved += work_pass_inbox(w);
+    moved += work_pass_stripe(w);
     t2 = now_s();
     moved += work_pass_stop(w);
     moved += work_pass_checks(w);

@@ -80,5 +80,6 @@ int work_pass_stop(work_ctx *w);                             /* work_checks.c */
 int work_pass_checks(work_ctx *w);                           /* work_checks.c */
 int work_pass_dispatch_remote(work_ctx *w, bool fresh_only); /* work_dispatch.c */
 int work_pass_dispatch_local(work_ctx *w);                   /* work_local.c */
+int work_pass_stripe(work_ctx *w);                           /* work_stripe.c */
 
 #endif
