@@ -56,9 +56,11 @@ static ev_outcome settle_session(work_ctx *w, const char *payment_id, const char
     stripe_session s;
     stripe_build_session_get(w->rq->a, session_id, &c);
     http_run(w->rq->a, &c, 1);
-    if (c.status == 404) {
-        log_msg(LOG_WARN, "payment %s: Stripe does not know session %s", payment_id, session_id);
-        return EV_DONE;
+    if (c.status == 404) { /* nobody can pay a session Stripe does not know */
+        log_msg(LOG_WARN, "payment %s: Stripe does not know session %s; failed", payment_id,
+                session_id);
+        const char *p[] = {payment_id, "failed", "Stripe does not know the checkout session"};
+        return db_query(w->rq, &close_payment, p, NULL) == RV_OK ? EV_DONE : EV_RETRY;
     }
     if (!stripe_session_answer(w->rq->a, &c, &s) || strcmp(s.id, session_id)) {
         log_msg(LOG_WARN, "payment %s: session %s could not be read (%ld); later", payment_id,
