@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keybox.h"
 #include "s3.h"
 #include "webhook.h"
 
@@ -99,6 +100,10 @@ static bool providers_load(char *why, size_t why_len)
         snprintf(why, why_len, "RV_STRIPE_WEBHOOK_SECRET must be Stripe's whsec_ signing secret");
         return false;
     }
+    cfg.key_encryption_keys = env_or_null(
+        getenv("RV_KEY_ENCRYPTION_KEYS") ? "RV_KEY_ENCRYPTION_KEYS" : "RV_KEY_ENCRYPTION_KEY");
+    if (!keybox_load(cfg.key_encryption_keys, why, why_len))
+        return false;
     if (!env_long("RV_STRIPE_RECONCILE_AFTER", 300, 1, 86400, &cfg.stripe_reconcile_after, why,
                   why_len))
         return false;

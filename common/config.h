@@ -55,6 +55,9 @@ typedef struct rv_config {
     const char *stripe_secret_key;     /* RV_STRIPE_SECRET_KEY; NULL = checkout off (503) */
     const char *stripe_webhook_secret; /* RV_STRIPE_WEBHOOK_SECRET, whsec_…; NULL = the
                                         * receiver answers 503 */
+    const char *key_encryption_keys;   /* RV_KEY_ENCRYPTION_KEYS (else RV_KEY_ENCRYPTION_KEY):
+                                        * "id:base64,…", loaded into keybox.c; NULL = users'
+                                        * own provider keys off */
     long stripe_reconcile_after;       /* RV_STRIPE_RECONCILE_AFTER 1..86400 s, default 300:
                                         * a pending payment this old is looked up at Stripe,
                                         * and missed events are listed this often */

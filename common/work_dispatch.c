@@ -4,6 +4,7 @@
 
 #include "db.h"
 #include "http.h"
+#include "keybox.h"
 #include "log.h"
 #include "work_internal.h"
 
@@ -104,7 +105,7 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
 {
     PGresult *r;
     const prov_adapter *rep = prov_find("replicate");
-    if (!rep->available())
+    if (!rep->available() && !keybox_ready())
         return 0; /* this poller has no key: other pollers take those jobs */
     const char *p[] = {w->poller_id, "{replicate}", work_num(w, w->batch), work_num(w, w->lease_s),
                        fresh_only ? "true" : "false"};
@@ -124,6 +125,12 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
         prov_job pj = {j->id,      j->kind,  j->model,    NULL, j->callback_token,
                        j->user_id, j->input, j->created_s};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
+        if (!work_job_key(w, j, &calls[k]))
+            continue;
+        if (!j->own_key && !rep->available()) { /* users' keys only, here */
+            work_to_retry(w, j, 30, "this poller has no key for the provider");
+            continue;
+        }
         calls[k].user = j;
         /* Well inside the lease, so no other poller rescues a job still in flight. */
         calls[k].timeout_ms = w->lease_s * 1000 / 2 < 20000 ? w->lease_s * 1000 / 2 : 20000;
@@ -140,6 +147,8 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
     }
     for (int i = 0; i < k; i++) {
         job_ref *j = calls[i].user;
+        if (work_key_refused(w, j, &calls[i]))
+            continue;
         prov_result res = j->ad->read(w->rq->a, &calls[i]);
         if (res.outcome == PROV_TRANSIENT && res.maybe_started) {
             /* No answer at all: the create may still be in the provider's accept

@@ -81,6 +81,11 @@ CREATE TABLE api_keys (
     UNIQUE (user_id, service)
 );
 
+-- A job that runs on its user's own key (decided at submit: rv_submit): the poller
+-- calls the provider with that key, and the job costs own_key_fee instead of its
+-- job_costs price.
+ALTER TABLE jobs ADD COLUMN own_key boolean NOT NULL DEFAULT false;
+
 ALTER TABLE payments ENABLE ROW LEVEL SECURITY;
 CREATE POLICY payments_own ON payments USING (user_id = rv_uid() OR rv_role() = 'admin');
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
