@@ -154,3 +154,22 @@ def test_revoked_key_fails_the_users_job_not_the_service(api, db, register):
     j2 = submit_tts(api, u)
     assert j2["costCredits"] > 0
     wait_for_job(api, u, j2["id"], "succeeded")
+
+
+def test_key_removed_while_its_job_runs(api, db, register):
+    """The user removes their key while a job on it is still at the provider: the
+    poller's next look at it has no key to ask with, and fails it clearly."""
+    import simctl
+    from jobkit import sim as directive
+    u = register()
+    k = assert_json(add_key(api, u, user_key()), 201)
+    simctl.gate(False, sim=SIM_URL)
+    try:
+        job = submit_tts(api, u, text="Held at the provider. " + directive(finish_gate=1,
+                                                                           webhooks="none"))
+        wait_for_job(api, u, job["id"], ("running",), timeout=30)
+        assert api.request("DELETE", f"/api/api-keys/{k['id']}", token=u.access).status_code == 204
+        done = wait_for_job(api, u, job["id"], "failed", timeout=30)
+        assert done["error"]["code"] == "provider_key_rejected", done
+    finally:
+        simctl.gate(True, sim=SIM_URL)

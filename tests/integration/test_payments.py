@@ -318,6 +318,28 @@ def test_missed_webhook_found_by_reconciliation(api, db, register):
     assert sim("GET", "/_sim/stats")["deliveries"] == 0
 
 
+def test_listing_fails_reconciliation_still_settles(api, db, register):
+    """Missed webhooks and Stripe's events listing failing too: the pending payment's
+    session is re-read all the same."""
+    sim_config(deliver="never", list_status=500, list_times=1000)
+    u = register()
+    pid, sid = checkout(api, u)
+    sim("POST", f"/_sim/sessions/{sid}/pay")
+    wait_status(db, pid, "paid", timeout=RECONCILE_AFTER * 4 + 10)
+    assert purchases(db, pid) == 1 and sim("GET", "/_sim/stats")["lists"] >= 1
+
+
+def test_every_delivery_sent_three_times(api, db, register):
+    sim_config(duplicates=3)
+    u, pid, sid, before = paid(api, db, register)
+    sim("POST", f"/_sim/sessions/{sid}/refund")
+    wait_status(db, pid, "refunded")
+    for e in events_of(sid):
+        wait_processed(db, e)
+    assert db.credits(u.id) == before and purchases(db, pid) == 1
+    assert sim("GET", "/_sim/stats")["deliveries"] >= 6
+
+
 def test_out_of_order_and_duplicate_delivery(api, db, register):
     """Held events delivered newest first, three times each: the refund arrives
     before the payment it refunds. It waits in the inbox; the end state is the same."""
