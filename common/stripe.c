@@ -253,7 +253,9 @@ stripe_outcome stripe_create_session(arena *a, const stripe_checkout *co, int tr
         http_run(a, &c, 1);
         if (stripe_session_answer(a, &c, s) && s->url)
             return STRIPE_CREATED;
-        if (c.status >= 400 && !http_transient(&c)) {
+        /* 409: another request with this Idempotency-Key is in flight at Stripe (a
+         * client's retry): worth another try, never a refusal. */
+        if (c.status >= 400 && c.status != 409 && !http_transient(&c)) {
             *message = refusal(a, &c);
             return STRIPE_REFUSED;
         }
