@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keybox.h"
 #include "s3.h"
 #include "webhook.h"
 
@@ -97,6 +98,21 @@ static bool providers_load(char *why, size_t why_len)
     }
     cfg.runway_url = env_or("RV_RUNWAY_URL", "https://api.dev.runwayml.com");
     cfg.runway_key = env_or_null("RV_RUNWAY_API_KEY");
+    cfg.stripe_url = env_or("RV_STRIPE_URL", "https://api.stripe.com");
+    cfg.stripe_secret_key = env_or_null("RV_STRIPE_SECRET_KEY");
+    cfg.stripe_webhook_secret = env_or_null("RV_STRIPE_WEBHOOK_SECRET");
+    if (cfg.stripe_webhook_secret && (strncmp(cfg.stripe_webhook_secret, "whsec_", 6) ||
+                                      strlen(cfg.stripe_webhook_secret) < 16)) {
+        snprintf(why, why_len, "RV_STRIPE_WEBHOOK_SECRET must be Stripe's whsec_ signing secret");
+        return false;
+    }
+    cfg.key_encryption_keys = env_or_null(
+        getenv("RV_KEY_ENCRYPTION_KEYS") ? "RV_KEY_ENCRYPTION_KEYS" : "RV_KEY_ENCRYPTION_KEY");
+    if (!keybox_load(cfg.key_encryption_keys, why, why_len))
+        return false;
+    if (!env_long("RV_STRIPE_RECONCILE_AFTER", 300, 1, 86400, &cfg.stripe_reconcile_after, why,
+                  why_len))
+        return false;
     return env_long("RV_RUNWAY_MAX_RUNNING", 5, 1, 1000, &cfg.runway_max_running, why, why_len) &&
            env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
            env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);

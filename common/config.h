@@ -58,6 +58,18 @@ typedef struct rv_config {
     bool allow_private_downloads;         /* RV_ALLOW_PRIVATE_DOWNLOADS, default off. Booleans take
                                            * 1|true|yes, 0|false|no, or empty (off) */
 
+    /* Payments (stripe.c, handlers checkout and webhook_stripe, work_stripe.c). */
+    const char *stripe_url;            /* RV_STRIPE_URL, default https://api.stripe.com */
+    const char *stripe_secret_key;     /* RV_STRIPE_SECRET_KEY; NULL = checkout off (503) */
+    const char *stripe_webhook_secret; /* RV_STRIPE_WEBHOOK_SECRET, whsec_…; NULL = the
+                                        * receiver answers 503 */
+    const char *key_encryption_keys;   /* RV_KEY_ENCRYPTION_KEYS (else RV_KEY_ENCRYPTION_KEY):
+                                        * "id:base64,…", loaded into keybox.c; NULL = users'
+                                        * own provider keys off */
+    long stripe_reconcile_after;       /* RV_STRIPE_RECONCILE_AFTER 1..86400 s, default 300:
+                                        * a pending payment this old is looked up at Stripe,
+                                        * and missed events are listed this often */
+
     /* The poller (poller.c, work*.c). */
     long poller_window;          /* RV_POLLER_WINDOW 0..86400 s, default 55: one run */
     long poller_sweep_ms;        /* RV_POLLER_SWEEP_MS 0..600000, default 2000 */

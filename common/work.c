@@ -14,7 +14,8 @@
  * (work_moves.c), remote dispatch and the rescue lookup (work_dispatch.c), the
  * webhook inbox (work_inbox.c), cancellations, deadlines and late checks
  * (work_checks.c), finishing outputs (work_finish.c), local children
- * (work_local.c), a voice clone's sample (clone_prep.c). Here: the claim and what
+ * (work_local.c), a voice clone's sample (clone_prep.c), payments from Stripe
+ * (work_stripe.c), jobs on a user's own provider key (work_keys.c). Here: the claim and what
  * it returns, init, and the sweep. */
 
 const db_stmt work_claim = {
@@ -117,6 +118,7 @@ int work_sweep(work_ctx *w)
     moved += work_pass_dispatch_local(w);
     t1 = now_s();
     moved += work_pass_inbox(w);
+    moved += work_pass_stripe(w);
     t2 = now_s();
     moved += work_pass_stop(w);
     moved += work_pass_checks(w);

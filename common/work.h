@@ -35,6 +35,7 @@ typedef struct work_ctx {
     long storage_grace_s;  /* files no row took are removed after this: RV_STORAGE_GRACE, 3600 */
     long storage_every_s;  /* how often the sweeper looks: RV_STORAGE_SWEEP_INTERVAL, 60 */
     double storage_last;   /* when it last looked (monotonic seconds) */
+    double stripe_last;    /* when payments were last reconciled (work_stripe.c) */
     struct {
         pid_t pid;
         char job_id[37];

@@ -29,8 +29,10 @@ int work_pass_stop(work_ctx *w)
         for (int i = 0; i < PQntuples(r); i++) {
             const prov_adapter *ad = prov_find(db_get(r, i, 1));
             const char *pid = db_get(r, i, 2);
-            if (ad && ad->remote && pid)
-                ad->build_cancel(w->rq->a, pid, &calls[n++]);
+            if (ad && ad->remote && pid) {
+                ad->build_cancel(w->rq->a, pid, &calls[n]);
+                n += work_cancel_key(w, db_get(r, i, 0), &calls[n]);
+            }
         }
     }
     http_run(w->rq->a, calls, (size_t)n);
@@ -51,8 +53,11 @@ int work_pass_checks(work_ctx *w)
     http_call *calls = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *calls);
     job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
     for (int i = 0; i < n; i++)
-        if (js[i].ad && js[i].ad->remote && js[i].provider_job_id)
-            js[i].ad->build_get(w->rq->a, js[i].provider_job_id, &calls[k++]);
+        if (js[i].ad && js[i].ad->remote && js[i].provider_job_id) {
+            js[i].ad->build_get(w->rq->a, js[i].provider_job_id, &calls[k]);
+            js[i].skipped = !work_job_key(w, &js[i], &calls[k]);
+            k += !js[i].skipped;
+        }
     http_run(w->rq->a, calls, (size_t)k);
     k = 0;
     for (int i = 0; i < n; i++) {
@@ -61,7 +66,11 @@ int work_pass_checks(work_ctx *w)
             work_to_released(w, j->id, w->check_in_s);
             continue;
         }
+        if (j->skipped) /* failed, or left until its lease runs out */
+            continue;
         http_call *c = &calls[k++];
+        if (work_key_refused(w, j, c))
+            continue;
         prov_result res = j->ad->read(w->rq->a, c);
         if (res.outcome == PROV_PERMANENT && (c->status == 404 || c->status == 410)) {
             /* The provider no longer knows the work: asking again until the deadline

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "keybox.h"
 #include "log.h"
 #include "work_internal.h"
 
@@ -152,6 +153,12 @@ static int dispatch(work_ctx *w, const prov_adapter *rep, bool fresh_only)
         prov_job pj = {j->id,      j->kind,  j->model,    NULL, j->callback_token,
                        j->user_id, j->input, j->created_s};
         j->ad->build_submit(w->rq->a, &pj, &calls[k]);
+        if (!work_job_key(w, j, &calls[k]))
+            continue;
+        if (!j->own_key && !rep->available()) { /* users' keys only, here */
+            work_to_retry(w, j, 30, "this poller has no key for the provider");
+            continue;
+        }
         calls[k].user = j;
         /* Well inside the lease, so no other poller rescues a job still in flight. */
         calls[k].timeout_ms = w->lease_s * 1000 / 2 < 20000 ? w->lease_s * 1000 / 2 : 20000;
@@ -172,6 +179,8 @@ static int dispatch(work_ctx *w, const prov_adapter *rep, bool fresh_only)
     }
     for (int i = 0; i < k; i++) {
         job_ref *j = calls[i].user;
+        if (work_key_refused(w, j, &calls[i]))
+            continue;
         prov_result res = j->ad->read(w->rq->a, &calls[i]);
         if (res.outcome == PROV_TRANSIENT && res.maybe_started) {
             /* No answer at all: the create may still be in the provider's accept
@@ -198,7 +207,9 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
     int n = 0;
     for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
         const prov_adapter *ad = prov_find(remote[i]);
-        if (ad && ad->available()) /* no key: other pollers take those jobs */
+        /* Without a key of ours, only users' own keys (keybox); with neither, other
+         * pollers take those jobs. */
+        if (ad && (ad->available() || keybox_ready()))
             n += dispatch(w, ad, fresh_only);
     }
     return n;

@@ -29,6 +29,8 @@ typedef struct job_ref {
     prov_status st;
     const char *key, *tmp; /* output download: the key asked for, the work file */
     const char *stored;    /* the key it is stored under, named by what it is */
+    bool own_key;          /* its calls carry its user's own key (work_keys.c) */
+    bool skipped;          /* no call made for it this pass (work_job_key said no) */
 } job_ref;
 
 /* Claims due jobs (rv_jobs_claim): poller id, providers, how many, lease, fresh
@@ -74,11 +76,23 @@ void work_finish_all(work_ctx *w, job_ref **js, int n);
  * job is not to be submitted now (failed, retried later, or no longer ours). */
 bool clone_prepare(work_ctx *w, job_ref *j);
 
+/* A user's own provider keys (work_keys.c). work_job_key puts j's key in c, its
+ * call to the provider, when j runs on its user's own key; false when j must not be
+ * called now (its key is gone: j failed with provider_key_rejected; or the database
+ * did not answer: its lease runs out). work_key_refused, after the call: an own-key
+ * job whose key the provider refused (401/403) is failed with provider_key_rejected
+ * and the key marked inactive; true when so. work_cancel_key: the same for a cancel
+ * call of job_id, which nothing fails; false: do not send it. */
+bool work_job_key(work_ctx *w, job_ref *j, http_call *c);
+bool work_key_refused(work_ctx *w, job_ref *j, const http_call *c);
+bool work_cancel_key(work_ctx *w, const char *job_id, http_call *c);
+
 /* The passes; each returns how many jobs or events it moved. */
 int work_pass_inbox(work_ctx *w);                            /* work_inbox.c */
 int work_pass_stop(work_ctx *w);                             /* work_checks.c */
 int work_pass_checks(work_ctx *w);                           /* work_checks.c */
 int work_pass_dispatch_remote(work_ctx *w, bool fresh_only); /* work_dispatch.c */
 int work_pass_dispatch_local(work_ctx *w);                   /* work_local.c */
+int work_pass_stripe(work_ctx *w);                           /* work_stripe.c */
 
 #endif

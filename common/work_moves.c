@@ -59,7 +59,8 @@ void work_cancel_at_provider(work_ctx *w, const job_ref *j)
         return;
     http_call c = {0};
     j->ad->build_cancel(w->rq->a, j->st.provider_job_id, &c);
-    http_run(w->rq->a, &c, 1);
+    if (work_cancel_key(w, j->id, &c))
+        http_run(w->rq->a, &c, 1);
 }
 
 /* Back to the queue after a backoff: `how` is retry (dispatch again) or recheck

@@ -85,7 +85,9 @@ DECLARE
     lim bigint;
     oldest timestamptz;
     prov text;
-    avail text[] := p_available;
+    own boolean;
+    -- A user's own provider keys (api_keys.sql) make those providers available to them.
+    avail text[] := p_available || rv_own_key_services(uid);
     input jsonb := p_input || COALESCE(p_extra, '{}');
     cfg jsonb := (SELECT value FROM admin_config WHERE key = 'providers');
 BEGIN
@@ -107,7 +109,7 @@ BEGIN
             || jsonb_build_object('presetKey', v.preset_key,
                                   'providerVoiceIds', v.provider_voice_ids));
         IF v.is_cloned THEN
-            avail := ARRAY(SELECT unnest(p_available)
+            avail := ARRAY(SELECT unnest(avail)
                            INTERSECT SELECT jsonb_object_keys(v.provider_voice_ids));
         END IF;
     END IF;
@@ -131,16 +133,19 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    cost := rv_job_cost(p_kind, input);
+    -- On the user's own key the job costs own_key_fee instead (api_keys.sql).
+    own := prov = ANY (rv_own_key_services(uid));
+    cost := CASE WHEN own THEN GREATEST(rv_config_int('own_key_fee', 0), 0)
+                 ELSE rv_job_cost(p_kind, input) END;
     IF bal < cost THEN
         RETURN QUERY SELECT 'insufficient', NULL::json, NULL::uuid, 0, cost, bal;
         RETURN;
     END IF;
     INSERT INTO jobs (user_id, kind, input, provider, provider_model, callback_token,
-                      deadline_at, cost_credits, idempotency_key, request_hash)
+                      deadline_at, cost_credits, idempotency_key, request_hash, own_key)
     VALUES (uid, p_kind, input, prov, cfg -> prov -> 'models' ->> p_kind, p_token,
             now() + make_interval(secs => COALESCE((cfg -> 'deadlines' ->> p_kind)::integer, 900)),
-            cost, p_idem, CASE WHEN p_idem IS NOT NULL THEN hash END)
+            cost, p_idem, CASE WHEN p_idem IS NOT NULL THEN hash END, own)
     RETURNING * INTO j;
     IF cost > 0 THEN
         bal := rv_credit_move(uid, -cost, 'job_charge', p_kind || ' job', j.id);

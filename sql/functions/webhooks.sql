@@ -36,7 +36,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT e.id, e.provider, e.job_id, e.payload, j.status, j.kind, j.user_id, false,
            j.provider_job_id
       FROM webhook_events e LEFT JOIN jobs j ON j.id = e.job_id
-     WHERE e.processed_at IS NULL
+     WHERE e.processed_at IS NULL AND e.provider <> 'stripe' -- payments: work_stripe.c
        AND NOT COALESCE(j.locked_until >= now() AND j.locked_by IS DISTINCT FROM p_poller, false)
      ORDER BY e.id LIMIT p_limit
 $$;

@@ -424,6 +424,7 @@ class Sim:
             self.stats = collections.Counter()
             self.webhook_statuses = collections.Counter()
             self.refused_by_status = collections.Counter()
+            self.user_tokens = {}               # a user's own key -> active
 
     def log(self, msg):
         if self.verbose:
@@ -867,6 +868,12 @@ class Handler(BaseHTTPRequestHandler):
         scheme, _, tok = auth.partition(" ")
         if scheme.lower() in ("bearer", "token") and hmac.compare_digest(tok.strip().encode(), self.sim.token.encode()):
             return True
+        # A user's own key (POST /_sim/tokens): accepted while active, counted by its
+        # last four characters so tests see whose key a call carried.
+        with self.sim.lock:
+            if self.sim.user_tokens.get(tok.strip()):
+                self.sim.stats["user_token:" + tok.strip()[-4:]] += 1
+                return True
         with self.sim.lock:
             self.sim.stats["unauthorized"] += 1
         self.send_json(401, problem(401, "Unauthenticated", "You did not pass a valid authentication token"),
@@ -1219,6 +1226,17 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(405, problem(405, "Method Not Allowed", method))
             with sim.lock:
                 return self.send_json(200, {"config": dict(sim.config), "defaults": dict(sim.defaults)})
+        if path == "/_sim/tokens" and method == "POST":
+            try:
+                t = json.loads(body or b"{}")
+                tok, active = t["token"], t.get("active", True)
+                if not isinstance(tok, str) or not tok or not isinstance(active, bool):
+                    raise ValueError("token: a string, active: a bool")
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+                return self.send_json(400, problem(400, "Bad token", str(e)))
+            with sim.lock:
+                sim.user_tokens[tok] = active
+            return self.send_json(200, {"ok": True})
         if path == "/_sim/gate":
             if method == "POST":
                 try:
