@@ -59,6 +59,14 @@ typedef struct rv_config {
     long local_timeout;          /* RV_LOCAL_TIMEOUT 5..3600 s, default 300 */
     long storage_grace;          /* RV_STORAGE_GRACE 1..2592000 s (30 days), default 3600 */
     long storage_sweep_interval; /* RV_STORAGE_SWEEP_INTERVAL 1..86400 s, default 60 */
+
+    /* Mail (mail_outbox.c): the poller sends the outbox to this SMTP server. */
+    const char *smtp_url;       /* RV_SMTP_URL smtp://[user:pass@]host[:port][?starttls] or
+                                 * smtps://...; NULL = mail off (the outbox waits) */
+    bool smtp_starttls;         /* RV_SMTP_STARTTLS (or ?starttls in the URL): require
+                                 * STARTTLS on smtp:// */
+    const char *mail_from;      /* RV_MAIL_FROM, default noreply@localhost */
+    const char *mail_from_name; /* RV_MAIL_FROM_NAME, default Reelvox */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */
