@@ -52,7 +52,7 @@ END $$;
 
 -- ------------------------------------------------------------------ config
 -- PUT /api/admin/config/{key}: the handler has checked p_value against the key's
--- schema (common/admin_schema.c). Returns {key, value, updatedAt}.
+-- schema (common/schema.c). Returns {key, value, updatedAt}.
 CREATE OR REPLACE FUNCTION rv_admin_config_put(p_key text, p_value jsonb) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -293,3 +293,68 @@ BEGIN
     RETURN QUERY SELECT uid, is_new, tok;
 END $$;
 REVOKE ALL ON FUNCTION rv_admin_create FROM PUBLIC, reelvox_app, reelvox_poller;
+
+-- ------------------------------------------------------------------- stats
+-- GET /api/admin/stats: the overview. Active users today: accounts that signed in,
+-- refreshed a session or started a job since midnight UTC. Provider error rate:
+-- failed / ended jobs per provider in the last 24 h. Credits sold: purchase rows;
+-- spent: job charges less job refunds.
+CREATE OR REPLACE FUNCTION rv_admin_stats() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    today timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    since timestamptz := now() - interval '24 hours';
+BEGIN
+    PERFORM rv_admin_required();
+    RETURN jsonb_build_object(
+        'users', (SELECT jsonb_build_object(
+                      'total', count(*),
+                      'verified', count(*) FILTER (WHERE email_verified),
+                      'disabled', count(*) FILTER (WHERE disabled_at IS NOT NULL),
+                      'newToday', count(*) FILTER (WHERE created_at >= today),
+                      'byRole', jsonb_build_object(
+                          'user', count(*) FILTER (WHERE role = 'user'),
+                          'expert', count(*) FILTER (WHERE role = 'expert'),
+                          'admin', count(*) FILTER (WHERE role = 'admin')))
+                    FROM users),
+        'activeUsersToday', (SELECT count(*) FROM (
+                                 SELECT user_id FROM refresh_tokens WHERE created_at >= today
+                                 UNION SELECT user_id FROM jobs WHERE created_at >= today) a),
+        'jobsLast24h', COALESCE((SELECT jsonb_object_agg(kind, by_status) FROM (
+                                     SELECT kind, jsonb_object_agg(status, n) AS by_status
+                                       FROM (SELECT kind, status, count(*) AS n FROM jobs
+                                              WHERE created_at >= since GROUP BY kind, status) k
+                                      GROUP BY kind) s), '{}'),
+        'providers', COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                                   'provider', provider, 'jobs', n, 'failed', failed,
+                                   'errorRate', CASE WHEN ended > 0
+                                                     THEN round(failed::numeric / ended, 4)
+                                                     ELSE 0 END) ORDER BY provider)
+                                 FROM (SELECT provider, count(*) AS n,
+                                              count(*) FILTER (WHERE status = 'failed') AS failed,
+                                              count(*) FILTER (WHERE status IN ('succeeded', 'failed'))
+                                                AS ended
+                                         FROM jobs WHERE created_at >= since
+                                        GROUP BY provider) p), '[]'),
+        'credits', (SELECT jsonb_build_object(
+                        'soldLast24h', COALESCE(sum(delta) FILTER (
+                                           WHERE kind = 'purchase' AND created_at >= since), 0),
+                        'spentLast24h', COALESCE(-sum(delta) FILTER (
+                                           WHERE kind IN ('job_charge', 'job_refund')
+                                             AND created_at >= since), 0),
+                        'soldTotal', COALESCE(sum(delta) FILTER (WHERE kind = 'purchase'), 0),
+                        'spentTotal', COALESCE(-sum(delta) FILTER (
+                                          WHERE kind IN ('job_charge', 'job_refund')), 0),
+                        'balanceTotal', (SELECT COALESCE(sum(credits), 0) FROM users))
+                      FROM credit_ledger),
+        'queue', (SELECT jsonb_build_object(
+                      'depth', count(*),
+                      'oldestQueuedSeconds', COALESCE(floor(extract(epoch FROM now() - min(created_at))), 0))
+                    FROM jobs WHERE status = 'queued'),
+        'mail', (SELECT jsonb_build_object('pending', count(*) FILTER (WHERE status = 'pending'),
+                                           'failed', count(*) FILTER (WHERE status = 'failed'))
+                   FROM outbox),
+        'generatedAt', rv_ts(now()));
+END $$;
+REVOKE ALL ON FUNCTION rv_admin_stats FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_admin_stats TO reelvox_app;
