@@ -83,7 +83,10 @@ mail_result mail_send(const mail_smtp *s, const char *from, const char *to, cons
         return MAIL_SENT;
     if (err) /* curl's messages never carry the URL's credentials */
         snprintf(err, err_len, "%s (SMTP %ld)", curl_easy_strerror(rc), code);
-    return code >= 500 && code < 600 ? MAIL_REJECTED : MAIL_RETRY;
+    /* Only the mailbox's refusals are final (550 no such user, 551, 552 over quota,
+     * 553 bad address, 554 refused): another 5xx (530 authentication required, 500
+     * syntax) says our settings are wrong, and every mail would be lost for it. */
+    return code >= 550 && code <= 554 ? MAIL_REJECTED : MAIL_RETRY;
 }
 
 /* ------------------------------------------------------------------ outbox */

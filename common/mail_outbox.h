@@ -4,10 +4,12 @@
  * decides it; a pass here claims due rows (leased, so any number of pollers may
  * run), renders and builds each (mail.h), sends it to RV_SMTP_URL and records the
  * outcome: sent (never sent again), retried with capped exponential backoff and
- * jitter (a connection failure, a 4xx answer), or failed for good (a 5xx answer,
- * e.g. an unknown recipient, or after max_attempts). Delivery is at least once: a
- * poller that dies after the server accepted a mail and before the outcome is
- * recorded leaves it to be sent again when its lease runs out (same Message-ID). */
+ * jitter (a connection failure, TLS or authentication trouble, a 4xx answer, any
+ * 5xx but 550..554), or failed for good (550..554: the mailbox refuses, e.g. an
+ * unknown recipient; or after max_attempts). A URL that asks for STARTTLS is never
+ * sent in clear: a server that does not offer it is a failure to retry. Delivery is at least once:
+ * a poller that dies after the server accepted a mail and before the outcome is recorded leaves it
+ * to be sent again when its lease runs out (same Message-ID). */
 #ifndef RV_MAIL_OUTBOX_H
 #define RV_MAIL_OUTBOX_H
 
