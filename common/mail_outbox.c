@@ -95,6 +95,7 @@ static const db_stmt claim = {"SELECT id, to_addr, to_name, template, data, atte
                               "  FROM rv_outbox_claim($1, $2, $3, $4)",
                               4};
 static const db_stmt sent = {"SELECT rv_outbox_sent($1)", 1};
+static const db_stmt resets = {"SELECT rv_reset_requests_process($1)", 1};
 static const db_stmt retry = {"SELECT rv_outbox_retry($1, $2, $3, $4)", 4};
 
 static void record_failure(rv_req *rq, const char *id, const char *why, int attempts,
@@ -161,9 +162,14 @@ int mail_pass(rv_req *rq, const char *poller_id, int limit)
     const char *p[] = {poller_id, arena_printf(rq->a, "%d", limit),
                        arena_printf(rq->a, "%d", limit * 45 + 30), at ? at + 1 : "localhost"};
     PGresult *r;
-    if (db_query(rq, &claim, p, &r) != RV_OK)
-        return 0;
     int moved = 0;
+    /* Password-reset requests first: each becomes a mail of the outbox (or nothing,
+     * for an email without an account). */
+    const char *rp[] = {"50"};
+    if (db_query(rq, &resets, rp, &r) == RV_OK)
+        moved += (int)db_get_long(r, 0, 0);
+    if (db_query(rq, &claim, p, &r) != RV_OK)
+        return moved;
     for (int i = 0; i < PQntuples(r); i++)
         moved += send_one(rq, r, i);
     return moved;

@@ -1,11 +1,11 @@
 /* POST /api/auth/forgot — public.
  *
- * Body: {email}. 202 {} whatever the email: when it names an account (not disabled),
- * a reset link (RV_PUBLIC_URL/reset?token=…) is mailed, at most mail.forgotPerHour
- * (3) per email per hour. The answer never tells whether the account exists: the
- * same single statement runs either way and the mail is sent later by the poller,
- * so no SMTP time shows. 400 validation_failed | malformed_json, 405, 413, 415,
- * 429 (nginx limit_req per IP), 503. */
+ * Body: {email}. 202 {} whatever the email: the request is recorded (at most
+ * mail.forgotPerHour, 3, per email per hour) and the poller later mails a reset
+ * link (RV_PUBLIC_URL/reset?token=…) when the email names an account that is not
+ * disabled. The answer never tells whether the account exists, nor does its time:
+ * the request does the same work either way (the lookup happens in the poller). 400
+ * validation_failed | malformed_json, 405, 413, 415, 429 (nginx limit_req per IP), 503. */
 #include <stddef.h>
 
 #include "bind.h"

@@ -54,6 +54,15 @@ CREATE TABLE mail_tokens (
 );
 CREATE INDEX mail_tokens_user ON mail_tokens (user_id, purpose);
 
+-- A password-reset request as POST /api/auth/forgot records it, for any email: the
+-- poller looks the account up and mails the link (rv_reset_requests_process), so
+-- the request does the same work whether or not the account exists.
+CREATE TABLE reset_requests (
+    id         bigserial PRIMARY KEY,
+    email      text NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- ------------------------------------------------------------------ audit
 CREATE TABLE audit_log (
     id         bigserial PRIMARY KEY,
@@ -68,6 +77,7 @@ CREATE INDEX audit_log_time ON audit_log (created_at DESC, id DESC);
 
 ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mail_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reset_requests ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_admin ON audit_log USING (rv_role() = 'admin');
 GRANT SELECT ON audit_log TO reelvox_app;

@@ -136,25 +136,48 @@ END $$;
 REVOKE ALL ON FUNCTION rv_verify_resend FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_verify_resend TO reelvox_app;
 
--- POST /api/auth/forgot: a reset link to the account of p_email, if there is one,
--- at most mail.forgotPerHour per email per hour (counted for unknown emails too).
--- Answers nothing: the caller must not learn whether the account exists.
+-- POST /api/auth/forgot: records the request, at most mail.forgotPerHour per email
+-- per hour, whatever the email; the account is looked up later by the poller
+-- (rv_reset_requests_process). The request does the same work and answers the same
+-- whether or not the account exists: its time tells nothing either.
 CREATE OR REPLACE FUNCTION rv_password_forgot(p_email text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    uid uuid;
 BEGIN
     IF rv_attempt_take('forgot', rv_login_subject(p_email), rv_mail_setting('forgotPerHour', 3),
                        3600) > 0 THEN
         RETURN;
     END IF;
-    SELECT id INTO uid FROM users WHERE lower(email) = lower(p_email) AND disabled_at IS NULL;
-    IF uid IS NOT NULL THEN
-        PERFORM rv_mail_token_send(uid, 'reset');
-    END IF;
+    INSERT INTO reset_requests (email) VALUES (p_email);
+    PERFORM pg_notify('reelvox_jobs', 'mail');
 END $$;
 REVOKE ALL ON FUNCTION rv_password_forgot FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_password_forgot TO reelvox_app;
+
+-- The poller's side of forgot: up to p_limit requests, each a reset link mailed to
+-- its account when there is one (and it is not disabled), then removed. Returns
+-- how many requests were taken.
+CREATE OR REPLACE FUNCTION rv_reset_requests_process(p_limit integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    req reset_requests;
+    uid uuid;
+    n integer := 0;
+BEGIN
+    FOR req IN DELETE FROM reset_requests
+                WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT p_limit
+                               FOR UPDATE SKIP LOCKED)
+                RETURNING * LOOP
+        SELECT id INTO uid FROM users
+         WHERE lower(email) = lower(req.email) AND disabled_at IS NULL;
+        IF uid IS NOT NULL THEN
+            PERFORM rv_mail_token_send(uid, 'reset');
+        END IF;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION rv_reset_requests_process FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_reset_requests_process TO reelvox_poller;
 
 -- POST /api/auth/reset: a live reset token sets the new hash and ends every
 -- session of the account (every refresh family revoked: their access tokens answer

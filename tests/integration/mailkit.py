@@ -43,13 +43,18 @@ class Mail:
         raise AssertionError(f"no {kind} link in {self.path}")
 
 
+_seen = {}  # path -> Mail: a captured file never changes once renamed into place
+
+
 def all_mails():
     out = []
     for p in sorted(glob.glob(os.path.join(CAPTURE_DIR, "*.eml"))):
-        try:
-            out.append(Mail(p))
-        except (OSError, ValueError):
-            pass  # its .json not renamed yet: next look
+        if p not in _seen:
+            try:
+                _seen[p] = Mail(p)
+            except (OSError, ValueError):
+                continue  # its .json not renamed yet: next look
+        out.append(_seen[p])
     return out
 
 
