@@ -84,3 +84,13 @@ def test_admin_create_promotes_existing(register, db):
     assert "admin promoted" in out and u.id in out
     assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "admin"
     assert rvctl("admin", "create", ok=False).returncode != 0
+
+
+def test_user_role_is_audited(register, db):
+    u = register()
+    rvctl("user", "role", u.email, "expert")
+    assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "expert"
+    assert db.scalar("SELECT old_value ->> 'role' || '>' || (new_value ->> 'role') FROM audit_log "
+                     "WHERE action = 'user.update' AND target = :'u'", u=u.id) == "user>expert"
+    assert rvctl("user", "role", u.email, "root", ok=False).returncode != 0
+    assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "expert"
