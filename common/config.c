@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "keybox.h"
+
+#include "mail.h"
 #include "s3.h"
 #include "webhook.h"
 
@@ -138,6 +140,23 @@ static bool poller_load(char *why, size_t why_len)
            env_long("RV_RENDER_TIMEOUT", 3600, 30, 86400, &cfg.render_timeout, why, why_len);
 }
 
+static bool mail_load(char *why, size_t why_len)
+{
+    cfg.smtp_url = env_or_null("RV_SMTP_URL");
+    cfg.mail_from = env_or("RV_MAIL_FROM", "noreply@localhost");
+    cfg.mail_from_name = env_or("RV_MAIL_FROM_NAME", "Reelvox");
+    if (cfg.smtp_url && strncmp(cfg.smtp_url, "smtp://", 7) &&
+        strncmp(cfg.smtp_url, "smtps://", 8)) {
+        snprintf(why, why_len, "RV_SMTP_URL must start with smtp:// or smtps://");
+        return false;
+    }
+    if (!mail_addr_ok(cfg.mail_from)) {
+        snprintf(why, why_len, "RV_MAIL_FROM must be a plain email address");
+        return false;
+    }
+    return env_bool("RV_SMTP_STARTTLS", &cfg.smtp_starttls, why, why_len);
+}
+
 /* The shortest p such that s is s[0..p) repeated (and cut), n when none. */
 static size_t period_of(const unsigned char *s, size_t n)
 {
@@ -216,7 +235,8 @@ bool config_load(bool need_secret, char *why, size_t why_len)
         return false;
     }
 
-    if (!storage_load(why, why_len) || !providers_load(why, why_len) || !poller_load(why, why_len))
+    if (!storage_load(why, why_len) || !providers_load(why, why_len) ||
+        !poller_load(why, why_len) || !mail_load(why, why_len))
         return false;
 
     const char *secret = getenv("RV_JWT_SECRET");

@@ -85,6 +85,15 @@ typedef struct rv_config {
                                   * space (RLIMIT_AS; not under AddressSanitizer) */
     long render_timeout;         /* RV_RENDER_TIMEOUT 30..86400 s, default 3600: wall time of
                                   * a local render before it is killed and retried */
+
+
+    /* Mail (mail_outbox.c): the poller sends the outbox to this SMTP server. */
+    const char *smtp_url;       /* RV_SMTP_URL smtp://[user:pass@]host[:port][?starttls] or
+                                 * smtps://...; NULL = mail off (the outbox waits) */
+    bool smtp_starttls;         /* RV_SMTP_STARTTLS (or ?starttls in the URL): require
+                                 * STARTTLS on smtp:// */
+    const char *mail_from;      /* RV_MAIL_FROM, default noreply@localhost */
+    const char *mail_from_name; /* RV_MAIL_FROM_NAME, default Reelvox */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */

@@ -4,6 +4,7 @@ static const rv_err_info table[RV_E__COUNT] = {
     [RV_OK] = {200, "ok", "OK", "ok"},
     [RV_E_VALIDATION] = {400, "validation_failed", "Validation failed", "validation"},
     [RV_E_MALFORMED_JSON] = {400, "malformed_json", "Malformed JSON", "malformed-json"},
+    [RV_E_INVALID_TOKEN] = {400, "invalid_token", "Invalid or expired token", "invalid-token"},
     [RV_E_UNAUTHORIZED] = {401, "unauthorized", "Unauthorized", "unauthorized"},
     [RV_E_INVALID_CREDENTIALS] = {401, "invalid_credentials", "Invalid email or password",
                                   "invalid-credentials"},

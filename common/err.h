@@ -10,6 +10,7 @@ typedef enum rv_err {
     RV_OK = 0,
     RV_E_VALIDATION,           /* 400 validation_failed, with errors[] */
     RV_E_MALFORMED_JSON,       /* 400 malformed_json */
+    RV_E_INVALID_TOKEN,        /* 400 invalid_token: a used or expired mail link */
     RV_E_UNAUTHORIZED,         /* 401 unauthorized */
     RV_E_INVALID_CREDENTIALS,  /* 401 invalid_credentials */
     RV_E_TOKEN_EXPIRED,        /* 401 token_expired */

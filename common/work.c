@@ -7,6 +7,7 @@
 #include "db.h"
 #include "filereg.h"
 #include "log.h"
+#include "mail_outbox.h"
 #include "providers/provider.h"
 #include "work_internal.h"
 
@@ -124,6 +125,7 @@ int work_sweep(work_ctx *w)
     moved += work_pass_checks(w);
     moved += dispatch_remote(w, false);
     moved += pass_storage(w);
+    moved += mail_pass(w->rq, w->poller_id, 5);
     if (moved)
         log_msg(LOG_DEBUG, "sweep: %d moved in %.1f ms (dispatch %.1f, inbox %.1f)", moved,
                 (now_s() - t0) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3);

@@ -1,7 +1,8 @@
 /* POST /api/checkout — authenticated. Starts buying a credit pack.
  *
  * Body: {packId}; header Idempotency-Key? (the same key and pack answer the same
- * payment). 201 {paymentId, checkoutUrl}. 400, 401, 404 no such pack, 405, 409
+ * payment). 201 {paymentId, checkoutUrl}. 400, 401, 403 (admin_config.require_verified
+ * and the email is not verified), 404 no such pack, 405, 409
  * idempotency_conflict (the key was used for another pack), 413, 415, 502
  * provider_error (Stripe refused: the payment is failed), 503 provider_unavailable
  * (Stripe is not configured, or did not answer: the payment stays pending and the
@@ -87,6 +88,8 @@ static rv_err checkout(rv_req *rq)
     const char *status = db_get(r, 0, 0), *payment_id = db_get(r, 0, 1);
     if (!strcmp(status, "no_pack"))
         return req_fail(rq, RV_E_NOT_FOUND, "no such credit pack");
+    if (!strcmp(status, "unverified"))
+        return req_fail(rq, RV_E_FORBIDDEN, "verify your email address before buying credits");
     if (!strcmp(status, "conflict"))
         return req_fail(rq, RV_E_IDEMPOTENCY_CONFLICT,
                         "this Idempotency-Key was used for another pack");

@@ -27,6 +27,7 @@ REVOKE ALL ON FUNCTION rv_credit_move FROM PUBLIC, reelvox_app, reelvox_poller;
 CREATE OR REPLACE FUNCTION rv_user_json(u users) RETURNS json LANGUAGE sql STABLE AS $$
     SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
                                         'credits', u.credits, 'referralCode', u.referral_code,
+                                        'emailVerified', u.email_verified,
                                         'createdAt', rv_ts(u.created_at))
 $$;
 

@@ -69,6 +69,11 @@ BEGIN
                             NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
         RETURN;
     END IF;
+    IF NOT rv_verified_ok(uid) THEN -- admin_config.require_verified, off by default
+        RETURN QUERY SELECT 'unverified', NULL::uuid, NULL::text, NULL::text, NULL::bigint,
+                            NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
     p.id := gen_random_uuid();
     INSERT INTO payments (id, user_id, pack_id, pack_name, credits, amount_cents, currency,
                           idempotency_key, request_key)
@@ -191,8 +196,14 @@ BEGIN
     UPDATE payments SET status = 'paid', session_id = p_session, payment_intent = p_intent,
                         paid_at = now(), closed_at = NULL, error = NULL, updated_at = now()
      WHERE id = p.id;
-    -- receipt: queued by rv_mail_enqueue once the mail work lands (the lead wires it
-    -- here, in this transaction, so a receipt goes out exactly when credits do).
+    PERFORM rv_referral_qualify(p.user_id); -- a first purchase qualifies a referral
+    -- The receipt, in this transaction: it goes out exactly when credits do, once
+    -- (the dedupe key).
+    PERFORM rv_mail_enqueue(p.user_id, 'receipt',
+                            jsonb_build_object('credits', p.credits, 'amountCents', p.amount_cents,
+                                               'currency', p.currency, 'packName', p.pack_name,
+                                               'paymentId', p.id),
+                            'receipt:' || p.id);
     RETURN 'credited';
 END $$;
 REVOKE ALL ON FUNCTION rv_payment_fulfil FROM PUBLIC, reelvox_app, reelvox_poller;

@@ -162,8 +162,10 @@ CREATE OR REPLACE FUNCTION rv_login_session_start(p_user uuid, p_checked_hash te
 RETURNS TABLE (user_json json, role text, session_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    PERFORM 1 FROM user_credentials c
-      WHERE c.user_id = p_user AND c.password_hash = p_checked_hash FOR SHARE;
+    -- A disabled account (PATCH /api/admin/users/{id}) signs in no more.
+    PERFORM 1 FROM user_credentials c JOIN users u ON u.id = c.user_id
+      WHERE c.user_id = p_user AND c.password_hash = p_checked_hash AND u.disabled_at IS NULL
+        FOR SHARE OF c;
     IF NOT FOUND THEN
         RETURN;
     END IF;

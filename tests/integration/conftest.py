@@ -27,7 +27,8 @@ TIMEOUT = 30  # seconds per request; the sanitizer build is slow
 
 PROBLEM_TYPE = "application/problem+json"
 JSON_TYPE = "application/json"
-USER_KEYS = {"id", "email", "name", "role", "credits", "referralCode", "createdAt"}
+USER_KEYS = {"id", "email", "name", "role", "credits", "referralCode", "emailVerified",
+             "createdAt"}
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PASSWORD = "correct horse battery"
@@ -151,6 +152,7 @@ def assert_user(u, email=None):
     assert UUID_RE.match(u["id"]), u
     assert u["role"] in ("user", "expert", "admin"), u
     assert isinstance(u["credits"], int) and u["credits"] >= 0, u
+    assert isinstance(u["emailVerified"], bool), u
     assert isinstance(u["referralCode"], str) and u["referralCode"], u
     assert RFC3339_UTC.match(u["createdAt"]), u
     if email is not None:

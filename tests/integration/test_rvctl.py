@@ -58,3 +58,39 @@ def test_jobs_and_queue():
 def test_usage():
     p = rvctl("frobnicate", ok=False)
     assert p.returncode == 64 and "rvctl config get" in p.stderr
+
+
+def test_admin_create_new_account(api, db):
+    import re
+    email = unique_email("admin")
+    out = rvctl("admin", "create", email, "First Admin").stdout
+    assert "admin created" in out
+    token = re.search(r"/reset\?token=([0-9a-f]{64})", out).group(1)
+    assert db.scalar("SELECT role || ' ' || email_verified || ' ' || credits FROM users "
+                     "WHERE lower(email) = lower(:'e')", e=email) == "admin true 0"
+    # no password works until the link is used
+    r = api.post("/api/auth/login", {"email": email, "password": "anything at all"})
+    assert r.status_code == 401
+    assert api.post("/api/auth/reset", {"token": token, "newPassword": "admin password 1"}).status_code == 200
+    r = api.post("/api/auth/login", {"email": email, "password": "admin password 1"})
+    assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
+    assert db.scalar("SELECT count(*) FROM audit_log WHERE action = 'admin.create' "
+                     "AND new_value ->> 'email' = :'e'", e=email) == "1"
+
+
+def test_admin_create_promotes_existing(register, db):
+    u = register()
+    out = rvctl("admin", "create", u.email).stdout
+    assert "admin promoted" in out and u.id in out
+    assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "admin"
+    assert rvctl("admin", "create", ok=False).returncode != 0
+
+
+def test_user_role_is_audited(register, db):
+    u = register()
+    rvctl("user", "role", u.email, "expert")
+    assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "expert"
+    assert db.scalar("SELECT old_value ->> 'role' || '>' || (new_value ->> 'role') FROM audit_log "
+                     "WHERE action = 'user.update' AND target = :'u'", u=u.id) == "user>expert"
+    assert rvctl("user", "role", u.email, "root", ok=False).returncode != 0
+    assert db.scalar("SELECT role FROM users WHERE id = :'u'", u=u.id) == "expert"

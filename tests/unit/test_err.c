@@ -11,6 +11,7 @@ static const struct {
     {RV_OK, 200, "ok"},
     {RV_E_VALIDATION, 400, "validation_failed"},
     {RV_E_MALFORMED_JSON, 400, "malformed_json"},
+    {RV_E_INVALID_TOKEN, 400, "invalid_token"},
     {RV_E_UNAUTHORIZED, 401, "unauthorized"},
     {RV_E_INVALID_CREDENTIALS, 401, "invalid_credentials"},
     {RV_E_TOKEN_EXPIRED, 401, "token_expired"},
