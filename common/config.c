@@ -115,7 +115,11 @@ static bool poller_load(char *why, size_t why_len)
            env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600, &cfg.local_timeout, why, why_len) &&
            env_long("RV_STORAGE_GRACE", 3600, 1, 30 * 86400, &cfg.storage_grace, why, why_len) &&
            env_long("RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400, &cfg.storage_sweep_interval, why,
-                    why_len);
+                    why_len) &&
+           env_long("RV_RENDER_CPU_SECONDS", 1800, 10, 86400, &cfg.render_cpu_seconds, why,
+                    why_len) &&
+           env_long("RV_RENDER_MEMORY_MB", 4096, 256, 65536, &cfg.render_memory_mb, why, why_len) &&
+           env_long("RV_RENDER_TIMEOUT", 3600, 30, 86400, &cfg.render_timeout, why, why_len);
 }
 
 /* The shortest p such that s is s[0..p) repeated (and cut), n when none. */

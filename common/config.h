@@ -67,6 +67,12 @@ typedef struct rv_config {
     long local_timeout;          /* RV_LOCAL_TIMEOUT 5..3600 s, default 300 */
     long storage_grace;          /* RV_STORAGE_GRACE 1..2592000 s (30 days), default 3600 */
     long storage_sweep_interval; /* RV_STORAGE_SWEEP_INTERVAL 1..86400 s, default 60 */
+    long render_cpu_seconds;     /* RV_RENDER_CPU_SECONDS 10..86400, default 1800: CPU time a
+                                  * local render's child may use (RLIMIT_CPU) */
+    long render_memory_mb;       /* RV_RENDER_MEMORY_MB 256..65536, default 4096: its address
+                                  * space (RLIMIT_AS; not under AddressSanitizer) */
+    long render_timeout;         /* RV_RENDER_TIMEOUT 30..86400 s, default 3600: wall time of
+                                  * a local render before it is killed and retried */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */

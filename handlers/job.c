@@ -12,7 +12,8 @@
 #include "serve.h"
 
 static const db_stmt get_job = {
-    "SELECT rv_job_json(j), COALESCE(a.storage_key, c.video_key), c.poster_key"
+    "SELECT rv_job_json(j), COALESCE(a.storage_key, c.video_key, j.output ->> 'videoKey'),"
+    "       COALESCE(c.poster_key, j.output ->> 'posterKey')"
     "  FROM jobs j LEFT JOIN audios a ON a.job_id = j.id LEFT JOIN clips c ON c.job_id = j.id"
     " WHERE j.id = $1 AND (j.user_id = $2 OR $3 = 'admin')",
     3};

@@ -16,6 +16,7 @@ static bool always(void)
 static bool local_serves(const char *kind)
 {
     return !strcmp(kind, "tts") || !strcmp(kind, "narration") || !strcmp(kind, "images") ||
+           !strcmp(kind, "video_clip") || !strcmp(kind, "video_compile") ||
            !strcmp(kind, "video_render");
 }
 static bool openai_serves(const char *kind)
