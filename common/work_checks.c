@@ -41,6 +41,19 @@ int work_pass_stop(work_ctx *w)
     return moved + nc;
 }
 
+/* When to ask again after a poll that failed (429, 5xx, no answer). A provider
+ * without webhooks (Runway) is only polled, so it is not asked at the same pace while
+ * it struggles: twice the interval, or its Retry-After when longer (at most ten
+ * minutes). Others keep the interval (their webhook may still come). */
+static long poll_backoff(const work_ctx *w, const job_ref *j, const prov_result *res)
+{
+    if (j->ad->read_event)
+        return w->check_in_s;
+    double s = res->retry_after > 2.0 * (double)w->check_in_s ? res->retry_after
+                                                              : 2.0 * (double)w->check_in_s;
+    return s > 600 ? 600 : (long)s + (s > (double)(long)s);
+}
+
 /* Running jobs whose webhook is late: ask the provider. */
 int work_pass_checks(work_ctx *w)
 {
@@ -79,7 +92,7 @@ int work_pass_checks(work_ctx *w)
             continue;
         }
         if (res.outcome != PROV_OK) {
-            work_to_released(w, j->id, w->check_in_s);
+            work_to_released(w, j->id, poll_backoff(w, j, &res));
             continue;
         }
         j->st = res.status;

@@ -133,3 +133,13 @@ def test_deadline_cancels_the_task_and_refunds(api, db, user):
     assert done["status"] == "failed" and done["error"]["code"] == "deadline_exceeded", done
     assert_settled(db, done, refunded=True)
     assert runway_tasks(prompt)[0]["cancelled"]  # DELETE /v1/tasks/{id} reached Runway
+
+
+def test_poll_429_backs_off_by_retry_after(api, db, user):
+    """Runway is only polled: a throttled poll waits its Retry-After (here 5 s, more
+    than twice RV_POLL_INTERVAL) before the task is asked again."""
+    job, prompt = submit(api, db, user, "[[sim get_status=429 times=1 retry_after=5]]")
+    done = wait_for_job(api, user, job["id"], timeout=60)
+    assert done["status"] == "succeeded", done
+    gets = runway_tasks(prompt)[0]["gets"]
+    assert len(gets) >= 2 and gets[1] - gets[0] >= 4.5, gets

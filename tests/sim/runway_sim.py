@@ -22,7 +22,8 @@ Faults, per task, by markers in promptText:
     [[fail]]     FAILED with failureCode INTERNAL.BAD_OUTPUT.CODE01
     [[sim k=v ...]] with keys: create_status=429|500|503|502 and times=N (the first
                  N creates carrying this promptText answer that status; 429 with
-                 retry_after=S), get_status=500 times=N (GETs of the task),
+                 retry_after=S), get_status=500|429 times=N (GETs of the task; 429
+                 with retry_after=S),
                  hang_create=1 times=N (the create is taken, then no answer for
                  --hang-s seconds), expired=1 (its output URL has already expired),
                  throttled_ms=, running_ms= (this task's clock), bad_output=1 (the
@@ -237,7 +238,7 @@ class Handler(BaseHTTPRequestHandler):
              "prompt": prompt, "ratio": b["ratio"], "duration": b["duration"],
              "cancelled": False, "deleted": False, "expired": f.get("expired") == "1",
              "bad_output": f.get("bad_output") == "1", "image_bytes": len(img),
-             "faults": f}
+             "faults": f, "gets": []}
         with SIM.lock:
             SIM.tasks[t["id"]] = t
             SIM.stats["creates"] += 1
@@ -270,9 +271,15 @@ class Handler(BaseHTTPRequestHandler):
         if not t or t["deleted"]:
             return self.send(404, {"error": "Task not found"})
         f = t["faults"]
+        if method == "GET":
+            with SIM.lock:
+                t["gets"].append(time.time())
         if method == "GET" and "get_status" in f and SIM.take(tid, "get",
                                                               int(f.get("times", "1"))):
-            return self.send(int(f["get_status"]), {"error": "Server error"})
+            st = int(f["get_status"])
+            h = {"Retry-After": f.get("retry_after", "1")} if st == 429 else None
+            return self.send(st, {"error": "Too many requests" if st == 429 else "Server error"},
+                             headers=h)
         now = time.time()
         if method == "DELETE":
             with SIM.lock:
@@ -320,7 +327,8 @@ class Handler(BaseHTTPRequestHandler):
             with SIM.lock:
                 items = [dict(SIM.view(t, now), promptText=t["prompt"], ratio=t["ratio"],
                               duration=t["duration"], cancelled=t["cancelled"],
-                              deleted=t["deleted"], imageBytes=t["image_bytes"])
+                              deleted=t["deleted"], imageBytes=t["image_bytes"],
+                              gets=[round(g - t["created"], 3) for g in t["gets"]])
                          for t in SIM.tasks.values() if sub in t["prompt"]]
             return self.send(200, {"items": items})
         self.send(404, {"error": "no such control"})

@@ -98,6 +98,7 @@ static void test_available(void **state)
 {
     arena *a = *state;
     unsetenv("RV_REPLICATE_API_TOKEN");
+    unsetenv("RV_RUNWAY_API_KEY");
     reload();
     assert_string_equal(prov_available_for(a, "tts"), "{local}");
     assert_string_equal(prov_available_for(a, "sfx"), "{}");
@@ -105,7 +106,7 @@ static void test_available(void **state)
     reload();
     assert_string_equal(prov_available_for(a, "tts"), "{local,replicate}");
     assert_string_equal(prov_available_for(a, "sfx"), "{replicate}");
-    assert_string_equal(prov_available_for(a, "video_clip"), "{}");
+    assert_string_equal(prov_available_for(a, "video_clip"), "{local}"); /* Ken Burns */
     unsetenv("RV_REPLICATE_API_TOKEN");
     reload();
     assert_non_null(prov_find("local"));
