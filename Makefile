@@ -46,6 +46,14 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 .SECONDARY:
 all: $(BINS) $(UNITS) $(TOOLS)
 
+# The migrations this build knows, for GET /readyz (common/ops.c).
+comma    := ,
+empty    :=
+space    := $(empty) $(empty)
+MIGRATIONS := $(sort $(basename $(notdir $(wildcard sql/[0-9][0-9][0-9]_*.sql))))
+$(OUT)/common/ops.o: CFLAGS += -DRV_MIGRATIONS='"{$(subst $(space),$(comma),$(MIGRATIONS))}"'
+$(OUT)/common/ops.o: $(wildcard sql/[0-9][0-9][0-9]_*.sql)
+
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan all
 

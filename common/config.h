@@ -59,6 +59,12 @@ typedef struct rv_config {
     long local_timeout;          /* RV_LOCAL_TIMEOUT 5..3600 s, default 300 */
     long storage_grace;          /* RV_STORAGE_GRACE 1..2592000 s (30 days), default 3600 */
     long storage_sweep_interval; /* RV_STORAGE_SWEEP_INTERVAL 1..86400 s, default 60 */
+
+    /* Operations (metrics.c, ops.c). */
+    const char *metrics_dir; /* RV_METRICS_DIR: the shared counters (metrics.h), default
+                              * $RV_DATA_DIR/metrics */
+    long ready_poller_age;   /* RV_READY_POLLER_AGE 5..86400 s, default 120: /readyz
+                              * wants a poller pass at most this old */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */
