@@ -166,3 +166,18 @@ def test_only_loopback_may_read():
     assert status == 403, body[:300]
     assert b"application/problem+json" in body
     assert b"reelvox_http_requests_total" not in body
+
+
+def test_dashboard_uses_only_exported_metrics(api):
+    import json
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "ops", "grafana-dashboard.json")) as f:
+        dash = json.load(f)
+    names = set()
+    for f in scrape(api).values():
+        names.add(f.name)
+        names.update(s.name for s in f.samples)
+    used = {m for p in dash["panels"] for t in p["targets"]
+            for m in re.findall(r"reelvox_[a-z_]+", t["expr"])}
+    assert used and used <= names, sorted(used - names)
