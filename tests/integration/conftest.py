@@ -166,6 +166,8 @@ def assert_user(u, email=None):
 # requests' Session.request is wrapped once for the whole session, so responses of
 # requests.get() and of threads are checked too. What fails is kept and fails the
 # test that received it (openapi_described below).
+# RV_OPENAPI_CHECK=0 turns the check off (a merge that must be looked at later).
+OPENAPI_CHECK = os.environ.get("RV_OPENAPI_CHECK", "1") not in ("0", "off", "no")
 _OPENAPI_FAILURES = []
 _original_request = requests.Session.request
 
@@ -174,7 +176,7 @@ def _checked_request(self, method, url, *args, **kwargs):
     r = _original_request(self, method, url, *args, **kwargs)
     if isinstance(url, bytes):
         url = url.decode()
-    if str(url).startswith(BASE_URL):
+    if OPENAPI_CHECK and str(url).startswith(BASE_URL):
         path = str(r.request.path_url).split("?", 1)[0]
         stream = kwargs.get("stream", False)
         why = openapi_check.check(r.request.method, urllib.parse.unquote(path), r.status_code,
