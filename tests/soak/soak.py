@@ -98,7 +98,7 @@ class Stats:
                                                  "by": {}})
             m["n"] += 1
             m["lat"].append(ms)
-            m["by"][kind] = m["by"].get(kind, 0) + 1
+            m["by"].setdefault(kind, []).append(ms)
             if status is None:
                 m["errors"] += 1
             elif status >= 500:
@@ -142,7 +142,7 @@ def worker(stop, stats, t0, token, jobs, jobs_lock, seed):
         except requests.RequestException:
             pass
         ms = (time.monotonic() - start) * 1000
-        stats.add(int((time.monotonic() - t0) // 60), kind, status, ms)
+        stats.add(int((start - t0) // 60), kind, status, ms)  # the minute it was sent in
 
 
 def main():
@@ -187,19 +187,22 @@ def main():
     total5, totalerr, total = 0, 0, 0
     print(f"soak: {a.minutes:g} min, {a.threads} client threads, {BASE}")
     print(f"{'minute':>6} {'requests':>9} {'req/s':>7} {'5xx':>5} {'conn err':>8} "
-          f"{'p50 ms':>8} {'p99 ms':>8}  mix")
+          f"{'p50 ms':>8} {'p99 ms':>8}  p99 ms by kind (requests)")
     for m in sorted(stats.minutes):
         d = stats.minutes[m]
         secs = min(60.0, a.minutes * 60 - m * 60)
         row = {"minute": m + 1, "requests": d["n"], "rps": round(d["n"] / max(secs, 1), 1),
                "5xx": d["5xx"], "connErrors": d["errors"], "p50ms": round(p(d["lat"], .5), 2),
-               "p99ms": round(p(d["lat"], .99), 2), "mix": d["by"]}
+               "p99ms": round(p(d["lat"], .99), 2),
+               "mix": {k: {"n": len(v), "p99ms": round(p(v, .99), 1)}
+                       for k, v in sorted(d["by"].items())}}
         rows.append(row)
         total += d["n"]
         total5 += d["5xx"]
         totalerr += d["errors"]
         print(f"{row['minute']:>6} {row['requests']:>9} {row['rps']:>7} {row['5xx']:>5} "
-              f"{row['connErrors']:>8} {row['p50ms']:>8} {row['p99ms']:>8}  {d['by']}")
+              f"{row['connErrors']:>8} {row['p50ms']:>8} {row['p99ms']:>8}  " +
+              " ".join(f"{k} {v['p99ms']} ({v['n']})" for k, v in row["mix"].items()))
     print(f"total: {total} requests, {total5} 5xx, {totalerr} connection errors; "
           f"jobs still in flight at the end: {left}")
     print(f"{'process':<22} {'n':>3} {'private RSS start KiB':>22} {'end KiB':>8} {'change':>8}")
