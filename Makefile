@@ -42,9 +42,17 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tests/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all asan units fuzzers fuzz run test bench chaos fmt fmt-check lint clean
+.PHONY: all asan units fuzzers fuzz run test bench chaos soak multihost fmt fmt-check lint clean
 .SECONDARY:
 all: $(BINS) $(UNITS) $(TOOLS)
+
+# The migrations this build knows, for GET /readyz (common/ops.c).
+comma    := ,
+empty    :=
+space    := $(empty) $(empty)
+MIGRATIONS := $(sort $(basename $(notdir $(wildcard sql/[0-9][0-9][0-9]_*.sql))))
+$(OUT)/common/ops.o: CFLAGS += -DRV_MIGRATIONS='"{$(subst $(space),$(comma),$(MIGRATIONS))}"'
+$(OUT)/common/ops.o: $(wildcard sql/[0-9][0-9][0-9]_*.sql)
 
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan all
@@ -104,6 +112,16 @@ bench:
 
 chaos: all
 	@scripts/chaos
+
+# The bench mix for SOAK_MINUTES (10) against a stack of its own (scripts/soak).
+SOAK_MINUTES ?= 10
+soak: all
+	@scripts/soak --minutes $(SOAK_MINUTES)
+
+# Two application hosts, a database primary and standby, S3 and a balancer in
+# network namespaces: a host killed, the primary failed over (tests/multihost/run).
+multihost: all
+	@tests/multihost/run
 
 fmt:
 	clang-format -i common/*.[ch] common/*/*.[ch] handlers/*.c tests/unit/*.[ch] tests/tools/*.c \

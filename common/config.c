@@ -210,6 +210,11 @@ bool config_load(bool need_secret, char *why, size_t why_len)
     snprintf(upload_dir, sizeof upload_dir, "%s/nginx/body", cfg.data_dir);
     cfg.upload_dir = env_or("RV_UPLOAD_DIR", upload_dir);
     cfg.public_url = env_or("RV_PUBLIC_URL", "http://127.0.0.1:8080");
+    static char metrics_dir[4096];
+    snprintf(metrics_dir, sizeof metrics_dir, "%s/metrics", cfg.data_dir);
+    cfg.metrics_dir = env_or("RV_METRICS_DIR", metrics_dir);
+    if (!env_long("RV_READY_POLLER_AGE", 120, 5, 86400, &cfg.ready_poller_age, why, why_len))
+        return false;
     cfg.access_ttl = 900;
     if (!env_long("RV_WORKERS", 2, 0, 256, &n, why, why_len))
         return false;

@@ -94,6 +94,13 @@ typedef struct rv_config {
                                  * STARTTLS on smtp:// */
     const char *mail_from;      /* RV_MAIL_FROM, default noreply@localhost */
     const char *mail_from_name; /* RV_MAIL_FROM_NAME, default Reelvox */
+
+
+    /* Operations (metrics.c, ops.c). */
+    const char *metrics_dir; /* RV_METRICS_DIR: the shared counters (metrics.h), default
+                              * $RV_DATA_DIR/metrics */
+    long ready_poller_age;   /* RV_READY_POLLER_AGE 5..86400 s, default 120: /readyz
+                              * wants a poller pass at most this old */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */

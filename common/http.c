@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 typedef struct {
     http_call *call;
@@ -318,6 +319,11 @@ void http_run(arena *a, http_call *calls, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         transfer *t = &ts[i];
+        if (t->easy && t->call->provider) {
+            curl_off_t us = 0;
+            curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+            metrics_provider_call(t->call->provider, t->call->status, (double)us / 1e6);
+        }
         if (t->easy) {
             curl_multi_remove_handle(multi, t->easy);
             curl_easy_cleanup(t->easy);

@@ -38,6 +38,9 @@ typedef struct http_call {
     bool untrusted;
     bool allow_http, allow_private;
     const char *trusted_origin;
+    /* A call to this provider ("replicate"), counted in its metrics (metrics.h) by
+     * status and duration; NULL: not counted. */
+    const char *provider;
 
     /* Response. */
     long status; /* HTTP status; 0 when no response (network error) */

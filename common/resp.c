@@ -82,6 +82,15 @@ rv_err resp_jobj(rv_req *rq, int status, json_object *obj)
     return RV_OK;
 }
 
+rv_err resp_text(rv_req *rq, int status, const char *type, const char *body, size_t len)
+{
+    rq->status = status;
+    rq->resp_type = type;
+    rq->resp_body = body;
+    rq->resp_len = len;
+    return RV_OK;
+}
+
 rv_err resp_empty(rv_req *rq, int status)
 {
     rq->status = status;

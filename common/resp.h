@@ -14,6 +14,9 @@
 rv_err resp_json(rv_req *rq, int status, const char *json);
 /* Serialises obj (taking ownership) as the body. Returns RV_OK. */
 rv_err resp_jobj(rv_req *rq, int status, json_object *obj);
+/* A body of another type (type and body borrowed until the request ends).
+ * Returns RV_OK. */
+rv_err resp_text(rv_req *rq, int status, const char *type, const char *body, size_t len);
 /* A response without body (204). Returns RV_OK. */
 rv_err resp_empty(rv_req *rq, int status);
 

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "resp.h"
 #include "session.h"
 #include "storage.h"
@@ -313,6 +314,7 @@ __attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a
     char *out = resp_render(&rq, &len);
     write(wctx, out, len);
     log_access(rq.method, rq.path, rq.status, now_ms() - t0);
+    metrics_request_done(ep->name, rq.status, (now_ms() - t0) / 1000);
     log_clear_request();
 }
 

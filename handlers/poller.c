@@ -24,6 +24,8 @@
 #include "db.h"
 #include "log.h"
 #include "music_seed.h"
+
+#include "ops.h"
 #include "storage.h"
 #include "webhook_secret.h"
 #include "work.h"
@@ -122,7 +124,9 @@ int main(int argc, char **argv)
 
     double end = now_s() + (double)window;
     while (!stopping) {
+        double pass_t0 = now_s();
         int moved = work_sweep(&w);
+        ops_pass_done(&rq, host, now_s() - pass_t0); /* metrics and heartbeat (/readyz) */
         arena_reset(a);
         if (once) {
             /* One pass means the local work it started has finished too. */

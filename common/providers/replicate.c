@@ -40,6 +40,7 @@ static void auth_headers(arena *a, http_call *c)
     c->headers[0] = arena_printf(a, "Authorization: Bearer %s", config->replicate_token);
     c->headers[1] = "Content-Type: application/json";
     c->headers[2] = NULL;
+    c->provider = "replicate"; /* counted in the provider metrics */
 }
 
 static json_object *get(json_object *o, const char *k)

@@ -14,10 +14,13 @@ import os
 import re
 import subprocess
 import time
+import urllib.parse
 import uuid
 
 import pytest
 import requests
+
+import openapi_check
 
 # No defaults: a suite pointed at the wrong stack would write into someone else's
 # database.
@@ -157,6 +160,47 @@ def assert_user(u, email=None):
     assert RFC3339_UTC.match(u["createdAt"]), u
     if email is not None:
         assert u["email"] == email, u
+
+
+# ------------------------------------------------------------------ the OpenAPI check
+
+# Every response of the stack is checked against ops/openapi.json (openapi_check.py):
+# requests' Session.request is wrapped once for the whole session, so responses of
+# requests.get() and of threads are checked too. What fails is kept and fails the
+# test that received it (openapi_described below).
+# RV_OPENAPI_CHECK=0 turns the check off (a merge that must be looked at later).
+OPENAPI_CHECK = os.environ.get("RV_OPENAPI_CHECK", "1") not in ("0", "off", "no")
+_OPENAPI_FAILURES = []
+_original_request = requests.Session.request
+
+
+def _checked_request(self, method, url, *args, **kwargs):
+    r = _original_request(self, method, url, *args, **kwargs)
+    if isinstance(url, bytes):
+        url = url.decode()
+    if OPENAPI_CHECK and str(url).startswith(BASE_URL):
+        path = str(r.request.path_url).split("?", 1)[0]
+        stream = kwargs.get("stream", False)
+        why = openapi_check.check(r.request.method, urllib.parse.unquote(path), r.status_code,
+                                  content_type(r), None if stream else r.content, DATA_DIR,
+                                  read_body=not stream)
+        if why:
+            _OPENAPI_FAILURES.append(why)
+    return r
+
+
+requests.Session.request = _checked_request
+
+
+@pytest.fixture(autouse=True)
+def openapi_described():
+    """After every test: every response it received is described by the document."""
+    _OPENAPI_FAILURES.clear()
+    yield
+    failures = list(_OPENAPI_FAILURES)
+    _OPENAPI_FAILURES.clear()
+    assert not failures, "responses the OpenAPI document does not describe:\n" + \
+        "\n".join(failures[:10])
 
 
 def pytest_configure(config):

@@ -20,7 +20,7 @@ const secret = process.env.RV_S3_SECRET_ACCESS_KEY;
 if (keyId && secret) DUMMY_ACCOUNT.createKeyPair(keyId, secret);
 
 const server = new S3rver({
-  address: '127.0.0.1',
+  address: process.env.RV_S3_ADDRESS || '127.0.0.1', // another host's address: make multihost
   port: Number(port),
   directory,
   silent: !process.env.RV_S3_VERBOSE,
