@@ -85,13 +85,20 @@ static bool providers_load(char *why, size_t why_len)
     cfg.replicate_url = env_or("RV_REPLICATE_URL", "https://api.replicate.com");
     cfg.replicate_token = env_or_null("RV_REPLICATE_API_TOKEN");
     cfg.replicate_webhook_secret = env_or_null("RV_REPLICATE_WEBHOOK_SECRET");
+    cfg.openai_url = env_or("RV_OPENAI_URL", "https://api.openai.com");
+    cfg.openai_key = env_or_null("RV_OPENAI_API_KEY");
+    cfg.pexels_url = env_or("RV_PEXELS_URL", "https://api.pexels.com");
+    cfg.pexels_key = env_or_null("RV_PEXELS_API_KEY");
     if (cfg.replicate_webhook_secret && !webhook_secret_valid(cfg.replicate_webhook_secret)) {
         snprintf(why, why_len,
                  "RV_REPLICATE_WEBHOOK_SECRET must be a whsec_ key: at least "
                  "24 bytes of base64");
         return false;
     }
-    return env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
+    cfg.runway_url = env_or("RV_RUNWAY_URL", "https://api.dev.runwayml.com");
+    cfg.runway_key = env_or_null("RV_RUNWAY_API_KEY");
+    return env_long("RV_RUNWAY_MAX_RUNNING", 5, 1, 1000, &cfg.runway_max_running, why, why_len) &&
+           env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
            env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);
 }
 

@@ -46,6 +46,14 @@ typedef struct rv_config {
     const char *replicate_token;          /* RV_REPLICATE_API_TOKEN; NULL = Replicate off */
     const char *replicate_webhook_secret; /* RV_REPLICATE_WEBHOOK_SECRET; NULL = fetched by
                                            * the poller. Set, a whsec_ key (webhook_secret_valid) */
+    const char *runway_url;               /* RV_RUNWAY_URL, default https://api.dev.runwayml.com */
+    const char *runway_key;               /* RV_RUNWAY_API_KEY; NULL = Runway off */
+    long runway_max_running;              /* RV_RUNWAY_MAX_RUNNING 1..1000, default 5: tasks
+                                           * at Runway at once (dispatching or running) */
+    const char *openai_url;               /* RV_OPENAI_URL, default https://api.openai.com */
+    const char *openai_key;               /* RV_OPENAI_API_KEY; NULL = OpenAI off */
+    const char *pexels_url;               /* RV_PEXELS_URL, default https://api.pexels.com */
+    const char *pexels_key;               /* RV_PEXELS_API_KEY; NULL = stock images off */
     bool allow_http_downloads;            /* RV_ALLOW_HTTP_DOWNLOADS, default off */
     bool allow_private_downloads;         /* RV_ALLOW_PRIVATE_DOWNLOADS, default off. Booleans take
                                            * 1|true|yes, 0|false|no, or empty (off) */
