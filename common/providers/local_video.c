@@ -208,6 +208,21 @@ static render_motion clip_motion(const char *prompt, const char *seed)
     return picks[h % 4];
 }
 
+/* The frame of a clip: the job's width x height (the size its provider would make,
+ * rv_clip_size: 1280x720, 720x1280, 960x960) when they are even, at most 1920 and of
+ * the ratio; else the 720p profile of the ratio. */
+static render_profile clip_profile(render_aspect aspect, double w, double h)
+{
+    render_profile p = render_profile_of(RENDER_720P, aspect);
+    double want = (double)p.width / p.height;
+    if (w >= 16 && h >= 16 && w <= 1920 && h <= 1920 && w == (int)w && h == (int)h &&
+        !((int)w & 1) && !((int)h & 1) && w / h > want * 0.99 && w / h < want * 1.01) {
+        p.width = (int)w;
+        p.height = (int)h;
+    }
+    return p;
+}
+
 static int run_clip(rv_req *rq, const local_job *job)
 {
     json_object *in = job->input;
@@ -231,8 +246,9 @@ static int run_clip(rv_req *rq, const local_job *job)
         .motion = clip_motion(str(in, "prompt"), str(in, "clipId") ? str(in, "clipId") : job->id),
         .fit = RENDER_FIT_COVER,
     };
-    render_spec spec = {
-        .segments = &seg, .n_segments = 1, .profile = render_profile_of(RENDER_720P, aspect)};
+    render_spec spec = {.segments = &seg,
+                        .n_segments = 1,
+                        .profile = clip_profile(aspect, num(in, "width", 0), num(in, "height", 0))};
     return local_video_finish(rq, job, &spec);
 }
 

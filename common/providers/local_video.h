@@ -7,8 +7,10 @@
  * and calls local_video_finish():
  *
  *   video_clip     {clipId, imageId, imageKey, width, height, durationSeconds,
- *                  ratio, prompt} → the image with a slow pan or zoom at the ratio
- *                  (720p: 1280x720, 720x1280, 720x720), durationSeconds long
+ *                  ratio, prompt} → the image with a slow pan or zoom at the ratio,
+ *                  width x height (rv_clip_size's 1280x720, 720x1280, 960x960; the
+ *                  720p profile of the ratio when they do not fit it), durationSeconds
+ *                  long
  *   video_compile  {compilationId, transition, transitionSeconds, musicVolume,
  *                  source: {clips: [{videoKey, durationMs}], music?: {storageKey}}}
  *                  → the clips letterboxed into 1280x720 with transitions, the

@@ -121,8 +121,8 @@ GRANT EXECUTE ON FUNCTION rv_music_track_delete TO reelvox_app;
 
 -- ------------------------------------------------------------------ compilations
 
--- A compilation as API.md shows it (status and progress are its job's); `url` and
--- `posterUrl` are added by the handler.
+-- A compilation as API.md shows it (status and progress are its job's, dispatching
+-- shown as queued, as for clips); `url` and `posterUrl` are added by the handler.
 CREATE OR REPLACE FUNCTION rv_compilation_json(c compilations, j jobs) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -130,7 +130,8 @@ BEGIN
         'id', c.id, 'projectId', c.project_id, 'clipIds', to_json(c.clip_ids),
         'musicTrackId', c.music_track_id, 'transition', c.transition,
         'transitionSeconds', round(c.transition_ms / 1000.0, 3), 'musicVolume', c.music_volume,
-        'status', j.status, 'progress', j.progress, 'durationMs', c.duration_ms,
+        'status', CASE j.status WHEN 'dispatching' THEN 'queued' ELSE j.status END,
+        'progress', j.progress, 'durationMs', c.duration_ms,
         'bytes', c.bytes, 'jobId', c.job_id, 'createdAt', rv_ts(c.created_at)));
 END $$;
 

@@ -18,7 +18,7 @@ def test_clip_job_renders_each_ratio(db, register):
                 for i, r in enumerate(("16:9", "9:16", "1:1"))}
         done = wait_jobs(db, jobs.values())
     assert set(done.values()) == {"succeeded"}, done
-    sizes = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
+    sizes = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
     for ratio, j in jobs.items():
         o = job_output(db, j)
         assert set(o) == OUTPUT_KEYS, o
@@ -80,3 +80,16 @@ def test_clip_job_not_an_image_fails(db, register):
     assert wait_jobs(db, [j])[j] == "failed"
     assert db.scalar("SELECT error->>'code' FROM jobs WHERE id = :'j'", j=j) == "render_failed"
     assert db.credits(u.id) == before
+
+
+def test_clip_size_not_of_its_ratio_falls_back(db, register):
+    """A width x height that is not of the ratio gives the ratio's 720p frame."""
+    u = register()
+    from videokit import submit_as
+    status, j = submit_as(db, u.id, "video_clip",
+                          {"clipId": "c", "imageKey": store_image(200, 200), "width": 1280,
+                           "height": 720, "durationSeconds": 1, "ratio": "1:1", "prompt": ""})
+    assert status == "created"
+    assert wait_jobs(db, [j])[j] == "succeeded"
+    o = job_output(db, j)
+    assert (o["width"], o["height"]) == (720, 720) and o["durationMs"] == 1000

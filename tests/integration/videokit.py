@@ -17,6 +17,8 @@ from conftest import DATA_DIR
 from jobkit import TERMINAL
 
 STORAGE = os.path.join(DATA_DIR, "storage")
+# The frame of a clip of each ratio (rv_clip_size: Runway gen4_turbo's sizes).
+CLIP_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
 
 
 def png_bytes(w, h, seed=0):
@@ -83,8 +85,9 @@ def job_output(db, job_id):
 
 
 def clip_job(db, user_id, image_key, seconds=5, ratio="16:9", prompt=""):
+    w, h = CLIP_SIZES.get(ratio, (1280, 720))
     payload = {"clipId": secrets.token_hex(8), "imageId": None, "imageKey": image_key,
-               "width": 320, "height": 240, "durationSeconds": seconds, "ratio": ratio,
+               "width": w, "height": h, "durationSeconds": seconds, "ratio": ratio,
                "prompt": prompt}
     status, job_id = submit_as(db, user_id, "video_clip", payload)
     assert status == "created", status

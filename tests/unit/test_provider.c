@@ -106,7 +106,11 @@ static void test_available(void **state)
     reload();
     assert_string_equal(prov_available_for(a, "tts"), "{local,replicate}");
     assert_string_equal(prov_available_for(a, "sfx"), "{replicate}");
-    assert_string_equal(prov_available_for(a, "video_clip"), "{local}"); /* Ken Burns */
+    /* The render engine: every video kind at the local provider. */
+    assert_string_equal(prov_available_for(a, "video_clip"), "{local}");
+    assert_string_equal(prov_available_for(a, "video_compile"), "{local}");
+    assert_string_equal(prov_available_for(a, "video_render"), "{local}");
+    assert_string_equal(prov_available_for(a, "script"), "{}");
     unsetenv("RV_REPLICATE_API_TOKEN");
     reload();
     assert_non_null(prov_find("local"));

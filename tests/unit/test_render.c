@@ -598,6 +598,41 @@ static void test_render_images(void **state)
     assert_int_not_equal(stat(a, &st), 0);
 }
 
+/* Narration over music: the music ducked under the voice (sidechaincompress), a
+ * delayed voice, a 9:16 1080p profile; the graph runs for real. */
+static void test_render_ducking(void **state)
+{
+    (void)state;
+    char img[512], voice[512], music[512], out[512], why[256] = "";
+    write_png(unit_path(img, sizeof img, dir, "n.png"), 300, 200);
+    write_tone(unit_path(voice, sizeof voice, dir, "voice.wav"), 600);
+    write_tone(unit_path(music, sizeof music, dir, "music.wav"), 300);
+    render_segment seg = {.kind = RENDER_IMAGE,
+                          .path = img,
+                          .duration_ms = 1200,
+                          .motion = RENDER_MOTION_PAN_DOWN,
+                          .fit = RENDER_FIT_COVER};
+    render_audio tracks[2] = {
+        {.path = voice, .volume = 1, .voice = true, .offset_ms = 200},
+        {.path = music, .volume = 0.8, .loop = true, .duck = true, .fade_out_ms = 400},
+    };
+    render_spec s = {.segments = &seg,
+                     .n_segments = 1,
+                     .audio = tracks,
+                     .n_audio = 2,
+                     .profile = render_profile_of(RENDER_1080P, RENDER_9_16)};
+    render_result res;
+    assert_int_equal(render_run(&s, unit_path(out, sizeof out, dir, "narrated.mp4"), NULL, NULL,
+                                NULL, &res, why, sizeof why),
+                     RV_OK);
+    probed p = probe_mp4(out);
+    assert_int_equal(p.width, 1080);
+    assert_int_equal(p.height, 1920);
+    assert_true(p.has_audio);
+    assert_true(llabs(p.audio_ms - 1200) <= 100);
+    assert_true(llabs(p.duration_ms - 1200) <= 40);
+}
+
 /* A clip of another ratio, letterboxed; every transition once; no audio given. */
 static void test_render_clips(void **state)
 {
@@ -677,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_render_images),
         cmocka_unit_test(test_render_clips),
+        cmocka_unit_test(test_render_ducking),
         cmocka_unit_test(test_render_bad_inputs),
     };
     return cmocka_run_group_tests_name("render", tests, setup, teardown);
