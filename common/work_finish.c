@@ -44,16 +44,17 @@ static const char *ext_for(const char *content_type)
     return "bin";
 }
 
-/* Records a stored file of this many bytes as the job's result (a clone's: its
- * preview, with the provider's voice id); drops the file if the job ended meanwhile. */
-static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const media_info *mi,
-                         const char *filename, long long bytes)
+/* The parameters of recording a stored file of this many bytes as the job's result
+ * (a clone's: its preview, with the provider's voice id); NULL when it cannot be (a
+ * clone without a voice id: failed here, the file dropped). */
+static const char *const *succeed_params(work_ctx *w, const job_ref *j, const char *key,
+                                         const media_info *mi, const char *filename,
+                                         long long bytes)
 {
-    bool clone = !strcmp(j->kind, "voice_clone");
-    if (clone && !j->st.voice_id) {
+    if (!strcmp(j->kind, "voice_clone") && !j->st.voice_id) {
         filereg_drop(w->rq, key);
         work_to_failed(w, j->id, "provider_failed", "the provider returned no voice id");
-        return;
+        return NULL;
     }
     json_object *a = json_object_new_object();
     json_object_object_add(a, "filename", json_object_new_string(filename));
@@ -63,24 +64,40 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
     json_object_object_add(a, "sampleRate", json_object_new_int(mi->sample_rate));
     json_object_object_add(a, "channels", json_object_new_int(mi->channels));
     json_object_object_add(a, "storageKey", json_object_new_string(key));
-    const char *p[] = {j->id, arena_strdup(w->rq->a, json_object_to_json_string(a)),
-                       j->st.provider_job_id, j->st.voice_id};
+    const char **p = arena_alloc(w->rq->a, 4 * sizeof *p);
+    p[0] = j->id;
+    p[1] = arena_strdup(w->rq->a, json_object_to_json_string(a));
+    p[2] = j->st.provider_job_id;
+    p[3] = j->st.voice_id;
     json_object_put(a);
-    PGresult *r;
-    if (db_query(w->rq, clone ? &succeed_clone : &succeed, p, &r) != RV_OK ||
-        strcmp(db_get(r, 0, 0), "t")) {
-        /* Ended meanwhile, or the commit's answer was lost: the file goes only if
-         * no row refers to it. */
-        filereg_drop(w->rq, key);
+    return p;
+}
+
+/* Records the n successes of one statement (plain or clone) in one round trip;
+ * drops the file of a job that ended meanwhile. */
+static void succeed_all(work_ctx *w, const db_stmt *st, job_ref **js, const char *const **ps, int n)
+{
+    if (n == 0)
         return;
+    PGresult **rs = arena_alloc(w->rq->a, (size_t)n * sizeof *rs);
+    db_ctx c = db_ctx_of(w->rq);
+    (void)db_run_batch(&c, st, n, ps, rs);
+    for (int i = 0; i < n; i++) {
+        if (!rs[i] || strcmp(db_get(rs[i], 0, 0), "t")) {
+            /* Ended meanwhile, or the commit's answer was lost: the file goes only if
+             * no row refers to it. */
+            filereg_drop(w->rq, js[i]->stored);
+            continue;
+        }
+        log_msg(LOG_INFO, "job %s succeeded", js[i]->id);
     }
-    log_msg(LOG_INFO, "job %s succeeded", j->id);
 }
 
 /* Downloads the outputs of every succeeded job in js concurrently, then stores
  * and records each. */
 void work_finish_all(work_ctx *w, job_ref **js, int n)
 {
+    work_flush_running(w);
     if (n == 0)
         return;
     http_call *calls = arena_alloc(w->rq->a, (size_t)n * sizeof *calls);
@@ -129,6 +146,12 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
     /* Registered before they are stored, in one round trip: a commit that may have
      * referenced one is then never followed by its deletion (filereg.h). */
     bool registered = filereg_register(w->rq, keys, n_keys) == RV_OK;
+    /* The successes, by statement, recorded together once every file is stored. */
+    job_ref **plain = arena_alloc(w->rq->a, (size_t)n * sizeof *plain);
+    job_ref **clones = arena_alloc(w->rq->a, (size_t)n * sizeof *clones);
+    const char *const **plain_p = arena_alloc(w->rq->a, (size_t)n * sizeof *plain_p);
+    const char *const **clones_p = arena_alloc(w->rq->a, (size_t)n * sizeof *clones_p);
+    int n_plain = 0, n_clones = 0;
     for (int i = 0; i < n; i++) {
         job_ref *j = js[i];
         if (!j->stored)
@@ -147,7 +170,19 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
             continue;
         }
         const char *ext = strrchr(j->stored, '.') + 1;
-        succeed_with(w, j, j->stored, &mis[i],
-                     arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext), bytes);
+        const char *const *p =
+            succeed_params(w, j, j->stored, &mis[i],
+                           arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext), bytes);
+        if (!p)
+            continue;
+        if (!strcmp(j->kind, "voice_clone")) {
+            clones[n_clones] = j;
+            clones_p[n_clones++] = p;
+        } else {
+            plain[n_plain] = j;
+            plain_p[n_plain++] = p;
+        }
     }
+    succeed_all(w, &succeed, plain, plain_p, n_plain);
+    succeed_all(w, &succeed_clone, clones, clones_p, n_clones);
 }
