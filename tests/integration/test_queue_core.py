@@ -1,0 +1,50 @@
+"""The queue core by itself (tests/tools/queuebench): no-op jobs claimed and
+completed with the poller's own statements, the completions of a batch in one
+pipelined round trip (db_run_batch, common/db.c): each run its own transaction, so
+one that fails leaves the others done."""
+import os
+import subprocess
+
+from conftest import pg_host
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def queuebench(*args):
+    variant = "asan" if "asan" in os.environ.get("RV_BIN_DIR", "") else "release"
+    tool = os.path.join(ROOT, "build", variant, "tests", "tools", "queuebench")
+    conninfo = f"host={pg_host()} dbname=reelvox user=reelvox_poller"
+    return subprocess.run([tool, conninfo, *args], capture_output=True, text=True, timeout=120)
+
+
+def queue_noop(db, user_id, n):
+    db.run("INSERT INTO jobs (user_id, kind, input, provider, callback_token, deadline_at,"
+           " cost_credits) SELECT :'u', 'tts', '{}', 'noop', md5(random()::text),"
+           " now() + interval '1 hour', 0 FROM generate_series(1, :n)", u=user_id, n=n)
+
+
+def test_batch_completes_each_run_on_its_own(db, register):
+    user = register()
+    uid = user.id
+    queue_noop(db, uid, 12)
+    p = queuebench("50", "--bad")
+    assert p.returncode == 0, p.stderr
+    # 12 completed in one round trip; the extra run (not a uuid) failed alone.
+    assert p.stdout.split() == ["ok", "12", "failed", "1", "status", "some_failed"], p.stdout
+    assert db.scalar("SELECT count(*) FROM jobs WHERE user_id = :'u' AND status = 'succeeded'"
+                     " AND locked_by IS NULL", u=uid) == "12"
+    assert db.scalar("SELECT count(*) FROM audios WHERE user_id = :'u'", u=uid) == "12"
+    assert db.scalar("SELECT count(*) FROM storage_pending WHERE key LIKE 'audios/queuebench/%'"
+                     " AND key IN (SELECT storage_key FROM audios WHERE user_id = :'u')",
+                     u=uid) == "0"
+
+
+def test_drains_the_queue(db, register):
+    user = register()
+    uid = user.id
+    queue_noop(db, uid, 230)
+    p = queuebench("50")
+    assert p.returncode == 0, p.stderr
+    assert int(p.stdout.split()[0]) >= 230
+    assert db.scalar("SELECT count(*) FROM jobs WHERE user_id = :'u' AND status <> 'succeeded'",
+                     u=uid) == "0"

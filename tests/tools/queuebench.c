@@ -1,0 +1,114 @@
+/* queuebench — the queue core by itself, for `make bench` and
+ * tests/integration/test_queue_core.py: no-op jobs (provider "noop", queued by the
+ * caller) claimed and completed with the poller's own statements and round trips —
+ * the claim (work_claim), the outputs' registration (filereg_register), and every
+ * job's rv_job_succeed in one pipelined round trip (db_run_batch) — with no
+ * provider and no files: what the database side of the poller can do.
+ *
+ *   queuebench CONNINFO BATCH        claims and completes until no job is left;
+ *                                    prints "jobs seconds jobs_per_second"
+ *   queuebench CONNINFO BATCH --bad  one batch with an extra run whose job id is not a
+ *                                    uuid; prints "ok N failed M status S" (S: ok,
+ *                                    some_failed or unavailable)
+ *
+ * Exit status: 0 done, 1 the database refused, 64 usage. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "filereg.h"
+#include "log.h"
+#include "work_internal.h"
+
+static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One claim of up to batch jobs, completed. Returns how many were claimed, -1 when
+ * the database refused; *ok and *failed count the completions. */
+static int one_batch(rv_req *rq, const char *batch, bool bad, int *ok, int *failed, rv_err *st)
+{
+    const char *p[] = {"queuebench", "{noop}", batch, "60", "true"};
+    PGresult *r;
+    if (db_query(rq, &work_claim, p, &r) != RV_OK)
+        return -1;
+    int n = PQntuples(r), runs = n + (bad ? 1 : 0);
+    if (n == 0)
+        return 0;
+    const char **keys = arena_alloc(rq->a, (size_t)n * sizeof *keys);
+    const char *const **ps = arena_alloc(rq->a, (size_t)runs * sizeof *ps);
+    for (int i = 0; i < runs; i++) {
+        const char *id = i < n ? db_get(r, i, 0) : "not-a-uuid";
+        const char *key = arena_printf(rq->a, "audios/queuebench/%s.mp3", id);
+        if (i < n)
+            keys[i] = key;
+        const char **q = arena_alloc(rq->a, 3 * sizeof *q);
+        q[0] = id;
+        q[1] = arena_printf(rq->a,
+                            "{\"filename\":\"noop.mp3\",\"contentType\":\"audio/mpeg\",\"bytes\":1,"
+                            "\"durationMs\":1,\"sampleRate\":8000,\"channels\":1,"
+                            "\"storageKey\":\"%s\"}",
+                            key);
+        q[2] = NULL;
+        ps[i] = q;
+    }
+    if (filereg_register(rq, keys, (size_t)n) != RV_OK)
+        return -1;
+    PGresult **rs = arena_alloc(rq->a, (size_t)runs * sizeof *rs);
+    db_ctx c = db_ctx_of(rq);
+    *st = db_run_batch(&c, &succeed, runs, ps, rs);
+    for (int i = 0; i < runs; i++) {
+        if (rs[i] && !strcmp(db_get(rs[i], 0, 0), "t"))
+            (*ok)++;
+        else
+            (*failed)++;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    char *end = NULL;
+    long batch = argc >= 3 ? strtol(argv[2], &end, 10) : 0;
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--bad")) || *end || batch < 1 ||
+        batch > 10000) {
+        fprintf(stderr, "usage: queuebench CONNINFO BATCH [--bad]\n");
+        return 64;
+    }
+    bool bad = argc == 4;
+    log_init("queuebench");
+    db_set_url(argv[1]);
+    arena *a = arena_new();
+    rv_req rq = {.a = a};
+    int ok = 0, failed = 0, jobs = 0, n;
+    rv_err st = RV_OK;
+    double t0 = now_s();
+    do {
+        n = one_batch(&rq, argv[2], bad, &ok, &failed, &st);
+        arena_reset(a);
+        if (n > 0)
+            jobs += n;
+    } while (n > 0 && !bad);
+    double t = now_s() - t0;
+    arena_free(a);
+    db_close();
+    if (n < 0) {
+        fprintf(stderr, "queuebench: the database refused: %s\n", db_error());
+        return 1;
+    }
+    if (bad)
+        printf("ok %d failed %d status %s\n", ok, failed,
+               st == RV_OK           ? "ok"
+               : st == RV_E_INTERNAL ? "some_failed"
+                                     : "unavailable");
+    else
+        printf("%d %.3f %.0f\n", jobs, t, t > 0 ? jobs / t : 0);
+    return 0;
+}
