@@ -12,7 +12,9 @@
 #include "storage.h"
 #include "work_internal.h"
 
-static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
+/* Every plain success of a pass in one statement and one commit (rv_jobs_succeed:
+ * rv_job_succeed per item, each in a subtransaction). */
+static const db_stmt succeed_many = {"SELECT item, ok FROM rv_jobs_succeed($1::jsonb)", 1};
 static const db_stmt succeed_clone = {"SELECT rv_voice_clone_succeed($1, $2::jsonb, $3, $4)", 4};
 
 /* What a probed file is, as a MIME type. */
@@ -73,17 +75,12 @@ static const char *const *succeed_params(work_ctx *w, const job_ref *j, const ch
     return p;
 }
 
-/* Records the n successes of one statement (plain or clone) in one round trip;
- * drops the file of a job that ended meanwhile. */
-static void succeed_all(work_ctx *w, const db_stmt *st, job_ref **js, const char *const **ps, int n)
+/* What recording the n successes answered: the file of a job that ended meanwhile,
+ * or whose record failed, is dropped. */
+static void succeeded(work_ctx *w, job_ref **js, const bool *ok, int n)
 {
-    if (n == 0)
-        return;
-    PGresult **rs = arena_alloc(w->rq->a, (size_t)n * sizeof *rs);
-    db_ctx c = db_ctx_of(w->rq);
-    (void)db_run_batch(&c, st, n, ps, rs);
     for (int i = 0; i < n; i++) {
-        if (!rs[i] || strcmp(db_get(rs[i], 0, 0), "t")) {
+        if (!ok[i]) {
             /* Ended meanwhile, or the commit's answer was lost: the file goes only if
              * no row refers to it. */
             filereg_drop(w->rq, js[i]->stored);
@@ -91,6 +88,47 @@ static void succeed_all(work_ctx *w, const db_stmt *st, job_ref **js, const char
         }
         log_msg(LOG_INFO, "job %s succeeded", js[i]->id);
     }
+}
+
+/* The plain successes in one statement, one round trip and one commit. */
+static void succeed_plain(work_ctx *w, job_ref **js, const char *const **ps, int n)
+{
+    if (n == 0)
+        return;
+    json_object *items = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "job", json_object_new_string(ps[i][0]));
+        json_object_object_add(o, "audio", json_tokener_parse(ps[i][1]));
+        json_object_object_add(o, "providerJobId",
+                               ps[i][2] ? json_object_new_string(ps[i][2]) : NULL);
+        json_object_array_add(items, o);
+    }
+    const char *p[] = {arena_strdup(w->rq->a, json_object_to_json_string(items))};
+    json_object_put(items);
+    bool *ok = arena_alloc(w->rq->a, (size_t)n * sizeof *ok);
+    PGresult *r;
+    if (db_query(w->rq, &succeed_many, p, &r) == RV_OK)
+        for (int k = 0; k < PQntuples(r); k++) {
+            long item = db_get_long(r, k, 0);
+            if (item >= 1 && item <= n)
+                ok[item - 1] = !strcmp(db_get(r, k, 1), "t");
+        }
+    succeeded(w, js, ok, n);
+}
+
+/* Clone successes (few): one pipelined round trip, each its own transaction. */
+static void succeed_clones(work_ctx *w, job_ref **js, const char *const **ps, int n)
+{
+    if (n == 0)
+        return;
+    PGresult **rs = arena_alloc(w->rq->a, (size_t)n * sizeof *rs);
+    bool *ok = arena_alloc(w->rq->a, (size_t)n * sizeof *ok);
+    db_ctx c = db_ctx_of(w->rq);
+    (void)db_run_batch(&c, &succeed_clone, n, ps, rs);
+    for (int i = 0; i < n; i++)
+        ok[i] = rs[i] && !strcmp(db_get(rs[i], 0, 0), "t");
+    succeeded(w, js, ok, n);
 }
 
 /* Downloads the outputs of every succeeded job in js concurrently, then stores
@@ -183,6 +221,6 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
             plain_p[n_plain++] = p;
         }
     }
-    succeed_all(w, &succeed, plain, plain_p, n_plain);
-    succeed_all(w, &succeed_clone, clones, clones_p, n_clones);
+    succeed_plain(w, plain, plain_p, n_plain);
+    succeed_clones(w, clones, clones_p, n_clones);
 }

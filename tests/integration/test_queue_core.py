@@ -1,7 +1,8 @@
 """The queue core by itself (tests/tools/queuebench): no-op jobs claimed and
 completed with the poller's own statements, the completions of a batch in one
-pipelined round trip (db_run_batch, common/db.c): each run its own transaction, so
-one that fails leaves the others done."""
+statement and one commit (rv_jobs_succeed: each in a subtransaction, so one that
+fails leaves the others done); and db_run_batch (common/db.c), one statement for
+many parameter sets in one pipelined round trip, each run on its own."""
 import os
 import subprocess
 
@@ -29,8 +30,11 @@ def test_batch_completes_each_run_on_its_own(db, register):
     queue_noop(db, uid, 12)
     p = queuebench("50", "--bad")
     assert p.returncode == 0, p.stderr
-    # 12 completed in one round trip; the extra run (not a uuid) failed alone.
-    assert p.stdout.split() == ["ok", "12", "failed", "1", "status", "some_failed"], p.stdout
+    batch, done = p.stdout.splitlines()
+    # db_run_batch: 12 answers in one round trip; the extra run (not a uuid) failed alone.
+    assert batch.split() == ["batch", "succeeded", "12", "failed", "1", "status", "some_failed"]
+    # 12 completed in one statement; the extra item (not a uuid) failed alone.
+    assert done.split() == ["ok", "12", "failed", "1", "status", "some_failed"], p.stdout
     assert db.scalar("SELECT count(*) FROM jobs WHERE user_id = :'u' AND status = 'succeeded'"
                      " AND locked_by IS NULL", u=uid) == "12"
     assert db.scalar("SELECT count(*) FROM audios WHERE user_id = :'u'", u=uid) == "12"

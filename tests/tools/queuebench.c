@@ -2,14 +2,16 @@
  * tests/integration/test_queue_core.py: no-op jobs (provider "noop", queued by the
  * caller) claimed and completed with the poller's own statements and round trips —
  * the claim (work_claim), the outputs' registration (filereg_register), and every
- * job's rv_job_succeed in one pipelined round trip (db_run_batch) — with no
+ * job's completion in one statement and one commit (rv_jobs_succeed) — with no
  * provider and no files: what the database side of the poller can do.
  *
  *   queuebench CONNINFO BATCH        claims and completes until no job is left;
  *                                    prints "jobs seconds jobs_per_second"
- *   queuebench CONNINFO BATCH --bad  one batch with an extra run whose job id is not a
- *                                    uuid; prints "ok N failed M status S" (S: ok,
- *                                    some_failed or unavailable)
+ *   queuebench CONNINFO BATCH --bad  one batch with an extra item whose job id is not a
+ *                                    uuid; prints "batch succeeded N failed M status S"
+ *                                    (db_run_batch of rv_job_status over the same ids)
+ *                                    and "ok N failed M status S" (S: ok, some_failed
+ *                                    or unavailable)
  *
  * Exit status: 0 done, 1 the database refused, 64 usage. */
 #include <stdio.h>
@@ -22,7 +24,8 @@
 #include "log.h"
 #include "work_internal.h"
 
-static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
+/* The poller's completion of a pass's plain successes (common/work_finish.c). */
+static const db_stmt succeed_many = {"SELECT item, ok FROM rv_jobs_succeed($1::jsonb)", 1};
 
 static double now_s(void)
 {
@@ -43,32 +46,55 @@ static int one_batch(rv_req *rq, const char *batch, bool bad, int *ok, int *fail
     if (n == 0)
         return 0;
     const char **keys = arena_alloc(rq->a, (size_t)n * sizeof *keys);
-    const char *const **ps = arena_alloc(rq->a, (size_t)runs * sizeof *ps);
+    char *items = arena_strdup(rq->a, "[");
     for (int i = 0; i < runs; i++) {
         const char *id = i < n ? db_get(r, i, 0) : "not-a-uuid";
         const char *key = arena_printf(rq->a, "audios/queuebench/%s.mp3", id);
         if (i < n)
             keys[i] = key;
-        const char **q = arena_alloc(rq->a, 3 * sizeof *q);
-        q[0] = id;
-        q[1] = arena_printf(rq->a,
-                            "{\"filename\":\"noop.mp3\",\"contentType\":\"audio/mpeg\",\"bytes\":1,"
-                            "\"durationMs\":1,\"sampleRate\":8000,\"channels\":1,"
-                            "\"storageKey\":\"%s\"}",
-                            key);
-        q[2] = NULL;
-        ps[i] = q;
+        items = arena_printf(rq->a,
+                             "%s%s{\"job\":\"%s\",\"audio\":{\"filename\":\"noop.mp3\","
+                             "\"contentType\":\"audio/mpeg\",\"bytes\":1,\"durationMs\":1,"
+                             "\"sampleRate\":8000,\"channels\":1,\"storageKey\":\"%s\"}}",
+                             items, i ? "," : "", id, key);
     }
+    items = arena_printf(rq->a, "%s]", items);
     if (filereg_register(rq, keys, (size_t)n) != RV_OK)
         return -1;
-    PGresult **rs = arena_alloc(rq->a, (size_t)runs * sizeof *rs);
-    db_ctx c = db_ctx_of(rq);
-    *st = db_run_batch(&c, &succeed, runs, ps, rs);
-    for (int i = 0; i < runs; i++) {
-        if (rs[i] && !strcmp(db_get(rs[i], 0, 0), "t"))
+    PGresult *done;
+    const char *dp[] = {items};
+    *st = db_query(rq, &succeed_many, dp, &done);
+    if (*st != RV_OK)
+        return -1;
+    for (int k = 0; k < PQntuples(done); k++) {
+        if (!strcmp(db_get(done, k, 1), "t"))
             (*ok)++;
         else
             (*failed)++;
+    }
+    if (*failed)
+        *st = RV_E_INTERNAL;
+    if (bad) { /* db_run_batch: each job's status, one run failing on its own */
+        static const db_stmt status = {"SELECT rv_job_status($1)", 1};
+        const char *const **ps = arena_alloc(rq->a, (size_t)runs * sizeof *ps);
+        for (int i = 0; i < runs; i++) {
+            const char **q = arena_alloc(rq->a, sizeof *q);
+            q[0] = i < n ? db_get(r, i, 0) : "not-a-uuid";
+            ps[i] = q;
+        }
+        PGresult **rs = arena_alloc(rq->a, (size_t)runs * sizeof *rs);
+        db_ctx c = db_ctx_of(rq);
+        rv_err be = db_run_batch(&c, &status, runs, ps, rs);
+        int good = 0, none = 0;
+        for (int i = 0; i < runs; i++)
+            if (rs[i] && !strcmp(db_get(rs[i], 0, 0), "succeeded"))
+                good++;
+            else if (!rs[i])
+                none++;
+        printf("batch succeeded %d failed %d status %s\n", good, none,
+               be == RV_E_INTERNAL ? "some_failed"
+               : be == RV_OK       ? "ok"
+                                   : "unavailable");
     }
     return n;
 }
