@@ -5,6 +5,8 @@
  * job's completion in one statement and one commit (rv_jobs_succeed) — with no
  * provider and no files: what the database side of the poller can do.
  *
+ * PROVIDER (default noop) is the provider the queued jobs name.
+ *
  *   queuebench CONNINFO BATCH        claims and completes until no job is left;
  *                                    prints "jobs seconds jobs_per_second"
  *   queuebench CONNINFO BATCH --bad  one batch with an extra item whose job id is not a
@@ -36,9 +38,10 @@ static double now_s(void)
 
 /* One claim of up to batch jobs, completed. Returns how many were claimed, -1 when
  * the database refused; *ok and *failed count the completions. */
-static int one_batch(rv_req *rq, const char *batch, bool bad, int *ok, int *failed, rv_err *st)
+static int one_batch(rv_req *rq, const char *providers, const char *batch, bool bad, int *ok,
+                     int *failed, rv_err *st)
 {
-    const char *p[] = {"queuebench", "{noop}", batch, "60", "true"};
+    const char *p[] = {"queuebench", providers, batch, "60", "true"};
     PGresult *r;
     if (db_query(rq, &work_claim, p, &r) != RV_OK)
         return -1;
@@ -103,12 +106,18 @@ int main(int argc, char **argv)
 {
     char *end = NULL;
     long batch = argc >= 3 ? strtol(argv[2], &end, 10) : 0;
-    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--bad")) || *end || batch < 1 ||
-        batch > 10000) {
-        fprintf(stderr, "usage: queuebench CONNINFO BATCH [--bad]\n");
+    bool bad = argc > 3 && !strcmp(argv[argc - 1], "--bad");
+    const char *provider = argc > (bad ? 4 : 3) ? argv[3] : "noop";
+    if (argc < 3 || argc > 5 || (argc == 5 && !bad) || *end || batch < 1 || batch > 10000) {
+        fprintf(stderr, "usage: queuebench CONNINFO BATCH [PROVIDER] [--bad]\n");
         return 64;
     }
-    bool bad = argc == 4;
+    char providers[64];
+    if (strspn(provider, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(provider) ||
+        snprintf(providers, sizeof providers, "{%s}", provider) >= (int)sizeof providers) {
+        fprintf(stderr, "queuebench: a provider is lower-case letters, digits and _\n");
+        return 64;
+    }
     log_init("queuebench");
     db_set_url(argv[1]);
     arena *a = arena_new();
@@ -117,7 +126,7 @@ int main(int argc, char **argv)
     rv_err st = RV_OK;
     double t0 = now_s();
     do {
-        n = one_batch(&rq, argv[2], bad, &ok, &failed, &st);
+        n = one_batch(&rq, providers, argv[2], bad, &ok, &failed, &st);
         arena_reset(a);
         if (n > 0)
             jobs += n;
