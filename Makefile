@@ -7,7 +7,7 @@ PKGS    := libpq json-c libcurl libjwt libsodium espeak-ng libavformat libavcode
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS  := -std=c17 -D_GNU_SOURCE -Icommon $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := -lfcgi -lunistring $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS  := -lunistring $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 ifeq ($(VARIANT),asan)
   OUT     := build/asan

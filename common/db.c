@@ -301,6 +301,114 @@ rv_err db_run(const db_ctx *c, const db_stmt *st, const char *const *params, PGr
     return with_retry(c, st, params, out, false);
 }
 
+/* The results of one run of a batch: ctx, st, then the sync. Returns st's result
+ * (kept on c's arena) or NULL; *lost when the connection turned out gone. */
+static PGresult *batch_one(const db_ctx *c, bool *answered, bool *lost)
+{
+    PGresult *keep = NULL;
+    int seen = 0, nulls = 0;
+    for (;;) {
+        PGresult *r = PQgetResult(conn);
+        if (!r) {
+            if (++nulls > 2 || conn_lost()) { /* nothing more will come */
+                *lost = true;
+                break;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        bool goodbye = is_goodbye(r);
+        if (!goodbye && s != PGRES_PIPELINE_ABORTED)
+            *answered = true;
+        if (goodbye)
+            *lost = true;
+        if (!result_ok(r) && s != PGRES_PIPELINE_ABORTED)
+            remember_error(r);
+        if (seen++ == 1 && result_ok(r))
+            keep = r;
+        else
+            PQclear(r);
+    }
+    if (keep)
+        keep_result(c, keep, &keep);
+    return keep;
+}
+
+static rv_err batch(const db_ctx *c, const db_stmt *st, int n, const char *const *const *params,
+                    PGresult **out, bool *answered)
+{
+    int ci = prepare(&ctx_stmt), si = ci >= 0 ? prepare(st) : -1;
+    if (ci == -2 || si == -2)
+        return RV_E_UNAVAILABLE;
+    if (ci < 0 || si < 0)
+        return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
+    const char *cp[2];
+    char cname[16], sname[16];
+    ctx_params(c, cp);
+    snprintf(cname, sizeof cname, "s%d", ci);
+    snprintf(sname, sizeof sname, "s%d", si);
+    if (!PQenterPipelineMode(conn))
+        return RV_E_UNAVAILABLE;
+    bool sent = true;
+    for (int i = 0; i < n && sent; i++)
+        sent = PQsendQueryPrepared(conn, cname, 2, cp, NULL, NULL, 0) &&
+               PQsendQueryPrepared(conn, sname, st->n_params, params[i], NULL, NULL, 0) &&
+               PQpipelineSync(conn);
+    sent = sent && PQflush(conn) == 0;
+    rv_err er = sent ? RV_OK : RV_E_UNAVAILABLE;
+    bool lost = !sent;
+    for (int i = 0; i < n; i++) {
+        out[i] = lost ? NULL : batch_one(c, answered, &lost);
+        if (!out[i] && er == RV_OK)
+            er = RV_E_INTERNAL;
+    }
+    if (lost || conn_lost())
+        return RV_E_UNAVAILABLE;
+    if (!PQexitPipelineMode(conn)) {
+        db_close();
+        return RV_E_UNAVAILABLE;
+    }
+    return er;
+}
+
+rv_err db_run_batch(const db_ctx *c, const db_stmt *st, int n, const char *const *const *params,
+                    PGresult **out)
+{
+    if (n <= 0)
+        return RV_OK;
+    if (in_tx) {
+        rv_err all = RV_OK;
+        for (int i = 0; i < n; i++)
+            if (exec_in_tx(c, st, params[i], &out[i]) != RV_OK) {
+                out[i] = NULL;
+                all = RV_E_INTERNAL;
+            }
+        return all;
+    }
+    /* Retried only when the server answered nothing (as with_retry()). */
+    rv_err er = RV_E_UNAVAILABLE;
+    bool answered = false;
+    for (int attempt = 0; attempt < 2 && er == RV_E_UNAVAILABLE && !answered; attempt++) {
+        if (!connect_db())
+            break;
+        er = batch(c, st, n, params, out, &answered);
+        if (er == RV_E_UNAVAILABLE) {
+            log_msg(LOG_WARN, "database connection lost; reconnecting");
+            db_close();
+        }
+    }
+    if (er == RV_E_UNAVAILABLE)
+        for (int i = 0; i < n; i++)
+            if (!answered)
+                out[i] = NULL;
+    return er;
+}
+
 rv_err db_query(rv_req *rq, const db_stmt *st, const char *const *params, PGresult **out)
 {
     db_ctx c = db_ctx_of(rq);

@@ -41,6 +41,15 @@ db_ctx db_ctx_of(const rv_req *rq);
 /* db_query() for a context: the same fast path, transaction and errors. */
 rv_err db_run(const db_ctx *c, const db_stmt *st, const char *const *params, PGresult **out);
 
+/* st run n times, once per params[i], in one round trip: each run its own
+ * transaction with the context (one failing does not undo another). out[i] gets
+ * run i's result (registered on the context's arena), or NULL when it failed.
+ * Returns RV_OK when every run succeeded, RV_E_INTERNAL when some failed, or
+ * RV_E_UNAVAILABLE when the connection broke (out[i] NULL from there on). Inside a
+ * db_begin() transaction the runs go one by one in it. */
+rv_err db_run_batch(const db_ctx *c, const db_stmt *st, int n, const char *const *const *params,
+                    PGresult **out);
+
 /* Connects with conninfo (borrowed, must outlive the process's use of the
  * database) instead of RV_DATABASE_URL from now on: the poller's own role. */
 void db_set_url(const char *conninfo);

@@ -4,14 +4,19 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcgiapp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *req_param(const rv_req *rq, const char *name)
 {
-    return rq->env ? FCGX_GetParam(name, rq->env) : NULL;
+    if (!rq->env || !name)
+        return NULL;
+    size_t n = strlen(name);
+    for (char **e = rq->env; *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
 }
 
 const char *req_header(const rv_req *rq, const char *name)

@@ -1,13 +1,13 @@
 #include "serve.h"
 
 #include <errno.h>
-#include <fcgiapp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "fcgi.h"
 #include "log.h"
 #include "metrics.h"
 #include "resp.h"
@@ -23,7 +24,13 @@
 #include "storage.h"
 #include "upload.h"
 
-enum { MAX_WORKERS = 256 };
+enum {
+    MAX_WORKERS = 256,
+    MAX_CONNS = 512,    /* FastCGI connections one worker serves at once */
+    ACCEPT_BURST = 16,  /* connections taken per wake: the other workers get theirs */
+    READ_CHUNK = 65536, /* bytes read from a connection per wake */
+    WRITE_WAIT_MS = 30000,
+};
 
 static volatile sig_atomic_t stopping;
 /* The signal mask inside the waits: the stop signals let through (see
@@ -288,11 +295,6 @@ static void init_req(rv_req *rq, arena *a, char **env)
     rq->content_type = req_param(rq, "CONTENT_TYPE");
 }
 
-static int fcgx_read(void *ctx, char *buf, int n)
-{
-    return FCGX_GetStr(buf, n, ctx);
-}
-
 /* noinline: `make bench` counts instructions per request by this symbol. */
 __attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a, char **env,
                                                  read_fn rd, void *rctx,
@@ -318,39 +320,149 @@ __attribute__((noinline)) static void handle_one(const rv_endpoint *ep, arena *a
     log_clear_request();
 }
 
-static void fcgx_write(void *ctx, const char *buf, size_t n)
+/* The body the record layer kept, read like a stream. */
+typedef struct {
+    const char *p;
+    size_t left;
+} body_reader;
+
+static int body_read(void *ctx, char *buf, int n)
 {
-    FCGX_PutStr(buf, (int)n, ctx);
+    body_reader *b = ctx;
+    size_t k = b->left < (size_t)n ? b->left : (size_t)n;
+    memcpy(buf, b->p, k);
+    b->p += k;
+    b->left -= k;
+    return (int)k;
 }
 
+static void fcgi_write(void *ctx, const char *buf, size_t n)
+{
+    fcgi_respond(ctx, buf, n);
+}
+
+typedef struct {
+    int fd;
+    fcgi_conn fc;
+} conn;
+
+/* Sends what the connection has to send. nginx reads answers as they come (and
+ * buffers them), so a full socket is waited for, with a bound, on that one socket. */
+static bool flush(conn *c)
+{
+    size_t off = 0;
+    while (off < c->fc.out_len) {
+        ssize_t w = send(c->fd, c->fc.out + off, c->fc.out_len - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, WRITE_WAIT_MS) > 0)
+            continue;
+        return false;
+    }
+    fcgi_sent(&c->fc, off);
+    return true;
+}
+
+/* Reads what a readable connection has and answers every request that completes.
+ * Returns false when the connection is to be closed. */
+static bool serve_conn(const rv_endpoint *ep, arena *a, conn *c)
+{
+    static char buf[READ_CHUNK];
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n == 0)
+        return false;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    if (!fcgi_feed(&c->fc, buf, (size_t)n))
+        return false;
+    fcgi_status st;
+    while ((st = fcgi_parse(&c->fc)) == FCGI_READY) {
+        body_reader body = {c->fc.body, c->fc.body_len};
+        handle_one(ep, a, fcgi_env(&c->fc, a), body_read, &body, fcgi_write, &c->fc);
+        arena_reset(a);
+        if (!flush(c))
+            return false;
+    }
+    return flush(c) && st != FCGI_BAD && !c->fc.close_after;
+}
+
+static void close_conn(conn *c)
+{
+    close(c->fd);
+    fcgi_free(&c->fc);
+    c->fd = -1;
+}
+
+/* Takes up to ACCEPT_BURST waiting connections; the socket is non-blocking, so one
+ * another worker took first answers EAGAIN. */
+static int accept_some(const rv_endpoint *ep, conn *conns, int n)
+{
+    for (int k = 0; k < ACCEPT_BURST && n < MAX_CONNS; k++) {
+        int fd = accept4(0, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
+            break;
+        }
+        conns[n].fd = fd;
+        fcgi_init(&conns[n].fc, ep->flags & RV_BODY_FILE ? 0 : ep->body_limit);
+        conns[n].fc.max_conns = MAX_CONNS;
+        n++;
+    }
+    return n;
+}
+
+/* One worker: a poll loop over the listening socket (fd 0) and the FastCGI
+ * connections it accepted, which nginx keeps open between requests. Each wake
+ * answers the requests of every ready connection, starting one further along each
+ * time, so a kept connection never starves a new one or another kept one. */
 static int worker_loop(const rv_endpoint *ep)
 {
     serve_stop_signals();
-    /* Workers wait in ppoll() and then accept; the listening socket is non-blocking
-     * so that a connection another worker took first answers EAGAIN rather than
-     * blocking here, with the stop signals held, until the next one. (Accepted
-     * sockets do not inherit O_NONBLOCK on Linux.) */
     int fl = fcntl(0, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(0, F_SETFL, fl | O_NONBLOCK);
-    FCGX_Request r;
-    if (FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-        return 1;
+    conn *conns = calloc(MAX_CONNS, sizeof *conns);
+    struct pollfd *pfd = calloc(MAX_CONNS + 1, sizeof *pfd);
     arena *a = arena_new();
-    int ready;
-    while ((ready = serve_wait_readable(0)) == 1) {
-        if (FCGX_Accept_r(&r) < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+    if (!conns || !pfd)
+        abort();
+    int n = 0;
+    unsigned turn = 0;
+    while (!stopping) {
+        pfd[0] = (struct pollfd){.fd = n < MAX_CONNS ? 0 : -1, .events = POLLIN};
+        for (int i = 0; i < n; i++)
+            pfd[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        int r = ppoll(pfd, (nfds_t)n + 1, NULL, &wait_mask);
+        if (r < 0) {
+            if (errno == EINTR)
                 continue;
-            log_msg(LOG_ERROR, "accept failed: %s", strerror(errno));
+            log_msg(LOG_ERROR, "waiting for connections failed: %s", strerror(errno));
             break;
         }
-        handle_one(ep, a, r.envp, fcgx_read, r.in, fcgx_write, r.out);
-        FCGX_Finish_r(&r);
-        arena_reset(a);
+        for (int k = 0; k < n; k++) {
+            int i = (int)((turn + (unsigned)k) % (unsigned)n);
+            if (pfd[i + 1].revents && !serve_conn(ep, a, &conns[i]))
+                close_conn(&conns[i]);
+        }
+        turn++;
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+            if (conns[i].fd >= 0)
+                conns[kept++] = conns[i];
+        n = kept;
+        if (pfd[0].revents & POLLIN)
+            n = accept_some(ep, conns, n);
     }
-    if (ready < 0)
-        log_msg(LOG_ERROR, "waiting for connections failed: %s", strerror(errno));
+    for (int i = 0; i < n; i++)
+        close_conn(&conns[i]);
+    free(conns);
+    free(pfd);
     arena_free(a);
     db_close();
     return 0;
@@ -375,6 +487,14 @@ static int serve_cgi(const rv_endpoint *ep)
     arena_free(a);
     db_close();
     return 0;
+}
+
+/* FastCGI when fd 0 is a listening socket (a socket without a peer), CGI otherwise. */
+static bool is_cgi(void)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    return !(getpeername(0, (struct sockaddr *)&sa, &len) != 0 && errno == ENOTCONN);
 }
 
 static pid_t spawn_worker(const rv_endpoint *ep)
@@ -453,9 +573,7 @@ int serve_main(const rv_endpoint *ep, int argc, char **argv)
         log_msg(LOG_ERROR, "refusing to start: %s", why);
         return 78;
     }
-    if (FCGX_Init() != 0)
-        return 1;
-    if (FCGX_IsCGI())
+    if (is_cgi())
         return serve_cgi(ep);
     if (config->workers == 0)
         return worker_loop(ep);

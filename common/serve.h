@@ -2,7 +2,8 @@
  *
  * A binary describes its endpoint with one rv_endpoint and calls serve_main(). The
  * loop owns what every endpoint shares: prefork workers on the FastCGI socket at
- * fd 0 (or one CGI request when started as CGI), route and method checks (405 with
+ * fd 0, each serving many kept FastCGI connections at once through its own record
+ * layer (fcgi.h; or one CGI request when started as CGI), route and method checks (405 with
  * Allow), the body limit (413) and JSON content type (415), authentication (401/403),
  * the per-request arena, rolling back a transaction a handler left open, the access
  * log and rendering errors as problem+json; for uploads, the body file nginx wrote

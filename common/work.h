@@ -36,6 +36,11 @@ typedef struct work_ctx {
     long storage_every_s;  /* how often the sweeper looks: RV_STORAGE_SWEEP_INTERVAL, 60 */
     double storage_last;   /* when it last looked (monotonic seconds) */
     double stripe_last;    /* when payments were last reconciled (work_stripe.c) */
+
+    /* Running moves work_apply() collected, made in one round trip by
+     * work_flush_running() (which work_finish_all() starts with); in rq's arena. */
+    struct job_ref **running;
+    int n_running, cap_running;
     struct {
         pid_t pid;
         char job_id[37];

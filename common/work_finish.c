@@ -14,7 +14,9 @@
 #include "video_probe.h"
 #include "work_internal.h"
 
-static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
+/* Every plain success of a pass in one statement and one commit (rv_jobs_succeed:
+ * rv_job_succeed per item, each in a subtransaction). */
+static const db_stmt succeed_many = {"SELECT item, ok FROM rv_jobs_succeed($1::jsonb)", 1};
 static const db_stmt succeed_clone = {"SELECT rv_voice_clone_succeed($1, $2::jsonb, $3, $4)", 4};
 static const db_stmt succeed_clip = {"SELECT rv_video_clip_succeed($1, $2::jsonb, $3)", 3};
 
@@ -107,16 +109,17 @@ static const char *ext_for(const char *content_type)
     return "bin";
 }
 
-/* Records a stored file of this many bytes as the job's result (a clone's: its
- * preview, with the provider's voice id); drops the file if the job ended meanwhile. */
-static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const media_info *mi,
-                         const char *filename, long long bytes)
+/* The parameters of recording a stored file of this many bytes as the job's result
+ * (a clone's: its preview, with the provider's voice id); NULL when it cannot be (a
+ * clone without a voice id: failed here, the file dropped). */
+static const char *const *succeed_params(work_ctx *w, const job_ref *j, const char *key,
+                                         const media_info *mi, const char *filename,
+                                         long long bytes)
 {
-    bool clone = !strcmp(j->kind, "voice_clone");
-    if (clone && !j->st.voice_id) {
+    if (!strcmp(j->kind, "voice_clone") && !j->st.voice_id) {
         filereg_drop(w->rq, key);
         work_to_failed(w, j->id, "provider_failed", "the provider returned no voice id");
-        return;
+        return NULL;
     }
     json_object *a = json_object_new_object();
     json_object_object_add(a, "filename", json_object_new_string(filename));
@@ -126,24 +129,76 @@ static void succeed_with(work_ctx *w, const job_ref *j, const char *key, const m
     json_object_object_add(a, "sampleRate", json_object_new_int(mi->sample_rate));
     json_object_object_add(a, "channels", json_object_new_int(mi->channels));
     json_object_object_add(a, "storageKey", json_object_new_string(key));
-    const char *p[] = {j->id, arena_strdup(w->rq->a, json_object_to_json_string(a)),
-                       j->st.provider_job_id, j->st.voice_id};
+    const char **p = arena_alloc(w->rq->a, 4 * sizeof *p);
+    p[0] = j->id;
+    p[1] = arena_strdup(w->rq->a, json_object_to_json_string(a));
+    p[2] = j->st.provider_job_id;
+    p[3] = j->st.voice_id;
     json_object_put(a);
-    PGresult *r;
-    if (db_query(w->rq, clone ? &succeed_clone : &succeed, p, &r) != RV_OK ||
-        strcmp(db_get(r, 0, 0), "t")) {
-        /* Ended meanwhile, or the commit's answer was lost: the file goes only if
-         * no row refers to it. */
-        filereg_drop(w->rq, key);
-        return;
+    return p;
+}
+
+/* What recording the n successes answered: the file of a job that ended meanwhile,
+ * or whose record failed, is dropped. */
+static void succeeded(work_ctx *w, job_ref **js, const bool *ok, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!ok[i]) {
+            /* Ended meanwhile, or the commit's answer was lost: the file goes only if
+             * no row refers to it. */
+            filereg_drop(w->rq, js[i]->stored);
+            continue;
+        }
+        log_msg(LOG_INFO, "job %s succeeded", js[i]->id);
     }
-    log_msg(LOG_INFO, "job %s succeeded", j->id);
+}
+
+/* The plain successes in one statement, one round trip and one commit. */
+static void succeed_plain(work_ctx *w, job_ref **js, const char *const **ps, int n)
+{
+    if (n == 0)
+        return;
+    json_object *items = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "job", json_object_new_string(ps[i][0]));
+        json_object_object_add(o, "audio", json_tokener_parse(ps[i][1]));
+        json_object_object_add(o, "providerJobId",
+                               ps[i][2] ? json_object_new_string(ps[i][2]) : NULL);
+        json_object_array_add(items, o);
+    }
+    const char *p[] = {arena_strdup(w->rq->a, json_object_to_json_string(items))};
+    json_object_put(items);
+    bool *ok = arena_alloc(w->rq->a, (size_t)n * sizeof *ok);
+    PGresult *r;
+    if (db_query(w->rq, &succeed_many, p, &r) == RV_OK)
+        for (int k = 0; k < PQntuples(r); k++) {
+            long item = db_get_long(r, k, 0);
+            if (item >= 1 && item <= n)
+                ok[item - 1] = !strcmp(db_get(r, k, 1), "t");
+        }
+    succeeded(w, js, ok, n);
+}
+
+/* Clone successes (few): one pipelined round trip, each its own transaction. */
+static void succeed_clones(work_ctx *w, job_ref **js, const char *const **ps, int n)
+{
+    if (n == 0)
+        return;
+    PGresult **rs = arena_alloc(w->rq->a, (size_t)n * sizeof *rs);
+    bool *ok = arena_alloc(w->rq->a, (size_t)n * sizeof *ok);
+    db_ctx c = db_ctx_of(w->rq);
+    (void)db_run_batch(&c, &succeed_clone, n, ps, rs);
+    for (int i = 0; i < n; i++)
+        ok[i] = rs[i] && !strcmp(db_get(rs[i], 0, 0), "t");
+    succeeded(w, js, ok, n);
 }
 
 /* Downloads the outputs of every succeeded job in js concurrently, then stores
  * and records each. */
 void work_finish_all(work_ctx *w, job_ref **js, int n)
 {
+    work_flush_running(w);
     if (n == 0)
         return;
     http_call *calls = arena_alloc(w->rq->a, (size_t)n * sizeof *calls);
@@ -198,6 +253,12 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
     /* Registered before they are stored, in one round trip: a commit that may have
      * referenced one is then never followed by its deletion (filereg.h). */
     bool registered = filereg_register(w->rq, keys, n_keys) == RV_OK;
+    /* The successes, by statement, recorded together once every file is stored. */
+    job_ref **plain = arena_alloc(w->rq->a, (size_t)n * sizeof *plain);
+    job_ref **clones = arena_alloc(w->rq->a, (size_t)n * sizeof *clones);
+    const char *const **plain_p = arena_alloc(w->rq->a, (size_t)n * sizeof *plain_p);
+    const char *const **clones_p = arena_alloc(w->rq->a, (size_t)n * sizeof *clones_p);
+    int n_plain = 0, n_clones = 0;
     for (int i = 0; i < n; i++) {
         job_ref *j = js[i];
         if (!j->stored)
@@ -216,7 +277,19 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
             continue;
         }
         const char *ext = strrchr(j->stored, '.') + 1;
-        succeed_with(w, j, j->stored, &mis[i],
-                     arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext), bytes);
+        const char *const *p =
+            succeed_params(w, j, j->stored, &mis[i],
+                           arena_printf(w->rq->a, "%s-%.8s.%s", j->kind, j->id, ext), bytes);
+        if (!p)
+            continue;
+        if (!strcmp(j->kind, "voice_clone")) {
+            clones[n_clones] = j;
+            clones_p[n_clones++] = p;
+        } else {
+            plain[n_plain] = j;
+            plain_p[n_plain++] = p;
+        }
     }
+    succeed_plain(w, plain, plain_p, n_plain);
+    succeed_clones(w, clones, clones_p, n_clones);
 }

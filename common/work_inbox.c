@@ -44,6 +44,10 @@ static int inbox_batch(work_ctx *w, int *seen)
         return 0;
     int n = PQntuples(r), n_done = 0, n_finished = 0;
     job_ref **done = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *done);
+    job_ref **leasing = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *leasing);
+    const char **leasing_event = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof(char *));
+    const char *const **leasing_p = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *leasing_p);
+    int n_leasing = 0;
     char *finished = arena_strdup(w->rq->a, "{");
     *seen = n;
     for (int i = 0; i < n; i++) {
@@ -65,15 +69,31 @@ static int inbox_batch(work_ctx *w, int *seen)
         } else if (read && held && j->st.provider_job_id && strcmp(held, j->st.provider_job_id)) {
             stop_duplicate(w, j);
         } else if (!ended && j->st.state == PROV_SUCCEEDED) {
-            PGresult *lr;
-            const char *lp[] = {j->id, w->poller_id, work_num(w, w->lease_s)};
-            if (db_query(w->rq, &lease, lp, &lr) != RV_OK || PQntuples(lr) == 0)
-                continue; /* ended or taken meanwhile: the next batch sees which */
-            done[n_done++] = j;
+            const char **lp = arena_alloc(w->rq->a, 3 * sizeof *lp);
+            lp[0] = j->id;
+            lp[1] = w->poller_id;
+            lp[2] = work_num(w, w->lease_s);
+            leasing[n_leasing] = j;
+            leasing_event[n_leasing] = event;
+            leasing_p[n_leasing++] = lp;
+            continue; /* the event is done once its job is leased */
         } else if (!ended) {
             work_apply(w, j, done, &n_done);
         }
         finished = arena_printf(w->rq->a, "%s%s%s", finished, n_finished++ ? "," : "", event);
+    }
+    /* Progress first, as the events came; then the leases of the successes, all in
+     * one round trip each. */
+    work_flush_running(w);
+    PGresult **lr = arena_alloc(w->rq->a, (size_t)(n ? n : 1) * sizeof *lr);
+    db_ctx c = db_ctx_of(w->rq);
+    (void)db_run_batch(&c, &lease, n_leasing, leasing_p, lr);
+    for (int i = 0; i < n_leasing; i++) {
+        if (!lr[i] || PQntuples(lr[i]) == 0)
+            continue; /* ended or taken meanwhile: the next batch sees which */
+        done[n_done++] = leasing[i];
+        finished =
+            arena_printf(w->rq->a, "%s%s%s", finished, n_finished++ ? "," : "", leasing_event[i]);
     }
     work_finish_all(w, done, n_done);
     if (n_finished)

@@ -65,11 +65,17 @@ void work_to_failed(work_ctx *w, const char *job_id, const char *code, const cha
 /* The lease given up: looked at again in check_in seconds. */
 void work_to_released(work_ctx *w, const char *job_id, long check_in);
 /* Records what a provider said (j->st): succeeded jobs are appended to done[*n_done]
- * for work_finish_all, anything else is moved here. */
+ * for work_finish_all, running ones are collected for work_flush_running(), anything
+ * else is moved here. */
 void work_apply(work_ctx *w, job_ref *j, job_ref **done, int *n_done);
 
-/* Downloads, stores and records the outputs of the n succeeded jobs in js
- * (work_finish.c). */
+/* Makes the running moves work_apply() collected, all in one round trip (each its
+ * own transaction), with work_to_running()'s follow-up for each. */
+void work_flush_running(work_ctx *w);
+
+/* Makes the collected running moves (work_flush_running), then downloads, stores
+ * and records the outputs of the n succeeded jobs in js, the records in one round
+ * trip (work_finish.c). */
 void work_finish_all(work_ctx *w, job_ref **js, int n);
 
 /* A voice_clone's sample prepared before its submit (clone_prep.c). False when the

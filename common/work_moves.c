@@ -32,13 +32,10 @@ double work_backoff(int attempts, double retry_after, double jitter01)
     return d > retry_after ? d : retry_after;
 }
 
-void work_to_running(work_ctx *w, job_ref *j, int progress)
+/* What rv_job_running answered for j: work that ended meanwhile, or a duplicate,
+ * is stopped at the provider. */
+static void after_running(work_ctx *w, job_ref *j, const PGresult *r)
 {
-    const char *p[] = {j->id, w->poller_id, j->st.provider_job_id, work_num(w, progress),
-                       work_num(w, w->check_in_s)};
-    PGresult *r;
-    if (db_query(w->rq, &running, p, &r) != RV_OK)
-        return;
     /* Ended while we dispatched (cancelled, past its deadline): stop the provider's
      * work now. A job that another poller holds is left to it. */
     const char *st = db_get(r, 0, 0);
@@ -51,6 +48,56 @@ void work_to_running(work_ctx *w, job_ref *j, int progress)
                 j->st.provider_job_id);
     if (ended || duplicate)
         work_cancel_at_provider(w, j);
+}
+
+static const char **running_params(work_ctx *w, const job_ref *j, int progress)
+{
+    const char **p = arena_alloc(w->rq->a, 5 * sizeof *p);
+    p[0] = j->id;
+    p[1] = w->poller_id;
+    p[2] = j->st.provider_job_id;
+    p[3] = work_num(w, progress);
+    p[4] = work_num(w, w->check_in_s);
+    return p;
+}
+
+void work_to_running(work_ctx *w, job_ref *j, int progress)
+{
+    PGresult *r;
+    if (db_query(w->rq, &running, running_params(w, j, progress), &r) == RV_OK)
+        after_running(w, j, r);
+}
+
+static void queue_running(work_ctx *w, job_ref *j)
+{
+    if (w->n_running == w->cap_running) {
+        int cap = w->cap_running ? w->cap_running * 2 : 64;
+        job_ref **js = arena_alloc(w->rq->a, (size_t)cap * sizeof *js);
+        if (w->n_running)
+            memcpy(js, w->running, (size_t)w->n_running * sizeof *js);
+        w->running = js;
+        w->cap_running = cap;
+    }
+    w->running[w->n_running++] = j;
+}
+
+void work_flush_running(work_ctx *w)
+{
+    int n = w->n_running;
+    job_ref **js = w->running;
+    w->running = NULL;
+    w->n_running = w->cap_running = 0;
+    if (n == 0)
+        return;
+    const char *const **ps = arena_alloc(w->rq->a, (size_t)n * sizeof *ps);
+    PGresult **rs = arena_alloc(w->rq->a, (size_t)n * sizeof *rs);
+    for (int i = 0; i < n; i++)
+        ps[i] = running_params(w, js[i], js[i]->st.progress);
+    db_ctx c = db_ctx_of(w->rq);
+    (void)db_run_batch(&c, &running, n, ps, rs);
+    for (int i = 0; i < n; i++)
+        if (rs[i])
+            after_running(w, js[i], rs[i]);
 }
 
 void work_cancel_at_provider(work_ctx *w, const job_ref *j)
@@ -106,7 +153,7 @@ void work_apply(work_ctx *w, job_ref *j, job_ref **done, int *n_done)
     switch (j->st.state) {
     case PROV_PENDING:
     case PROV_RUNNING:
-        work_to_running(w, j, j->st.progress);
+        queue_running(w, j);
         break;
     case PROV_SUCCEEDED:
         done[(*n_done)++] = j;

@@ -24,3 +24,20 @@ rv_nginx_hsts() {
     [Hh][Tt][Tt][Pp][Ss]://*) printf '%s' 'max-age=31536000; includeSubDomains' ;;
     esac
 }
+
+# @UPSTREAMS@: one FastCGI upstream per endpoint socket named in an endpoints.conf
+# (read on stdin) — `upstream rv_<name> { server unix:<fcgi dir>/<name>.sock;
+# keepalive <n>; }` — so that nginx keeps its FastCGI connections open between
+# requests (fastcgi_keep_conn on, nginx/fastcgi.conf). n idle connections are kept per
+# nginx worker: 16 per handler worker (RV_WORKERS), each of which serves many kept
+# connections at once (common/serve.c). The endpoints file itself is rendered with
+# rv_nginx_pass_sed, which points every fastcgi_pass at its upstream.
+rv_nginx_upstreams() { # fcgi_dir workers
+    local k=$((${2:-2} * 16)) out="" name
+    [ "$k" -ge 8 ] || k=8
+    for name in $(sed -n 's|^[[:space:]]*fastcgi_pass unix:@FCGI@/\([A-Za-z0-9_]*\)\.sock;.*|\1|p' | sort -u); do
+        out+="upstream rv_$name { server unix:$1/$name.sock; keepalive $k; } "
+    done
+    printf '%s' "$out"
+}
+rv_nginx_pass_sed='s|fastcgi_pass unix:@FCGI@/\([A-Za-z0-9_]*\)\.sock;|fastcgi_pass rv_\1;|'

@@ -389,6 +389,31 @@ END $$;
 REVOKE ALL ON FUNCTION rv_job_succeed FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_job_succeed TO reelvox_poller;
 
+-- Many successes in one transaction, so in one commit: item i of p_items
+-- ({"job", "audio", "providerJobId"}) as rv_job_succeed, each in a subtransaction
+-- of its own, so that one that fails (an output not registered, a job id that is
+-- not one) leaves the others done. One row per item, in order: (item, ok); ok as
+-- rv_job_succeed's answer, false when it failed.
+CREATE OR REPLACE FUNCTION rv_jobs_succeed(p_items jsonb)
+RETURNS TABLE (item integer, ok boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    it jsonb;
+BEGIN
+    item := 0;
+    FOR it IN SELECT value FROM jsonb_array_elements(p_items) LOOP
+        item := item + 1;
+        BEGIN
+            ok := rv_job_succeed((it ->> 'job')::uuid, it -> 'audio', it ->> 'providerJobId');
+        EXCEPTION WHEN OTHERS THEN
+            ok := false;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION rv_jobs_succeed FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_jobs_succeed TO reelvox_poller;
+
 -- Jobs past their deadline, leased so their provider work can be cancelled.
 CREATE OR REPLACE FUNCTION rv_jobs_overdue(p_poller text, p_limit integer, p_lease integer)
 RETURNS TABLE (job_id uuid, provider text, provider_job_id text)

@@ -1,11 +1,14 @@
 """Job figures for `make bench` (a benchmark, not a test: it never fails on a number).
 
-usage: jobs_bench.py BASE_URL SIM_URL TOKEN MIGRATE_CONNINFO
+usage: jobs_bench.py BASE_URL SIM_URL TOKEN MIGRATE_CONNINFO [SIM_TOKEN]
 
 1. submit-to-provider latency: POST /api/tts one at a time (the poller listening),
    time from sending the request to the simulator receiving the prediction;
 2. end-to-end throughput: N jobs submitted by 16 threads, time until all have
-   succeeded through the simulator with webhooks (outputs copied into storage).
+   succeeded through the simulator with webhooks (outputs copied into storage);
+3. the simulator's own ceiling: creates per second sent straight to it by 16
+   threads (no Reelvox, no webhooks), beside which the end-to-end figure is read:
+   each job costs the simulator a create, its webhooks and the output's download.
 """
 import json
 import subprocess
@@ -16,6 +19,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 BASE, SIM, TOKEN, DB = sys.argv[1:5]
+SIM_TOKEN = sys.argv[5] if len(sys.argv) > 5 else "bench-token"
 VOICE = "00000000-0000-4000-8000-000000000001"
 
 
@@ -90,5 +94,23 @@ def throughput(n=2000, threads=16):
           f"({n / t_sub:.0f}/s), {done} succeeded after {t_all:.2f} s: {done / t_all:.0f} jobs/s")
 
 
+def sim_ceiling(n=2000, threads=16):
+    def worker(k):
+        for i in range(k, n, threads):
+            call("POST", SIM + "/v1/predictions",
+                 {"version": "bench", "input": {"text": f"ceiling {i}"}}, token=SIM_TOKEN)
+
+    t0 = time.time()
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    t = time.time() - t0
+    print(f"the simulator alone: {n} creates in {t:.2f} s: {n / t:.0f} creates/s "
+          f"(16 threads, no webhooks; a job also costs it its webhooks and a download)")
+
+
 latency()
 throughput()
+sim_ceiling()

@@ -183,7 +183,10 @@ def test_nginx_config(dest, tmp_path):
     # No placeholder left (named locations such as @sink are nginx's own syntax).
     assert not re.search(r"@[A-Z_]+@", re.sub(r"#.*", "", conf))
     endpoints_conf = (dest / "etc/reelvox/endpoints.conf").read_text()
-    assert "fastcgi_pass unix:/run/reelvox/healthz.sock;" in endpoints_conf
+    # Every endpoint through its upstream, whose connections nginx keeps.
+    assert "fastcgi_pass rv_healthz;" in endpoints_conf
+    assert "upstream rv_healthz { server unix:/run/reelvox/healthz.sock; keepalive " in conf
+    assert "fastcgi_keep_conn on;" in (dest / "usr/local/lib/reelvox/nginx/fastcgi.conf").read_text()
     # Uploads: the token is checked before the body is read, and a slow or
     # greedy client is held (per address: at once and per second; timeouts).
     audios = re.search(r"location = /api/audios \{(.*?)\n\}", endpoints_conf, re.S).group(1)
