@@ -1,7 +1,8 @@
 /* GET|POST /api/api-keys — authenticated. The caller's own provider keys.
  *
- * GET: 200 {items: [{id, service, last4, isActive, createdAt}]} (every service the
- * caller has a key for, by service; never more of a key than its last 4).
+ * GET ?page&limit: 200 {items: [{id, service, last4, isActive, createdAt}], pagination}
+ * (every service the caller has a key for, by service; never more of a key than its
+ * last 4).
  * POST {service (replicate|runway|openai), key (8..2048 visible ASCII)}: the key is
  * checked with its provider first (its cheapest authenticated call), then stored
  * encrypted (keybox.h) in place of the caller's earlier key for that service:
@@ -53,20 +54,30 @@ static const bind_field fields[] = {
 };
 
 static const db_stmt list_keys = {
-    "SELECT COALESCE(json_agg(json_build_object('id', id, 'service', service, 'last4', last4,"
-    "                   'isActive', is_active, 'createdAt', rv_ts(created_at)) ORDER BY service),"
-    "                '[]')"
-    "  FROM api_keys WHERE user_id = $1",
-    1};
+    "SELECT (SELECT count(*) FROM api_keys WHERE user_id = $1),"
+    "       COALESCE((SELECT json_agg(json_build_object('id', k.id, 'service', k.service,"
+    "                   'last4', k.last4, 'isActive', k.is_active,"
+    "                   'createdAt', rv_ts(k.created_at)) ORDER BY k.service)"
+    "                  FROM (SELECT * FROM api_keys WHERE user_id = $1"
+    "                         ORDER BY service LIMIT $2 OFFSET $3) k), '[]')",
+    3};
 static const db_stmt put_key = {"SELECT rv_api_key_put($1, $2, $3::bytea, $4::bytea, $5)", 5};
 
 static rv_err list(rv_req *rq)
 {
-    PGresult *r;
-    rv_err er = db_query(rq, &list_keys, (const char *[]){rq->user_id}, &r);
+    long page, limit;
+    rv_err er = req_page(rq, &page, &limit);
     if (er != RV_OK)
         return er;
-    return resp_json(rq, 200, arena_printf(rq->a, "{\"items\":%s}", db_get(r, 0, 0)));
+    const char *p[] = {rq->user_id, arena_printf(rq->a, "%ld", limit),
+                       arena_printf(rq->a, "%ld", (page - 1) * limit)};
+    PGresult *r;
+    if ((er = db_query(rq, &list_keys, p, &r)) != RV_OK)
+        return er;
+    json_object *pg = req_keep(rq, resp_pagination(page, limit, db_get_long(r, 0, 0)));
+    return resp_json(rq, 200,
+                     arena_printf(rq->a, "{\"items\":%s,\"pagination\":%s}", db_get(r, 0, 1),
+                                  json_object_to_json_string_ext(pg, JSON_C_TO_STRING_PLAIN)));
 }
 
 static rv_err add(rv_req *rq)

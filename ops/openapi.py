@@ -125,7 +125,7 @@ SCHEMAS = {
                         "url": s(), "createdAt": TIME}, ["id", "audioId", "createdAt"]),
     "Message": obj({"id": UUID, "authorId": UUID, "body": s(), "createdAt": TIME},
                    ["id", "authorId", "body", "createdAt"]),
-    "Transition": obj({"from": s(), "to": s(), "by": opt(UUID), "at": TIME}, ["from", "to", "at"]),
+    "Transition": obj({"from": opt(s()), "to": s(), "by": opt(UUID), "at": TIME}, ["from", "to", "at"]),
     "Rating": obj({"stars": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": opt(s()),
                    "createdAt": TIME}, ["stars"]),
     "Expert": obj({"userId": UUID, "name": s(), "bio": opt(s()), "hourlyRateCents": INT,
@@ -136,10 +136,10 @@ SCHEMAS = {
     "Image": obj({"id": UUID, "filename": s(), "contentType": s(), "width": INT, "height": INT,
                   "bytes": INT, "projectId": opt(UUID), "url": s(), "thumbnailUrl": opt(s()),
                   "createdAt": TIME}, ["id", "filename", "contentType", "url", "createdAt"]),
-    "Clip": obj({"id": UUID, "projectId": UUID, "imageId": UUID, "prompt": opt(s()),
+    "Clip": obj({"id": UUID, "projectId": UUID, "imageId": opt(UUID), "prompt": opt(s()),
                  "durationSeconds": INT, "status": s(), "approved": BOOL, "position": opt(INT),
                  "url": opt(s()), "posterUrl": opt(s()), "jobId": opt(UUID), "createdAt": TIME},
-                ["id", "projectId", "imageId", "status", "createdAt"]),
+                ["id", "projectId", "status", "createdAt"]),
     "Compilation": obj({"id": UUID, "projectId": UUID, "clipIds": arr(UUID),
                         "musicTrackId": opt(UUID), "transition": s(), "musicVolume": NUM,
                         "status": s(), "url": opt(s()), "posterUrl": opt(s()),
@@ -353,11 +353,11 @@ PATHS = {
     "/api/auth/logout": {"post": op("End the session", {204: None}, body={}, tags=["auth"])},
     "/api/auth/verify": {"post": op("Verify the email address", {200: ref("User")},
                                     auth=False, body="token", tags=["auth"])},
-    "/api/auth/verify/resend": {"post": op("Send the verification mail again", {202: None},
+    "/api/auth/verify/resend": {"post": op("Send the verification mail again", {202: ANY_OBJ},
                                            errors=(429,), tags=["auth"], headers={})},
-    "/api/auth/forgot": {"post": op("Mail a password reset link", {202: None}, auth=False,
+    "/api/auth/forgot": {"post": op("Mail a password reset link", {202: ANY_OBJ}, auth=False,
                                     body="forgot", errors=(429,), tags=["auth"], headers={})},
-    "/api/auth/reset": {"post": op("Set a new password with a reset token", {200: None},
+    "/api/auth/reset": {"post": op("Set a new password with a reset token", {200: ANY_OBJ},
                                    auth=False, body="reset", tags=["auth"])},
     "/api/me": {
         "get": op("The caller", {200: ref("User")}, tags=["account"]),
@@ -419,17 +419,17 @@ PATHS = {
     "/api/projects/{id}": {
         "get": op("One project", {200: ref("Project")}, errors=(404,), tags=["projects"]),
         "patch": op("Rename or describe", {200: ref("Project")}, body="projectPatch",
-                    errors=(404, 409), tags=["projects"]),
-        "delete": op("Delete a draft or cancelled project", {204: None}, errors=(404, 409),
+                    errors=(403, 404, 409), tags=["projects"]),
+        "delete": op("Delete a draft or cancelled project", {204: None}, errors=(403, 404, 409),
                      tags=["projects"]),
     },
     "/api/projects/{id}/audios": {"post": op("Attach an audio file", {200: ref("Project")},
-                                             body="audioId", errors=(404, 409),
+                                             body="audioId", errors=(403, 404, 409),
                                              tags=["projects"])},
     "/api/projects/{id}/audios/{audioId}": {"delete": op(
-        "Detach an audio file", {200: ref("Project")}, errors=(404, 409), tags=["projects"])},
+        "Detach an audio file", {200: ref("Project")}, errors=(403, 404, 409), tags=["projects"])},
     "/api/projects/{id}/estimate": {"post": op("Estimate the work", {202: JOB},
-                                               errors=(402, 404, 409, 429), tags=["projects"])},
+                                               errors=(400, 402, 403, 404, 409, 429), tags=["projects"])},
     "/api/projects/{id}/expert": {"post": op("Assign an expert (escrow held)",
                                              {200: ref("Project")}, body="expertId",
                                              errors=(402, 403, 404, 409), tags=["projects"])},
@@ -457,7 +457,7 @@ PATHS = {
     "/api/projects/{id}/messages": {
         "get": op("Messages, newest first", {200: page_of(ref("Message"))}, query=PAGE,
                   errors=(404,), tags=["projects"]),
-        "post": op("Write a message", {201: ref("Message")}, body="message", errors=(404,),
+        "post": op("Write a message", {201: ref("Message")}, body="message", errors=(403, 404),
                    tags=["projects"]),
     },
     "/api/projects/{id}/history": {"get": op("Status history",
@@ -559,7 +559,7 @@ PATHS = {
         200: obj({"items": arr(ref("CreditPack"))}, ["items"])}, auth=False, tags=["money"])},
     "/api/checkout": {"post": op("Start a Stripe Checkout", {
         201: obj({"paymentId": UUID, "checkoutUrl": s()}, ["paymentId", "checkoutUrl"])},
-        body="checkout", errors=(403, 404, 429, 502), tags=["money"])},
+        body="checkout", errors=(403, 404, 409, 429, 502), tags=["money"])},
     "/api/payments": {"get": op("The caller's payments", {200: page_of(ref("Payment"))},
                                 query=PAGE, errors=(400,), tags=["money"])},
     # Admin
@@ -588,7 +588,7 @@ PATHS = {
                                   errors=(400, 403), tags=["admin"])},
     "/api/admin/jobs/{id}/retry": {"post": op("Retry a job", {200: JOB, 202: JOB},
                                               errors=(403, 404, 409), tags=["admin"])},
-    "/api/admin/jobs/{id}/refund": {"post": op("Refund a job", {200: JOB},
+    "/api/admin/jobs/{id}/refund": {"post": op("Refund a job: the ledger row", {201: ANY_OBJ},
                                                errors=(403, 404, 409), tags=["admin"])},
     "/api/admin/stats": {"get": op("Figures", {200: ANY_OBJ}, errors=(403,), tags=["admin"])},
     "/api/admin/audit": {"get": op("The audit log", {200: page_of(ref("AuditItem"))},
@@ -607,7 +607,7 @@ PATHS = {
                                        {204: None}, auth=False, raw=[JSON],
                                        query=("job", "token"), errors=(401, 404),
                                        tags=["webhooks"])},
-    "/webhooks/stripe": {"post": op("Stripe's webhook (Stripe-Signature)", {200: None},
+    "/webhooks/stripe": {"post": op("Stripe's webhook (Stripe-Signature)", {200: ANY_OBJ},
                                     auth=False, raw=[JSON], errors=(401,), tags=["webhooks"])},
     "/webhooks/{provider}": {"post": op("Another provider's webhook", {200: None, 204: None},
                                         auth=False, raw=[JSON], errors=(401, 404),
@@ -628,6 +628,11 @@ def document():
         if params:
             item["parameters"] = params
         item.update(ops)
+        get = item.get("get")
+        if get and "200" in get["responses"] and "content" in get["responses"]["200"] \
+                and JSON in get["responses"]["200"]["content"]:
+            get["responses"]["304"] = {"description": "Not Modified: the ETag sent in "
+                                       "If-None-Match is the answer's (no body)"}
         paths[path] = item
     return {
         "openapi": "3.1.0",
