@@ -355,6 +355,9 @@ rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *ou
         case BIND_NUMBER:
             bind_number(rq, f, v, slot);
             break;
+        case BIND_RAW:
+            *(json_object **)slot = v;
+            break;
         case BIND_BOOL:
             if (!json_object_is_type(v, json_type_boolean))
                 req_field_error(rq, f->name, "must be true or false");

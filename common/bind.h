@@ -12,12 +12,14 @@
 
 #include "req.h"
 
-typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL } bind_type;
+/* BIND_RAW: any JSON value (json_object *, borrowed from the parsed body), for a
+ * caller that checks a nested member itself. */
+typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL, BIND_RAW } bind_type;
 
 typedef struct bind_field {
     const char *name;
     bind_type type;
-    size_t offset; /* offsetof(struct, member): const char *, long, double, int */
+    size_t offset; /* offsetof(struct, member): const char *, long, double, int, json_object * */
     bool required;
     double min, max;           /* strings: length in characters; numbers: value */
     const char *const *one_of; /* strings: NULL-terminated allowed values */

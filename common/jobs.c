@@ -37,6 +37,8 @@ static const struct {
     [SUBMIT_SAMPLE_TOO_SHORT] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
     [SUBMIT_SAMPLE_TOO_LONG] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
     [SUBMIT_INPUT_UNSTORABLE] = {RV_E_MALFORMED_JSON, "the input holds text that cannot be stored"},
+    [SUBMIT_VIDEO_NOT_FOUND] = {RV_E_NOT_FOUND, "no such video"},
+    [SUBMIT_VIDEO_NOT_READY] = {RV_E_INVALID_STATE, NULL},
     [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
 };
 
@@ -60,6 +62,13 @@ rv_err jobs_answer(rv_req *rq, const submit_outcome *o)
         req_problem_set(rq, "required", json_object_new_int64(o->required));
         req_problem_set(rq, "balance", json_object_new_int64(o->balance));
         return req_fail(rq, RV_E_INSUFFICIENT_CREDITS, "this job costs %ld credits", o->required);
+    }
+    if (o->status == SUBMIT_VIDEO_NOT_READY) {
+        req_problem_set(rq, "missing", json_object_new_string(o->missing ? o->missing : ""));
+        return req_fail(rq, RV_E_INVALID_STATE, "the video is not ready for this step: %s%s",
+                        o->missing && strcmp(o->missing, "another step is running") ? "missing "
+                                                                                    : "",
+                        o->missing ? o->missing : "");
     }
     if (!refusals[o->status].detail)
         return refusals[o->status].er;
@@ -90,4 +99,12 @@ rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source
                                         .input = input,
                                         .source_id = source_id,
                                         .voice_id = voice_id});
+}
+
+rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id,
+                              json_object *input, const char *voice_id)
+{
+    return submit(rq,
+                  &(submit_request){
+                      .kind = kind, .input = input, .video_id = video_id, .voice_id = voice_id});
 }

@@ -88,6 +88,15 @@ rv_err resp_empty(rv_req *rq, int status)
     return RV_OK;
 }
 
+rv_err resp_text(rv_req *rq, int status, const char *type, const char *body)
+{
+    rq->status = status;
+    rq->resp_type = type;
+    rq->resp_body = body;
+    rq->resp_len = strlen(body);
+    return RV_OK;
+}
+
 void resp_header(rv_req *rq, const char *name, const char *value)
 {
     rv_header *h = arena_alloc(rq->a, sizeof *h), **tail = &rq->resp_headers;

@@ -14,6 +14,9 @@
 rv_err resp_json(rv_req *rq, int status, const char *json);
 /* Serialises obj (taking ownership) as the body. Returns RV_OK. */
 rv_err resp_jobj(rv_req *rq, int status, json_object *obj);
+/* A body of another type ("text/vtt; charset=utf-8"), sent as it is (borrowed
+ * until the response is written). Returns RV_OK. */
+rv_err resp_text(rv_req *rq, int status, const char *type, const char *body);
 /* A response without body (204). Returns RV_OK. */
 rv_err resp_empty(rv_req *rq, int status);
 

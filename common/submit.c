@@ -18,6 +18,11 @@ static const db_stmt submit_clone = {"SELECT " SUBMIT_COLS ", voice_json, previe
                                      "  FROM rv_clone_submit($1::jsonb, $2, $3::text[], $4)",
                                      4};
 
+static const db_stmt submit_video_step = {
+    "SELECT " SUBMIT_COLS ", NULL, NULL, missing"
+    "  FROM rv_video_step_submit($1, $2, $3::jsonb, $4, $5::text[], $6, $7)",
+    7};
+
 static const struct {
     const char *sql;
     submit_status status;
@@ -36,6 +41,8 @@ static const struct {
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG},
     {"input_unstorable", SUBMIT_INPUT_UNSTORABLE}, /* decided in C, before SQL */
+    {"not_found", SUBMIT_VIDEO_NOT_FOUND},
+    {"invalid_state", SUBMIT_VIDEO_NOT_READY},
 };
 
 submit_status submit_status_of(const char *s)
@@ -65,7 +72,11 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
 
     PGresult *r;
     rv_err er;
-    if (!strcmp(rq->kind, "voice_conversion")) {
+    if (rq->video_id) {
+        const char *p[] = {rq->video_id, rq->kind, json,        rq->idem_key,
+                           available,    token,    rq->voice_id};
+        er = db_run(c, &submit_video_step, p, &r);
+    } else if (!strcmp(rq->kind, "voice_conversion")) {
         const char *p[] = {rq->source_id, rq->voice_id, json, rq->idem_key, available, token};
         er = db_run(c, &submit_conversion, p, &r);
     } else if (!strcmp(rq->kind, "voice_clone")) {
@@ -88,6 +99,7 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
         .balance = db_get_long(r, 0, 5),
         .voice_json = db_get(r, 0, 6),
         .preview_key = db_get(r, 0, 7),
+        .missing = PQnfields(r) > 8 ? db_get(r, 0, 8) : NULL,
     };
     return out->status == SUBMIT_UNKNOWN ? RV_E_INTERNAL : RV_OK;
 }

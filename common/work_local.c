@@ -58,8 +58,10 @@ int work_pass_dispatch_local(work_ctx *w)
     if (free_slots <= 0)
         return 0;
     PGresult *r;
-    const char *p[] = {w->poller_id, "{local}", work_num(w, free_slots),
-                       work_num(w, w->local_timeout_s + 60), "false"};
+    /* OpenAI's calls are one blocking request each: run like local work. */
+    const char *p[] = {w->poller_id,
+                       prov_find("openai")->available() ? "{local,openai}" : "{local}",
+                       work_num(w, free_slots), work_num(w, w->local_timeout_s + 60), "false"};
     if (db_query(w->rq, &work_claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;
@@ -70,7 +72,8 @@ int work_pass_dispatch_local(work_ctx *w)
             slot++;
         if (slot == w->local_slots) /* cannot happen: claimed at most the free slots */
             break;
-        local_job lj = {js[i].id, js[i].user_id, js[i].input, w->poller_id};
+        local_job lj = {js[i].id,     js[i].user_id, js[i].input,
+                        w->poller_id, js[i].kind,    js[i].attempts};
         pid_t pid = fork();
         if (pid == 0) {
             db_forget_after_fork();

@@ -11,6 +11,7 @@
 #include "local_tts.h"
 #include "media.h"
 #include "storage.h"
+#include "video_work.h"
 
 static const db_stmt started = {"SELECT rv_job_started_local($1, $2)", 2};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
@@ -115,7 +116,7 @@ int local_run(const local_job *job)
 {
     arena *a = arena_new();
     rv_req rq = {.a = a, .role = "system"};
-    int rc = run(&rq, job);
+    int rc = job->kind && strcmp(job->kind, "tts") ? video_work_run(&rq, job) : run(&rq, job);
     arena_free(a);
     db_close();
     return rc;

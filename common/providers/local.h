@@ -19,6 +19,8 @@ typedef struct local_job {
     const char *id, *user_id;
     json_object *input; /* the job's input, as stored */
     const char *poller_id;
+    const char *kind; /* tts; the video steps (video_work.h); NULL: tts */
+    int attempts;     /* of the job, this one included */
 } local_job;
 
 /* Runs the job to its end; returns LOCAL_*. Meant for a freshly forked child. */
