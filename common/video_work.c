@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "db.h"
+#include "filereg.h"
 #include "log.h"
+#include "providers/local_tts.h"
 #include "providers/openai.h"
+#include "storage.h"
 #include "videos.h"
 #include "work.h"
 
@@ -111,14 +114,22 @@ static int again(rv_req *rq, const local_job *job, double retry_after, const cha
     return db_query(rq, &retry, p, NULL) == RV_OK ? LOCAL_FAILED : LOCAL_TRANSIENT;
 }
 
-static int succeeded(rv_req *rq, const local_job *job, json_object *output, json_object *audio)
+/* Records success (rv_video_job_succeed). The n stored files in keys go again
+ * when the job had ended meanwhile or the commit's outcome is unknown (filereg.h). */
+static int succeeded(rv_req *rq, const local_job *job, json_object *output, json_object *audio,
+                     const char *const *keys, size_t n)
 {
     const char *p[] = {
         job->id,
         arena_strdup(rq->a, json_object_to_json_string_ext(output, JSON_C_TO_STRING_PLAIN)),
         audio ? arena_strdup(rq->a, json_object_to_json_string_ext(audio, JSON_C_TO_STRING_PLAIN))
               : NULL};
-    return db_query(rq, &succeed, p, NULL) == RV_OK ? LOCAL_OK : LOCAL_TRANSIENT;
+    PGresult *r;
+    bool ok = db_query(rq, &succeed, p, &r) == RV_OK;
+    if (!ok || strcmp(db_get(r, 0, 0), "t"))
+        for (size_t i = 0; i < n; i++)
+            filereg_drop(rq, keys[i]);
+    return ok ? LOCAL_OK : LOCAL_TRANSIENT;
 }
 
 static void put_json(void *o)
@@ -142,7 +153,107 @@ static int run_script(rv_req *rq, const local_job *job, json_object *video)
         return failed(rq, job, res.code, res.message);
     json_object *out = json_object_new_object();
     json_object_object_add(out, "sections", json_object_get(sections));
-    int rc = succeeded(rq, job, out, NULL);
+    int rc = succeeded(rq, job, out, NULL, NULL, 0);
+    json_object_put(out);
+    return rc;
+}
+
+static double dbl(json_object *o, const char *k, double dflt)
+{
+    json_object *v = member(o, k);
+    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+               ? json_object_get_double(v)
+               : dflt;
+}
+
+/* The file a step made, stored: registered first, then committed (filereg.h). */
+static bool store_file(rv_req *rq, const char *tmp, const char *key)
+{
+    if (filereg_register(rq, &key, 1) != RV_OK) {
+        remove(tmp);
+        return false;
+    }
+    if (store_commit(rq->a, tmp, key) != RV_OK) {
+        filereg_drop(rq, key);
+        return false;
+    }
+    return true;
+}
+
+/* The narration's timings as its result carries them: per section its span and
+ * its words [{text, startMs, endMs}] (from the speech engine's word events). */
+static json_object *timings(const local_tts_segment *segs, size_t n)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_new_object(), *ws = json_object_new_array();
+        json_object_object_add(s, "position", json_object_new_int((int)i + 1));
+        json_object_object_add(s, "startMs", json_object_new_int64(segs[i].start_ms));
+        json_object_object_add(s, "endMs", json_object_new_int64(segs[i].end_ms));
+        for (size_t k = 0; k < segs[i].n_words; k++) {
+            const local_tts_word *w = &segs[i].words[k];
+            json_object *o = json_object_new_object();
+            json_object_object_add(
+                o, "text", json_object_new_string_len(segs[i].text + w->offset, (int)w->len));
+            json_object_object_add(o, "startMs", json_object_new_int64(w->start_ms));
+            json_object_object_add(o, "endMs", json_object_new_int64(w->end_ms));
+            json_object_array_add(ws, o);
+        }
+        json_object_object_add(s, "words", ws);
+        json_object_object_add(s, "wordsEstimated", json_object_new_boolean(0));
+        json_object_array_add(arr, s);
+    }
+    return arr;
+}
+
+/* Speech for every section, one track: libespeak-ng with the word events. */
+static int run_narration(rv_req *rq, const local_job *job, json_object *video)
+{
+    json_object *secs = member(video, "sections"), *voice = member(job->input, "voice");
+    size_t n = secs ? json_object_array_length(secs) : 0;
+    if (n == 0)
+        return failed(rq, job, "no_script", "the video has no script to narrate");
+    const local_voice *lv = local_tts_voice(str(voice, "presetKey", ""));
+    if (!lv)
+        return failed(rq, job, "voice_unavailable",
+                      "this voice is not available on the local provider");
+    local_tts_segment *segs = arena_alloc(rq->a, n * sizeof *segs);
+    for (size_t i = 0; i < n; i++)
+        segs[i].text = str(json_object_array_get_idx(secs, i), "content", "");
+    local_tts_params p = {.voice = lv->voice,
+                          .variant = lv->variant,
+                          .emotion = "neutral",
+                          .speed = dbl(job->input, "speed", 1),
+                          .volume = 1,
+                          .format = "mp3",
+                          .sample_rate = 32000};
+    char *key = store_new_key(rq->a, "audios", job->user_id, "narration", "mp3"), *tmp;
+    if (store_temp_path(rq->a, key, &tmp) != RV_OK)
+        return LOCAL_TRANSIENT;
+    local_tts_result res;
+    char why[256] = "";
+    rv_err er = local_tts_render_segments(&p, segs, n, rq->a, tmp, &res, why, sizeof why);
+    if (er != RV_OK) {
+        remove(tmp);
+        if (er == RV_E_UNPROCESSABLE)
+            return failed(rq, job, "synthesis_failed", why);
+        log_msg(LOG_WARN, "video job %s: narration failed: %s", job->id, why);
+        return LOCAL_TRANSIENT;
+    }
+    if (!store_file(rq, tmp, key))
+        return LOCAL_TRANSIENT;
+    json_object *a = json_object_new_object(), *out = json_object_new_object();
+    json_object_object_add(
+        a, "filename", json_object_new_string(arena_printf(rq->a, "narration-%.8s.mp3", job->id)));
+    json_object_object_add(a, "contentType", json_object_new_string(res.content_type));
+    json_object_object_add(a, "bytes", json_object_new_int64(res.bytes));
+    json_object_object_add(a, "durationMs", json_object_new_int64(res.duration_ms));
+    json_object_object_add(a, "sampleRate", json_object_new_int(res.sample_rate));
+    json_object_object_add(a, "channels", json_object_new_int(1));
+    json_object_object_add(a, "storageKey", json_object_new_string(key));
+    json_object_object_add(out, "sections", timings(segs, n));
+    int rc = succeeded(rq, job, out, a, (const char *const *)&key, 1);
+    json_object_put(a);
     json_object_put(out);
     return rc;
 }
@@ -164,5 +275,7 @@ int video_work_run(rv_req *rq, const local_job *job)
     arena_defer(rq->a, put_json, video);
     if (!strcmp(job->kind, "script"))
         return run_script(rq, job, video);
+    if (!strcmp(job->kind, "narration"))
+        return run_narration(rq, job, video);
     return failed(rq, job, "not_implemented", "this step is not available on this server yet");
 }
