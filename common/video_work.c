@@ -10,6 +10,7 @@
 #include "providers/local_tts.h"
 #include "providers/openai.h"
 #include "storage.h"
+#include "titlecard.h"
 #include "videos.h"
 #include "work.h"
 
@@ -258,6 +259,146 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
     return rc;
 }
 
+/* What a section's picture shows: its heading, else its first sentence. */
+static const char *section_subject(arena *a, json_object *sec)
+{
+    const char *h = str(sec, "heading", "");
+    if (!videos_blank(h))
+        return h;
+    const char *c = str(sec, "content", "");
+    size_t n = strcspn(c, ".!?");
+    return arena_strndup(a, c, n < 160 ? n : 160);
+}
+
+static const char prompts_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"prompts\"],"
+    "\"properties\":{\"prompts\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}";
+
+struct prompts_want {
+    size_t n;
+    json_object *got;
+};
+
+/* An answer {prompts: [n strings of 1..200 characters]}. */
+static const char *prompts_check(arena *a, json_object *answer, void *user)
+{
+    struct prompts_want *w = user;
+    json_object *p = member(answer, "prompts");
+    if (!p || !json_object_is_type(p, json_type_array) || json_object_array_length(p) != w->n)
+        return arena_printf(a, "it must hold %zu prompts", w->n);
+    for (size_t i = 0; i < w->n; i++) {
+        json_object *e = json_object_array_get_idx(p, i);
+        if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) < 1 ||
+            json_object_get_string_len(e) > 200 ||
+            strlen(json_object_get_string(e)) != (size_t)json_object_get_string_len(e))
+            return arena_printf(a, "prompts[%zu] must be 1 to 200 characters", i);
+    }
+    w->got = p;
+    return NULL;
+}
+
+/* A prompt per section from the language model, when one is configured and
+ * answers; else (or on any failure: the pictures matter more than their prompts)
+ * the sections' own subjects. */
+static const char **image_prompts(rv_req *rq, json_object *video, json_object *secs, size_t n)
+{
+    const char **out = arena_alloc(rq->a, n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = section_subject(rq->a, json_object_array_get_idx(secs, i));
+    if (!openai_available())
+        return out;
+    char *task = arena_printf(rq->a,
+                              "Suggest one stock-photo search query per section of this video, "
+                              "%zu in all, in order.\nTopic: %s\n",
+                              n, str(video, "topic", ""));
+    for (size_t i = 0; i < n; i++)
+        task = arena_printf(rq->a, "%sSection %zu: %s\n", task, i + 1, out[i]);
+    openai_request r = {.user_prompt = task,
+                        .schema_name = "image_prompts",
+                        .schema = prompts_schema,
+                        .max_tokens = 2000,
+                        .timeout_ms = 30000};
+    struct prompts_want w = {.n = n};
+    if (openai_settings(rq, "images", &r) != RV_OK)
+        return out;
+    openai_result res = openai_complete(rq->a, &r, prompts_check, &w, 5);
+    for (size_t i = 0; res.status == OPENAI_OK && i < n; i++)
+        out[i] = json_object_get_string(json_object_array_get_idx(w.got, i));
+    return out;
+}
+
+/* A picture per section, timed to the narration: a title card of its subject. */
+static int run_images(rv_req *rq, const local_job *job, json_object *video)
+{
+    json_object *secs = member(video, "sections");
+    size_t n = secs ? json_object_array_length(secs) : 0;
+    if (n == 0)
+        return failed(rq, job, "no_script", "the video has no script");
+    const char *aspect = str(member(job->input, "render"), "aspect", "16:9");
+    int w = 1280, h = 720;
+    if (!strcmp(aspect, "9:16"))
+        w = 720, h = 1280;
+    else if (!strcmp(aspect, "1:1"))
+        w = 720;
+    const char **prompts = image_prompts(rq, video, secs, n);
+    const char **keys = arena_alloc(rq->a, 2 * n * sizeof *keys);
+    json_object *out = json_object_new_object(), *imgs = json_object_new_array();
+    json_object_object_add(out, "images", imgs);
+    int rc = LOCAL_OK;
+    size_t stored = 0;
+    for (size_t i = 0; i < n && rc == LOCAL_OK; i++) {
+        json_object *sec = json_object_array_get_idx(secs, i);
+        const char *subject = section_subject(rq->a, sec);
+        for (int t = 0; t < 2 && rc == LOCAL_OK; t++) { /* the picture, then its thumbnail */
+            char *key = store_new_key(rq->a, "images", job->user_id, "card", "jpg"), *tmp;
+            titlecard_result res;
+            char why[256];
+            if (store_temp_path(rq->a, key, &tmp) != RV_OK ||
+                titlecard_render(subject, t ? 320 : w, t ? 320 * h / w / 2 * 2 : h, (int)i, tmp,
+                                 arena_printf(rq->a, "%s.txt", tmp), &res, why,
+                                 sizeof why) != RV_OK) {
+                log_msg(LOG_WARN, "video job %s: title card failed: %s", job->id, why);
+                rc = LOCAL_TRANSIENT;
+                break;
+            }
+            if (!store_file(rq, tmp, key)) {
+                rc = LOCAL_TRANSIENT;
+                break;
+            }
+            keys[stored++] = key;
+            if (t == 1)
+                break;
+            json_object *e = json_object_new_object(), *im = json_object_new_object();
+            json_object_object_add(e, "position", json_object_new_int((int)i + 1));
+            json_object_object_add(e, "prompt", json_object_new_string(prompts[i]));
+            long s0 = (long)dbl(sec, "startMs", 0), s1 = (long)dbl(sec, "endMs", 0);
+            json_object_object_add(e, "startMs", json_object_new_int64(s0));
+            json_object_object_add(e, "durationMs", json_object_new_int64(s1 > s0 ? s1 - s0 : 0));
+            json_object_object_add(
+                im, "filename",
+                json_object_new_string(arena_printf(rq->a, "section-%zu.jpg", i + 1)));
+            json_object_object_add(im, "contentType", json_object_new_string("image/jpeg"));
+            json_object_object_add(im, "width", json_object_new_int(res.width));
+            json_object_object_add(im, "height", json_object_new_int(res.height));
+            json_object_object_add(im, "bytes", json_object_new_int64(res.bytes));
+            json_object_object_add(im, "storageKey", json_object_new_string(key));
+            json_object_object_add(im, "source", json_object_new_string("generated"));
+            json_object_object_add(e, "image", im);
+            json_object_array_add(imgs, e);
+        }
+        if (rc == LOCAL_OK) /* the thumbnail's key */
+            json_object_object_add(member(json_object_array_get_idx(imgs, i), "image"), "thumbKey",
+                                   json_object_new_string(keys[stored - 1]));
+    }
+    if (rc == LOCAL_OK)
+        rc = succeeded(rq, job, out, NULL, keys, stored);
+    else
+        for (size_t i = 0; i < stored; i++)
+            filereg_drop(rq, keys[i]);
+    json_object_put(out);
+    return rc;
+}
+
 int video_work_run(rv_req *rq, const local_job *job)
 {
     const char *p0[] = {job->id, job->poller_id};
@@ -277,5 +418,7 @@ int video_work_run(rv_req *rq, const local_job *job)
         return run_script(rq, job, video);
     if (!strcmp(job->kind, "narration"))
         return run_narration(rq, job, video);
+    if (!strcmp(job->kind, "images"))
+        return run_images(rq, job, video);
     return failed(rq, job, "not_implemented", "this step is not available on this server yet");
 }

@@ -406,7 +406,7 @@ BEGIN
             (vid, 2, 'narration', rv_video_step_cost('narration'),
              jsonb_build_object('voiceId', voice, 'speed',
                                 COALESCE((p_options ->> 'speed')::numeric, 1))),
-            (vid, 3, 'images', rv_video_step_cost('images'), '{}'),
+            (vid, 3, 'images', rv_video_step_cost('images'), jsonb_build_object('render', render)),
             (vid, 4, 'video_render', rv_video_step_cost('video_render'), render);
         PERFORM rv_video_chain_next(vid);
     END LOOP;
@@ -622,3 +622,31 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION rv_batch_cancel FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_batch_cancel TO reelvox_app;
+
+-- Replaces the picture at p_position of a video with one of the user's own images
+-- (its time span stays). status: ok | not_found (the video, the position or the
+-- image is not the user's) | invalid_state (a step of the video runs).
+CREATE OR REPLACE FUNCTION rv_video_image_put(p_video uuid, p_position integer, p_image uuid)
+RETURNS TABLE (status text, video_json json)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v videos;
+BEGIN
+    SELECT * INTO v FROM videos x WHERE x.id = p_video AND x.user_id = rv_uid() FOR UPDATE;
+    IF NOT FOUND OR NOT EXISTS (SELECT 1 FROM images m WHERE m.id = p_image AND m.user_id = rv_uid())
+       OR NOT EXISTS (SELECT 1 FROM video_images i WHERE i.video_id = v.id AND i.position = p_position) THEN
+        RETURN QUERY SELECT 'not_found', NULL::json;
+        RETURN;
+    END IF;
+    IF v.job_id IS NOT NULL THEN
+        RETURN QUERY SELECT 'invalid_state', NULL::json;
+        RETURN;
+    END IF;
+    UPDATE video_images SET image_id = p_image, prompt = NULL,
+                            attribution = (SELECT m.attribution FROM images m WHERE m.id = p_image)
+     WHERE video_id = v.id AND position = p_position;
+    UPDATE videos SET updated_at = now() WHERE id = v.id RETURNING * INTO v;
+    RETURN QUERY SELECT 'ok', rv_video_json(v);
+END $$;
+REVOKE ALL ON FUNCTION rv_video_image_put FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_video_image_put TO reelvox_app;

@@ -100,3 +100,66 @@ def test_voice_of_another_user(api, register, db):
                             token=u.access), 404, "not_found")
     assert_problem(api.post("/api/videos", {"title": "T", "topic": "t", "voiceId": vid},
                             token=u.access), 404, "not_found")
+
+
+def narrated(api, user):
+    v = create_video(api, user, script={"sections": SECTIONS})
+    assert run_step(api, user, v["id"], "narration", {"voiceId": VOICE})["status"] == "succeeded"
+    return v
+
+
+def test_images_title_cards(api, register, db):
+    u = register()
+    v = narrated(api, u)
+    job = run_step(api, u, v["id"], "images", {"aspect": "9:16"})
+    assert job["status"] == "succeeded", job
+    assert_settled(db, job, refunded=False)
+    got = get_video(api, u, v["id"])
+    imgs, secs = got["images"], got["sections"]
+    assert [i["position"] for i in imgs] == [1, 2, 3]
+    for i, s in zip(imgs, secs):
+        assert i["startMs"] == s["startMs"] and i["durationMs"] == s["endMs"] - s["startMs"]
+        assert i["prompt"] and "/media/" in i["url"]
+        r = api.s.get(i["url"], timeout=10)
+        assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
+        row = db.rows("SELECT width, height, source, user_id FROM images WHERE id = :'i'",
+                      i=i["imageId"])[0]
+        assert row[:3] == ("720", "1280", "generated") and row[3] == u.id
+
+
+def test_images_refusals(api, register):
+    u = register()
+    v = create_video(api, u, script={"sections": SECTIONS})
+    p = assert_problem(api.post(f"/api/videos/{v['id']}/images", token=u.access), 409,
+                       "invalid_state")
+    assert p["missing"] == "narration"
+    e = create_video(api, u)
+    p = assert_problem(api.post(f"/api/videos/{e['id']}/images", token=u.access), 409)
+    assert p["missing"] == "script, narration"
+    assert_problem(api.post(f"/api/videos/{v['id']}/images", {"aspect": "4:3"},
+                            token=u.access), 400, "validation_failed", fields={"aspect"})
+
+
+def test_replace_image(api, register, db):
+    u, other = register(), register()
+    v = narrated(api, u)
+    assert run_step(api, u, v["id"], "images")["status"] == "succeeded"
+    got = get_video(api, u, v["id"])
+    mine = got["images"][2]["imageId"]  # one of u's own images
+    r = api.request("PUT", f"/api/videos/{v['id']}/images/1", json_body={"imageId": mine},
+                    token=u.access)
+    after = assert_json(r, 200)
+    assert after["images"][0]["imageId"] == mine
+    assert after["images"][0]["startMs"] == got["images"][0]["startMs"]
+    # Someone else's image, a position without a picture, someone else's video: 404.
+    v2 = narrated(api, other)
+    assert run_step(api, other, v2["id"], "images")["status"] == "succeeded"
+    theirs = get_video(api, other, v2["id"])["images"][0]["imageId"]
+    for path, body, who in [(f"/api/videos/{v['id']}/images/1", {"imageId": theirs}, u),
+                            (f"/api/videos/{v['id']}/images/9", {"imageId": mine}, u),
+                            (f"/api/videos/{v['id']}/images/0", {"imageId": mine}, u),
+                            (f"/api/videos/{v['id']}/images/x", {"imageId": mine}, u),
+                            (f"/api/videos/{v['id']}/images/1", {"imageId": mine}, other)]:
+        assert_problem(api.request("PUT", path, json_body=body, token=who.access), 404)
+    assert_problem(api.request("PUT", f"/api/videos/{v['id']}/images/1", json_body={},
+                               token=u.access), 400, fields={"imageId"})
