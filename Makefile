@@ -3,7 +3,7 @@
 
 VARIANT ?= release
 FUZZ_CC ?= clang-14
-PKGS    := libpq json-c libcurl libjwt libsodium espeak-ng libavformat libavcodec libavfilter libswresample libavutil
+PKGS    := libpq json-c libcurl libjwt libsodium espeak-ng libavformat libavcodec libavfilter libswresample libavutil libswscale
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers
 CFLAGS  := -std=c17 -D_GNU_SOURCE -Icommon $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -321,6 +321,27 @@ static void bind_number(rv_req *rq, const bind_field *f, json_object *v, void *s
         *(double *)slot = d;
 }
 
+static void bind_uuid_array(rv_req *rq, const bind_field *f, json_object *v, void *slot)
+{
+    size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+    if (!json_object_is_type(v, json_type_array) || (double)n < f->min || (double)n > f->max) {
+        req_field_error(rq, f->name,
+                        f->message ? f->message
+                                   : arena_printf(rq->a, "must be an array of %.15g to %.15g ids",
+                                                  f->min, f->max));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(e, json_type_string) ||
+            bind_check_uuid(json_object_get_string(e))) {
+            req_field_error(rq, f->name, arena_printf(rq->a, "item %zu must be a UUID", i + 1));
+            return;
+        }
+    }
+    *(json_object **)slot = v;
+}
+
 rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *out)
 {
     json_object *obj = NULL;
@@ -357,6 +378,9 @@ rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *ou
             break;
         case BIND_RAW:
             *(json_object **)slot = v;
+            break;
+        case BIND_UUID_ARRAY:
+            bind_uuid_array(rq, f, v, slot);
             break;
         case BIND_BOOL:
             if (!json_object_is_type(v, json_type_boolean))

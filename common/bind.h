@@ -14,14 +14,23 @@
 
 /* BIND_RAW: any JSON value (json_object *, borrowed from the parsed body), for a
  * caller that checks a nested member itself. */
-typedef enum { BIND_STRING, BIND_INT, BIND_NUMBER, BIND_BOOL, BIND_RAW } bind_type;
+typedef enum {
+    BIND_STRING,
+    BIND_INT,
+    BIND_NUMBER,
+    BIND_BOOL,
+    BIND_UUID_ARRAY, /* an array of min..max UUID strings; slot: json_object * (arena) */
+    BIND_RAW,
+} bind_type;
 
 typedef struct bind_field {
     const char *name;
     bind_type type;
-    size_t offset; /* offsetof(struct, member): const char *, long, double, int, json_object * */
+    size_t offset; /* offsetof(struct, member): const char *, long, double, int,
+                    * json_object * */
     bool required;
-    double min, max;           /* strings: length in characters; numbers: value */
+    double min, max;           /* strings: length in characters; numbers: value;
+                                * arrays: items */
     const char *const *one_of; /* strings: NULL-terminated allowed values */
     /* Extra check of a string; returns an error message or NULL when fine. */
     const char *(*check)(const char *s);

@@ -95,7 +95,10 @@ static bool providers_load(char *why, size_t why_len)
                  "24 bytes of base64");
         return false;
     }
-    return env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
+    cfg.runway_url = env_or("RV_RUNWAY_URL", "https://api.dev.runwayml.com");
+    cfg.runway_key = env_or_null("RV_RUNWAY_API_KEY");
+    return env_long("RV_RUNWAY_MAX_RUNNING", 5, 1, 1000, &cfg.runway_max_running, why, why_len) &&
+           env_bool("RV_ALLOW_HTTP_DOWNLOADS", &cfg.allow_http_downloads, why, why_len) &&
            env_bool("RV_ALLOW_PRIVATE_DOWNLOADS", &cfg.allow_private_downloads, why, why_len);
 }
 
@@ -112,7 +115,11 @@ static bool poller_load(char *why, size_t why_len)
            env_long("RV_LOCAL_TIMEOUT", 300, 5, 3600, &cfg.local_timeout, why, why_len) &&
            env_long("RV_STORAGE_GRACE", 3600, 1, 30 * 86400, &cfg.storage_grace, why, why_len) &&
            env_long("RV_STORAGE_SWEEP_INTERVAL", 60, 1, 86400, &cfg.storage_sweep_interval, why,
-                    why_len);
+                    why_len) &&
+           env_long("RV_RENDER_CPU_SECONDS", 1800, 10, 86400, &cfg.render_cpu_seconds, why,
+                    why_len) &&
+           env_long("RV_RENDER_MEMORY_MB", 4096, 256, 65536, &cfg.render_memory_mb, why, why_len) &&
+           env_long("RV_RENDER_TIMEOUT", 3600, 30, 86400, &cfg.render_timeout, why, why_len);
 }
 
 /* The shortest p such that s is s[0..p) repeated (and cut), n when none. */

@@ -46,6 +46,10 @@ typedef struct rv_config {
     const char *replicate_token;          /* RV_REPLICATE_API_TOKEN; NULL = Replicate off */
     const char *replicate_webhook_secret; /* RV_REPLICATE_WEBHOOK_SECRET; NULL = fetched by
                                            * the poller. Set, a whsec_ key (webhook_secret_valid) */
+    const char *runway_url;               /* RV_RUNWAY_URL, default https://api.dev.runwayml.com */
+    const char *runway_key;               /* RV_RUNWAY_API_KEY; NULL = Runway off */
+    long runway_max_running;              /* RV_RUNWAY_MAX_RUNNING 1..1000, default 5: tasks
+                                           * at Runway at once (dispatching or running) */
     const char *openai_url;               /* RV_OPENAI_URL, default https://api.openai.com */
     const char *openai_key;               /* RV_OPENAI_API_KEY; NULL = OpenAI off */
     const char *pexels_url;               /* RV_PEXELS_URL, default https://api.pexels.com */
@@ -63,6 +67,12 @@ typedef struct rv_config {
     long local_timeout;          /* RV_LOCAL_TIMEOUT 5..3600 s, default 300 */
     long storage_grace;          /* RV_STORAGE_GRACE 1..2592000 s (30 days), default 3600 */
     long storage_sweep_interval; /* RV_STORAGE_SWEEP_INTERVAL 1..86400 s, default 60 */
+    long render_cpu_seconds;     /* RV_RENDER_CPU_SECONDS 10..86400, default 1800: CPU time a
+                                  * local render's child may use (RLIMIT_CPU) */
+    long render_memory_mb;       /* RV_RENDER_MEMORY_MB 256..65536, default 4096: its address
+                                  * space (RLIMIT_AS; not under AddressSanitizer) */
+    long render_timeout;         /* RV_RENDER_TIMEOUT 30..86400 s, default 3600: wall time of
+                                  * a local render before it is killed and retried */
 } rv_config;
 
 /* The loaded configuration; valid after config_load() succeeded. */

@@ -37,6 +37,8 @@ static const struct {
     [SUBMIT_SAMPLE_TOO_SHORT] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
     [SUBMIT_SAMPLE_TOO_LONG] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},
     [SUBMIT_INPUT_UNSTORABLE] = {RV_E_MALFORMED_JSON, "the input holds text that cannot be stored"},
+    [SUBMIT_IMAGE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such image"},
+    [SUBMIT_PROJECT_NOT_FOUND] = {RV_E_NOT_FOUND, "no such project"},
     [SUBMIT_VIDEO_NOT_FOUND] = {RV_E_NOT_FOUND, "no such video"},
     [SUBMIT_VIDEO_NOT_READY] = {RV_E_INVALID_STATE, NULL},
     [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
@@ -48,6 +50,13 @@ rv_err jobs_answer(rv_req *rq, const submit_outcome *o)
         if (!o->job_id || !o->job_json)
             return RV_E_INTERNAL;
         resp_header(rq, "Location", arena_printf(rq->a, "/api/jobs/%s", o->job_id));
+        if (o->clip_json) {
+            const char *keys[] = {o->clip_video_key, o->clip_poster_key};
+            const char *parts[] = {
+                "{\"clip\":", views_links(rq, o->clip_json, views_clip_links, keys, 2),
+                ",\"job\":", o->job_json, "}"};
+            return resp_json(rq, 202, arena_join(rq->a, parts, sizeof parts / sizeof parts[0]));
+        }
         if (!o->voice_json)
             return resp_json(rq, 202, o->job_json);
         const char *parts[] = {"{\"voice\":", views_voice(rq, o->voice_json, o->preview_key),
@@ -107,4 +116,9 @@ rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id
     return submit(rq,
                   &(submit_request){
                       .kind = kind, .input = input, .video_id = video_id, .voice_id = voice_id});
+}
+
+rv_err jobs_submit_clip(rv_req *rq, json_object *input)
+{
+    return submit(rq, &(submit_request){.kind = "video_clip", .input = input});
 }

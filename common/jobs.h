@@ -34,6 +34,11 @@ rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source
 rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id,
                               json_object *input, const char *voice_id);
 
+/* Submits a video_clip job and its clip: input {projectId, imageId, prompt,
+ * durationSeconds, ratio}. Answers 202 {clip, job} as jobs_submit(); also 404 when
+ * the image or the project is not the caller's. */
+rv_err jobs_submit_clip(rv_req *rq, json_object *input);
+
 /* The answer to a submit's outcome: 202 with the job (and a clone's voice), or the
  * problem. */
 rv_err jobs_answer(rv_req *rq, const submit_outcome *o);

@@ -1,9 +1,12 @@
 #include "resp.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+
+#include "serve.h"
 
 static const char JSON_TYPE[] = "application/json; charset=utf-8";
 static const char PROBLEM_TYPE[] = "application/problem+json; charset=utf-8";
@@ -169,8 +172,34 @@ json_object *resp_pagination(long page, long limit, long total)
     return p;
 }
 
+/* A GET answered 200 with JSON carries a strong ETag, the hash of its body; when the
+ * client's If-None-Match names it, the answer is 304 without a body. A page polling
+ * a job or a list pays one small answer while nothing changed. The tag is a hash of
+ * what this user was about to receive, so it tells nothing another answer did not. */
+static void resp_etag(rv_req *rq)
+{
+    if (rq->method_bit != RV_GET || rq->status != 200 || rq->resp_type != JSON_TYPE)
+        return;
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)rq->resp_body, rq->resp_len, NULL, 0);
+    char *tag = arena_alloc(rq->a, 2 * sizeof h + 3);
+    tag[0] = '"';
+    sodium_bin2hex(tag + 1, 2 * sizeof h + 1, h, sizeof h);
+    tag[1 + 2 * sizeof h] = '"';
+    tag[2 + 2 * sizeof h] = '\0';
+    resp_header(rq, "ETag", tag);
+    const char *inm = req_header(rq, "If-None-Match");
+    if (inm && (strstr(inm, tag) || !strcmp(inm, "*"))) {
+        rq->status = 304;
+        rq->resp_type = NULL;
+        rq->resp_body = NULL;
+        rq->resp_len = 0;
+    }
+}
+
 char *resp_render(rv_req *rq, size_t *len)
 {
+    resp_etag(rq);
     int status = rq->status ? rq->status : 500;
     size_t cap = 512 + rq->resp_len;
     for (rv_header *h = rq->resp_headers; h; h = h->next)

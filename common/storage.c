@@ -212,6 +212,8 @@ static rv_err local_remove(arena *a, const char *key)
     return RV_OK;
 }
 
+enum { LINK_STEP_S = 300 };
+
 static void link_sig(const char *key, long exp, char out[48])
 {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
@@ -227,7 +229,10 @@ static void link_sig(const char *key, long exp, char out[48])
 static char *local_signed_url(arena *a, const char *key, long ttl, time_t now)
 {
     char sig[48], exps[24];
-    long exp = (long)now + ttl;
+    /* Rounded up to the next LINK_STEP_S: a link is valid at least ttl, and the same
+     * file's link stays the same for a while, so an answer that holds it keeps its
+     * ETag (a polling page gets 304s) and a browser keeps the file cached. */
+    long exp = ((long)now + ttl + LINK_STEP_S - 1) / LINK_STEP_S * LINK_STEP_S;
     link_sig(key, exp, sig);
     snprintf(exps, sizeof exps, "%ld", exp);
     const char *parts[] = {base_url, "/media/", key, "?exp=", exps, "&sig=", sig};

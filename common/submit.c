@@ -8,18 +8,24 @@
 
 #define SUBMIT_COLS "status, job_json, job_id, retry_after, required, balance"
 
-static const db_stmt submit_any = {
-    "SELECT " SUBMIT_COLS ", NULL, NULL FROM rv_submit($1, $2::jsonb, $3, $4::text[], $5, $6)", 6};
+static const db_stmt submit_any = {"SELECT " SUBMIT_COLS ", NULL, NULL, NULL, NULL, NULL"
+                                   "  FROM rv_submit($1, $2::jsonb, $3, $4::text[], $5, $6)",
+                                   6};
+static const db_stmt submit_clip = {"SELECT " SUBMIT_COLS ", NULL, NULL, clip_json, video_key,"
+                                    "       poster_key"
+                                    "  FROM rv_clip_submit($1::jsonb, $2, $3::text[], $4)",
+                                    4};
 static const db_stmt submit_conversion = {
-    "SELECT " SUBMIT_COLS ", NULL, NULL"
+    "SELECT " SUBMIT_COLS ", NULL, NULL, NULL, NULL, NULL"
     "  FROM rv_conversion_submit($1, $2, $3::jsonb, $4, $5::text[], $6)",
     6};
-static const db_stmt submit_clone = {"SELECT " SUBMIT_COLS ", voice_json, preview_key"
+static const db_stmt submit_clone = {"SELECT " SUBMIT_COLS ", voice_json, preview_key,"
+                                     "       NULL, NULL, NULL"
                                      "  FROM rv_clone_submit($1::jsonb, $2, $3::text[], $4)",
                                      4};
 
 static const db_stmt submit_video_step = {
-    "SELECT " SUBMIT_COLS ", NULL, NULL, missing"
+    "SELECT " SUBMIT_COLS ", NULL, NULL, NULL, NULL, NULL, missing"
     "  FROM rv_video_step_submit($1, $2, $3::jsonb, $4, $5::text[], $6, $7)",
     7};
 
@@ -41,6 +47,8 @@ static const struct {
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG},
     {"input_unstorable", SUBMIT_INPUT_UNSTORABLE}, /* decided in C, before SQL */
+    {"image_not_found", SUBMIT_IMAGE_NOT_FOUND},
+    {"project_not_found", SUBMIT_PROJECT_NOT_FOUND},
     {"not_found", SUBMIT_VIDEO_NOT_FOUND},
     {"invalid_state", SUBMIT_VIDEO_NOT_READY},
 };
@@ -82,6 +90,9 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
     } else if (!strcmp(rq->kind, "voice_clone")) {
         const char *p[] = {json, rq->idem_key, available, token};
         er = db_run(c, &submit_clone, p, &r);
+    } else if (!strcmp(rq->kind, "video_clip")) {
+        const char *p[] = {json, rq->idem_key, available, token};
+        er = db_run(c, &submit_clip, p, &r);
     } else {
         const char *p[] = {rq->kind, json, rq->idem_key, available, token, rq->voice_id};
         er = db_run(c, &submit_any, p, &r);
@@ -99,7 +110,10 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
         .balance = db_get_long(r, 0, 5),
         .voice_json = db_get(r, 0, 6),
         .preview_key = db_get(r, 0, 7),
-        .missing = PQnfields(r) > 8 ? db_get(r, 0, 8) : NULL,
+        .clip_json = db_get(r, 0, 8),
+        .clip_video_key = db_get(r, 0, 9),
+        .clip_poster_key = db_get(r, 0, 10),
+        .missing = PQnfields(r) > 11 ? db_get(r, 0, 11) : NULL,
     };
     return out->status == SUBMIT_UNKNOWN ? RV_E_INTERNAL : RV_OK;
 }

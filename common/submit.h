@@ -28,15 +28,17 @@ typedef enum submit_status {
     SUBMIT_SAMPLE_NOT_FOUND, /* clone: the sample is not the user's audio */
     SUBMIT_SAMPLE_TOO_SHORT,
     SUBMIT_SAMPLE_TOO_LONG,
-    SUBMIT_INPUT_UNSTORABLE, /* text jsonb refuses ("\u0000"): never sent to SQL */
-    SUBMIT_VIDEO_NOT_FOUND,  /* a video step: the video is not the user's */
-    SUBMIT_VIDEO_NOT_READY,  /* a video step: what it needs is missing (missing says) */
-    SUBMIT_UNKNOWN,          /* a status this code does not know: a bug */
+    SUBMIT_INPUT_UNSTORABLE,  /* text jsonb refuses ("\u0000"): never sent to SQL */
+    SUBMIT_IMAGE_NOT_FOUND,   /* video_clip: the image is not the user's */
+    SUBMIT_PROJECT_NOT_FOUND, /* video_clip: the project is not the user's */
+    SUBMIT_VIDEO_NOT_FOUND,   /* a video step: the video is not the user's */
+    SUBMIT_VIDEO_NOT_READY,   /* a video step: what it needs is missing (missing says) */
+    SUBMIT_UNKNOWN,           /* a status this code does not know: a bug */
 } submit_status;
 
 /* What to submit; every pointer borrowed. */
 typedef struct submit_request {
-    const char *kind;      /* tts, sfx, voice_conversion, voice_clone, ... */
+    const char *kind;      /* tts, sfx, voice_conversion, voice_clone, video_clip, ... */
     json_object *input;    /* the request's parameters; the idempotency hash covers them */
     const char *idem_key;  /* NULL: none; 1..255 visible ASCII (the caller checks) */
     const char *voice_id;  /* the voice the job speaks with (tts, conversion), or NULL */
@@ -49,9 +51,10 @@ typedef struct submit_outcome {
     submit_status status;
     const char *job_id, *job_json;        /* created, repeated (job_id also on a conflict) */
     const char *voice_json, *preview_key; /* voice_clone, created or repeated */
-    long retry_after;                     /* rate_limited: seconds */
-    long required, balance;               /* insufficient: credits */
-    const char *missing;                  /* video_not_ready: "script, narration", ... */
+    const char *clip_json, *clip_video_key, *clip_poster_key; /* video_clip, likewise */
+    long retry_after;                                         /* rate_limited: seconds */
+    long required, balance;                                   /* insufficient: credits */
+    const char *missing; /* video_not_ready: "script, narration", ... */
 } submit_outcome;
 
 /* Submits rq for c's user. RV_OK with *out filled whatever the SQL decided

@@ -17,7 +17,7 @@
 static const db_stmt started = {"SELECT rv_job_started_local($1, $2)", 2};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
 static const db_stmt retry = {"SELECT rv_job_retry($1, $2, $3, $4::jsonb)", 4};
-static const db_stmt succeed = {"SELECT rv_video_job_succeed($1, $2::jsonb, $3::jsonb)", 3};
+static const db_stmt succeed = {"SELECT rv_explainer_step_succeed($1, $2::jsonb, $3::jsonb)", 3};
 static const db_stmt for_job = {
     "SELECT video_json, narration_key, image_keys FROM rv_video_for_job($1)", 1};
 
@@ -115,7 +115,7 @@ static int again(rv_req *rq, const local_job *job, double retry_after, const cha
     return db_query(rq, &retry, p, NULL) == RV_OK ? LOCAL_FAILED : LOCAL_TRANSIENT;
 }
 
-/* Records success (rv_video_job_succeed). The n stored files in keys go again
+/* Records success (rv_explainer_step_succeed). The n stored files in keys go again
  * when the job had ended meanwhile or the commit's outcome is unknown (filereg.h). */
 static int succeeded(rv_req *rq, const local_job *job, json_object *output, json_object *audio,
                      const char *const *keys, size_t n)
@@ -397,6 +397,12 @@ static int run_images(rv_req *rq, const local_job *job, json_object *video)
             filereg_drop(rq, keys[i]);
     json_object_put(out);
     return rc;
+}
+
+bool video_work_kind(const char *kind)
+{
+    return kind &&
+           (!strcmp(kind, "script") || !strcmp(kind, "narration") || !strcmp(kind, "images"));
 }
 
 int video_work_run(rv_req *rq, const local_job *job)

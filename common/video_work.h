@@ -4,7 +4,7 @@
  * (a picture per section) and video_render (the render engine).
  *
  * Each step reads its video through rv_video_for_job, does its work, and records
- * the outcome in one transaction: rv_video_job_succeed writes the video's rows,
+ * the outcome in one transaction: rv_explainer_step_succeed writes the video's rows,
  * succeeds the job and starts a chain's next step; a failure goes through
  * rv_job_fail (refund; a chain stops and releases its hold). The language model's
  * answer is held to the same limits as a user's edit (videos_sections_check). */
@@ -12,9 +12,14 @@
 #define RV_VIDEO_WORK_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "providers/local.h"
 #include "req.h"
+
+/* Whether kind is one video_work_run() runs: script, narration, images (a render
+ * is local_video.h's, on the render engine). */
+bool video_work_kind(const char *kind);
 
 /* Runs job, a video step, to its end; returns LOCAL_*. */
 int video_work_run(rv_req *rq, const local_job *job);

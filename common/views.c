@@ -65,15 +65,39 @@ const char *views_voice(rv_req *rq, const char *json, const char *storage_key)
     return with_link(rq, json, storage_key, NULL, "previewUrl", 1);
 }
 
-rv_err views_list(rv_req *rq, const PGresult *r, int json_col, int key_col, views_fn view,
-                  long page, long limit, long total)
+const views_link views_job_links[2] = {{"result", "url"}, {"result", "posterUrl"}};
+const views_link views_clip_links[2] = {{NULL, "url"}, {NULL, "posterUrl"}};
+
+const char *views_links(rv_req *rq, const char *json, const views_link *links,
+                        const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json =
+            with_link(rq, json, keys[i], links[i].holder, links[i].field, links[i].holder ? 2 : 1);
+    return json;
+}
+
+/* The item of row i: through view, or with links from n key columns. */
+static const char *item_of(rv_req *rq, const PGresult *r, int i, int json_col, int key_col,
+                           views_fn view, const views_link *links, size_t n)
+{
+    if (view)
+        return view(rq, db_get(r, i, json_col), db_get(r, i, key_col));
+    const char **keys = arena_alloc(rq->a, (n + 1) * sizeof *keys);
+    for (size_t k = 0; k < n; k++)
+        keys[k] = db_get(r, i, key_col + (int)k);
+    return views_links(rq, db_get(r, i, json_col), links, keys, n);
+}
+
+static rv_err list_of(rv_req *rq, const PGresult *r, int json_col, int key_col, views_fn view,
+                      const views_link *links, size_t n_links, long page, long limit, long total)
 {
     int rows = PQntuples(r);
     const char **items = arena_alloc(rq->a, (size_t)(rows + 1) * sizeof *items);
     size_t len = 64;
     int n = 0;
     for (int i = 0; i < rows; i++) {
-        const char *item = view(rq, db_get(r, i, json_col), db_get(r, i, key_col));
+        const char *item = item_of(rq, r, i, json_col, key_col, view, links, n_links);
         if (item) {
             items[n++] = item;
             len += strlen(item) + 1;
@@ -101,16 +125,40 @@ rv_err views_list(rv_req *rq, const PGresult *r, int json_col, int key_col, view
     return resp_json(rq, 200, body);
 }
 
-rv_err views_page(rv_req *rq, const db_stmt *st, views_fn view)
+rv_err views_list(rv_req *rq, const PGresult *r, int json_col, int key_col, views_fn view,
+                  long page, long limit, long total)
+{
+    return list_of(rq, r, json_col, key_col, view, NULL, 0, page, limit, total);
+}
+
+rv_err views_list_links(rv_req *rq, const PGresult *r, int json_col, int key_col,
+                        const views_link *links, size_t n, long page, long limit, long total)
+{
+    return list_of(rq, r, json_col, key_col, NULL, links, n, page, limit, total);
+}
+
+static rv_err page_of(rv_req *rq, const db_stmt *st, const char *extra, views_fn view,
+                      const views_link *links, size_t n)
 {
     long page, limit;
     rv_err er = req_page(rq, &page, &limit);
     if (er != RV_OK)
         return er;
     const char *p[] = {rq->user_id, arena_printf(rq->a, "%ld", limit),
-                       arena_printf(rq->a, "%ld", (page - 1) * limit)};
+                       arena_printf(rq->a, "%ld", (page - 1) * limit), extra};
     PGresult *r;
     if ((er = db_query(rq, st, p, &r)) != RV_OK)
         return er;
-    return views_list(rq, r, 1, 2, view, page, limit, db_get_long(r, 0, 0));
+    return list_of(rq, r, 1, 2, view, links, n, page, limit, db_get_long(r, 0, 0));
+}
+
+rv_err views_page(rv_req *rq, const db_stmt *st, views_fn view)
+{
+    return page_of(rq, st, NULL, view, NULL, 0);
+}
+
+rv_err views_page_links(rv_req *rq, const db_stmt *st, const char *extra, const views_link *links,
+                        size_t n)
+{
+    return page_of(rq, st, extra, NULL, links, n);
 }

@@ -40,6 +40,7 @@ typedef struct work_ctx {
         char job_id[37];
         int attempts; /* of the job, this one included */
         double started;
+        long timeout_s; /* local_timeout_s, or RV_RENDER_TIMEOUT for a video */
     } local[WORK_MAX_LOCAL];
 } work_ctx;
 

@@ -2,6 +2,7 @@
  * once; a job whose earlier dispatch was interrupted is looked up there first. */
 #include <string.h>
 
+#include "config.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -15,6 +16,10 @@
  * Work that another job already holds is never adopted (another job may have
  * asked for exactly the same). */
 enum { FIND_MAX_PAGES = 50, FIND_MAX_SKIPS = 64 };
+
+/* A rescued job of a provider that lists no work (Runway): whether its create
+ * arrived cannot be known, so it is failed and refunded, never created twice. */
+enum { RESCUE_UNKNOWN = -3 };
 
 static const db_stmt work_taken = {"SELECT rv_provider_work_taken($1, $2::text[])", 2};
 
@@ -45,6 +50,12 @@ static int skip_taken(work_ctx *w, const prov_adapter *ad, prov_lookup *f, const
 static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad)
 {
     arena *a = w->rq->a;
+    if (!ad->build_find) { /* nothing to look in: see below, RESCUE_UNKNOWN */
+        for (int i = 0; i < n; i++)
+            if (js[i].rescued)
+                js[i].call.status = RESCUE_UNKNOWN;
+        return;
+    }
     prov_lookup f = {0};
     job_ref **who = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *who);
     prov_job *pjs = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *pjs);
@@ -100,14 +111,31 @@ static void find_rescued(work_ctx *w, job_ref *js, int n, const prov_adapter *ad
     }
 }
 
-int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
+static const db_stmt busy = {"SELECT rv_provider_busy($1)", 1};
+
+/* How many jobs of ad to claim now: a batch, or for Runway what its cap
+ * (RV_RUNWAY_MAX_RUNNING) leaves beside the tasks it holds, so a throttled account
+ * is not flooded. */
+static long claimable(work_ctx *w, const prov_adapter *ad)
+{
+    if (strcmp(ad->name, "runway"))
+        return w->batch;
+    PGresult *r;
+    const char *p[] = {ad->name};
+    if (db_query(w->rq, &busy, p, &r) != RV_OK)
+        return 0;
+    long room = config->runway_max_running - db_get_long(r, 0, 0);
+    return room < 0 ? 0 : room < w->batch ? room : w->batch;
+}
+
+static int dispatch(work_ctx *w, const prov_adapter *rep, bool fresh_only)
 {
     PGresult *r;
-    const prov_adapter *rep = prov_find("replicate");
-    if (!rep->available())
-        return 0; /* this poller has no key: other pollers take those jobs */
-    const char *p[] = {w->poller_id, "{replicate}", work_num(w, w->batch), work_num(w, w->lease_s),
-                       fresh_only ? "true" : "false"};
+    long limit = claimable(w, rep);
+    if (limit <= 0)
+        return 0;
+    const char *p[] = {w->poller_id, arena_printf(w->rq->a, "{%s}", rep->name), work_num(w, limit),
+                       work_num(w, w->lease_s), fresh_only ? "true" : "false"};
     if (db_query(w->rq, &work_claim, p, &r) != RV_OK)
         return 0;
     job_ref *js;
@@ -135,6 +163,10 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
         job_ref *j = &js[i];
         if (j->rescued && j->call.status == -2)
             work_apply(w, j, done, &n_done);
+        else if (j->rescued && j->call.status == RESCUE_UNKNOWN)
+            work_to_failed(w, j->id, "provider_unknown",
+                           "the provider's answer to the job was lost and it cannot be looked "
+                           "up; refunded rather than started twice");
         else if (j->rescued)
             work_to_recheck(w, j, 5, "could not look the job up at the provider");
     }
@@ -157,5 +189,17 @@ int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
         }
     }
     work_finish_all(w, done, n_done);
+    return n;
+}
+
+int work_pass_dispatch_remote(work_ctx *w, bool fresh_only)
+{
+    static const char *const remote[] = {"replicate", "runway"};
+    int n = 0;
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
+        const prov_adapter *ad = prov_find(remote[i]);
+        if (ad && ad->available()) /* no key: other pollers take those jobs */
+            n += dispatch(w, ad, fresh_only);
+    }
     return n;
 }

@@ -1,5 +1,6 @@
 /* work_finish.c — a succeeded job's outputs: downloaded from the provider under
- * the download rules, probed, registered, stored, and recorded as its result. */
+ * the download rules, probed, registered, stored, and recorded as its result (an
+ * audio; a clip's video and its poster). */
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,10 +11,72 @@
 #include "log.h"
 #include "media.h"
 #include "storage.h"
+#include "video_probe.h"
 #include "work_internal.h"
 
 static const db_stmt succeed = {"SELECT rv_job_succeed($1, $2::jsonb, $3)", 3};
 static const db_stmt succeed_clone = {"SELECT rv_voice_clone_succeed($1, $2::jsonb, $3, $4)", 4};
+static const db_stmt succeed_clip = {"SELECT rv_video_clip_succeed($1, $2::jsonb, $3)", 3};
+
+/* A clip's video, downloaded to j->tmp: probed (a real H.264 MP4), its poster made
+ * from the first frame, both registered and stored, then recorded
+ * (rv_video_clip_succeed, whose trigger fills the clip). */
+static void finish_clip(work_ctx *w, job_ref *j)
+{
+    video_info vi;
+    const char *keys[] = {j->key, store_new_key(w->rq->a, "clips", j->user_id, NULL, "jpg")};
+    char *poster;
+    if (store_temp_path(w->rq->a, keys[1], &poster) != RV_OK) {
+        unlink(j->tmp);
+        work_to_released(w, j->id, 5);
+        return;
+    }
+    rv_err er = video_probe(j->tmp, poster, &vi);
+    if (er != RV_OK) {
+        unlink(j->tmp);
+        unlink(poster);
+        if (er == RV_E_UNPROCESSABLE)
+            work_to_failed(w, j->id, "output_unavailable",
+                           "the provider's output is not a playable H.264 video");
+        else
+            work_to_released(w, j->id, 5);
+        return;
+    }
+    struct stat sb;
+    long long bytes = stat(j->tmp, &sb) ? 0 : (long long)sb.st_size;
+    if (filereg_register(w->rq, keys, 2) != RV_OK) {
+        unlink(j->tmp);
+        unlink(poster);
+        work_to_released(w, j->id, 5);
+        return;
+    }
+    if (store_commit(w->rq->a, j->tmp, keys[0]) != RV_OK ||
+        store_commit(w->rq->a, poster, keys[1]) != RV_OK) {
+        unlink(poster);
+        filereg_drop(w->rq, keys[0]);
+        filereg_drop(w->rq, keys[1]);
+        work_to_released(w, j->id, 5);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "videoKey", json_object_new_string(keys[0]));
+    json_object_object_add(o, "posterKey", json_object_new_string(keys[1]));
+    json_object_object_add(o, "durationMs", json_object_new_int64(vi.duration_ms));
+    json_object_object_add(o, "bytes", json_object_new_int64(bytes));
+    json_object_object_add(o, "width", json_object_new_int(vi.width));
+    json_object_object_add(o, "height", json_object_new_int(vi.height));
+    json_object_object_add(o, "contentType", json_object_new_string("video/mp4"));
+    const char *p[] = {j->id, arena_strdup(w->rq->a, json_object_to_json_string(o)),
+                       j->st.provider_job_id};
+    json_object_put(o);
+    PGresult *r;
+    if (db_query(w->rq, &succeed_clip, p, &r) != RV_OK || strcmp(db_get(r, 0, 0), "t")) {
+        filereg_drop(w->rq, keys[0]);
+        filereg_drop(w->rq, keys[1]);
+        return;
+    }
+    log_msg(LOG_INFO, "job %s succeeded", j->id);
+}
 
 /* What a probed file is, as a MIME type. */
 static const char *content_type_of(const media_info *mi)
@@ -86,7 +149,9 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
     http_call *calls = arena_alloc(w->rq->a, (size_t)n * sizeof *calls);
     for (int i = 0; i < n; i++) {
         job_ref *j = js[i];
-        j->key = store_new_key(w->rq->a, "audios", j->user_id, j->kind, "out");
+        bool clip = !strcmp(j->kind, "video_clip");
+        j->key = store_new_key(w->rq->a, clip ? "clips" : "audios", j->user_id, j->kind,
+                               clip ? "mp4" : "out");
         char *tmp;
         if (store_temp_path(w->rq->a, j->key, &tmp) != RV_OK)
             tmp = NULL;
@@ -112,6 +177,10 @@ void work_finish_all(work_ctx *w, job_ref **js, int n)
             log_msg(LOG_WARN, "job %s: output download failed (%ld %s); checking again soon", j->id,
                     c->status, c->error);
             work_to_released(w, j->id, 5);
+            continue;
+        }
+        if (c->status == 200 && !strcmp(j->kind, "video_clip")) {
+            finish_clip(w, j);
             continue;
         }
         if (c->status != 200 || media_probe(j->tmp, mi) != RV_OK || !mi->has_audio) {

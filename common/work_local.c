@@ -8,7 +8,9 @@
 
 #include "db.h"
 #include "log.h"
+#include "config.h"
 #include "providers/local.h"
+#include "providers/local_video.h"
 #include "work_internal.h"
 
 int work_local_running(const work_ctx *w)
@@ -33,7 +35,7 @@ void work_reap(work_ctx *w)
             continue;
         int status;
         pid_t r = waitpid(w->local[i].pid, &status, WNOHANG);
-        if (r == 0 && now_s() - w->local[i].started > (double)w->local_timeout_s) {
+        if (r == 0 && now_s() - w->local[i].started > (double)w->local[i].timeout_s) {
             kill(w->local[i].pid, SIGKILL);
             r = waitpid(w->local[i].pid, &status, 0);
         }
@@ -87,6 +89,8 @@ int work_pass_dispatch_local(work_ctx *w)
         snprintf(w->local[slot].job_id, sizeof w->local[slot].job_id, "%s", js[i].id);
         w->local[slot].attempts = js[i].attempts;
         w->local[slot].started = now_s();
+        w->local[slot].timeout_s =
+            local_video_kind(js[i].kind) ? config->render_timeout : w->local_timeout_s;
     }
     return n;
 }

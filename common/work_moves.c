@@ -111,7 +111,7 @@ void work_apply(work_ctx *w, job_ref *j, job_ref **done, int *n_done)
         done[(*n_done)++] = j;
         break;
     case PROV_FAILED:
-        work_to_failed(w, j->id, "provider_failed", j->st.message);
+        work_to_failed(w, j->id, j->st.code ? j->st.code : "provider_failed", j->st.message);
         break;
     case PROV_CANCELLED:
         work_to_failed(w, j->id, "provider_cancelled", j->st.message);

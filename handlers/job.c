@@ -1,6 +1,6 @@
 /* GET|DELETE /api/jobs/{id} — authenticated.
  *
- * GET → 200 job (a succeeded job's result carries a signed url).
+ * GET → 200 job (a succeeded job's result carries a signed url; a clip's a posterUrl too).
  * DELETE → 200 job, cancelled and refunded (the poller then stops the provider's
  * work); 409 invalid_state if the job already ended. 404 for an unknown id or
  * someone else's job (admins see all). 401, 405, 503. */
@@ -12,7 +12,9 @@
 #include "serve.h"
 
 static const db_stmt get_job = {
-    "SELECT rv_job_json(j), a.storage_key FROM jobs j LEFT JOIN audios a ON a.job_id = j.id"
+    "SELECT rv_job_json(j), COALESCE(a.storage_key, c.video_key, j.output ->> 'videoKey'),"
+    "       COALESCE(c.poster_key, j.output ->> 'posterKey')"
+    "  FROM jobs j LEFT JOIN audios a ON a.job_id = j.id LEFT JOIN clips c ON c.job_id = j.id"
     " WHERE j.id = $1 AND (j.user_id = $2 OR $3 = 'admin')",
     3};
 static const db_stmt cancel_job = {"SELECT status, job_json FROM rv_job_cancel($2, $1)", 2};
@@ -26,7 +28,8 @@ static rv_err show(rv_req *rq, const char *id)
         return er;
     if (PQntuples(r) != 1)
         return req_fail(rq, RV_E_NOT_FOUND, "no such job");
-    return resp_json(rq, 200, views_job(rq, db_get(r, 0, 0), db_get(r, 0, 1)));
+    const char *keys[] = {db_get(r, 0, 1), db_get(r, 0, 2)};
+    return resp_json(rq, 200, views_links(rq, db_get(r, 0, 0), views_job_links, keys, 2));
 }
 
 static rv_err cancel(rv_req *rq, const char *id)

@@ -18,10 +18,15 @@ static const char *const statuses[] = {"queued", "dispatching", "running", "succ
 static const db_stmt list_jobs = {
     "WITH f AS (SELECT * FROM jobs WHERE user_id = $1"
     "             AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR status = $3))"
-    "SELECT t.total, x.job_json, x.storage_key"
+    "SELECT t.total, x.job_json, x.storage_key, x.poster_key"
     "  FROM (SELECT count(*) AS total FROM f) t"
-    "  LEFT JOIN LATERAL (SELECT rv_job_json(f) AS job_json, a.storage_key, f.created_at, f.id"
+    "  LEFT JOIN LATERAL (SELECT rv_job_json(f) AS job_json,"
+    "                            COALESCE(a.storage_key, c.video_key, f.output ->> 'videoKey')"
+    "                              AS storage_key,"
+    "                            COALESCE(c.poster_key, f.output ->> 'posterKey') AS poster_key,"
+    "                            f.created_at, f.id"
     "                       FROM f LEFT JOIN audios a ON a.job_id = f.id"
+    "                       LEFT JOIN clips c ON c.job_id = f.id"
     "                      ORDER BY f.created_at DESC, f.id DESC LIMIT $4 OFFSET $5) x ON true"
     " ORDER BY x.created_at DESC, x.id DESC",
     5};
@@ -51,7 +56,7 @@ static rv_err list(rv_req *rq)
     if ((er = db_query(rq, &list_jobs, p, &r)) != RV_OK)
         return er;
 
-    return views_list(rq, r, 1, 2, views_job, page, limit, db_get_long(r, 0, 0));
+    return views_list_links(rq, r, 1, 2, views_job_links, 2, page, limit, db_get_long(r, 0, 0));
 }
 
 static const rv_endpoint endpoint = {

@@ -6,7 +6,8 @@
  * milliseconds, and sweeps again every RV_POLLER_SWEEP_MS (2000) whatever the
  * notifications say — they are only a wake-up hint. `--once` does one full pass,
  * waits for its local children, and exits (tests use it). SIGTERM ends the run
- * after the current pass. Any number of pollers may run at once.
+ * after the current pass. Any number of pollers may run at once. `--seed-music`
+ * makes the music tracks a fresh install plays (music_seed.h) and exits.
  * Exit status: 0, 64 on a bad argument (--window takes 0..86400), or 78 on bad
  * configuration (any RV_* setting out of its bounds, a missing or weak RV_JWT_SECRET). */
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "music_seed.h"
 #include "storage.h"
 #include "webhook_secret.h"
 #include "work.h"
@@ -58,15 +60,17 @@ static long arg_window(const char *s)
 int main(int argc, char **argv)
 {
     char why[256], host[64] = "host";
-    bool once = false;
+    bool once = false, seed_music = false;
     long window = -1; /* RV_POLLER_WINDOW unless given */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--once"))
             once = true;
+        else if (!strcmp(argv[i], "--seed-music"))
+            seed_music = true;
         else if (!strcmp(argv[i], "--window") && i + 1 < argc && arg_window(argv[i + 1]) >= 0)
             window = arg_window(argv[++i]);
         else {
-            fprintf(stderr, "usage: poller [--once] [--window SECONDS]\n");
+            fprintf(stderr, "usage: poller [--once] [--window SECONDS] | --seed-music\n");
             return 64;
         }
     }
@@ -86,6 +90,14 @@ int main(int argc, char **argv)
                     config->public_url, why, sizeof why)) {
         log_msg(LOG_ERROR, "refusing to start: %s", why);
         return 78;
+    }
+    if (seed_music) { /* set-up time: the generated music tracks, then exit */
+        arena *a = arena_new();
+        rv_req rq = {.a = a, .role = "system"};
+        int added = music_seed_all(&rq);
+        arena_free(a);
+        db_close();
+        return added < 0 ? 1 : 0;
     }
     /* Before the handler: a signal that comes between the loop's check of stopping
      * and its wait finds the pipe readable, so the wait ends at once. */

@@ -127,7 +127,7 @@ CREATE TABLE video_images (
 CREATE INDEX video_images_image ON video_images (image_id) WHERE image_id IS NOT NULL;
 
 -- The chain of an auto video: its steps as rows, started one after another by
--- the transaction in which the previous step's job succeeds (rv_video_job_succeed),
+-- the transaction in which the previous step's job succeeds (rv_explainer_step_succeed),
 -- so a killed poller or a restarted database loses no step and starts none twice
 -- (job_id is unique; a step is started only from pending).
 CREATE TABLE video_steps (

@@ -9,6 +9,7 @@
 #include "filereg.h"
 #include "log.h"
 #include "local_tts.h"
+#include "local_video.h"
 #include "media.h"
 #include "storage.h"
 #include "video_work.h"
@@ -116,7 +117,9 @@ int local_run(const local_job *job)
 {
     arena *a = arena_new();
     rv_req rq = {.a = a, .role = "system"};
-    int rc = job->kind && strcmp(job->kind, "tts") ? video_work_run(&rq, job) : run(&rq, job);
+    int rc = local_video_kind(job->kind)  ? local_video_run(&rq, job)
+             : video_work_kind(job->kind) ? video_work_run(&rq, job)
+                                          : run(&rq, job);
     arena_free(a);
     db_close();
     return rc;

@@ -1,9 +1,10 @@
-/* local.h — the local provider: speech on this machine, no key, no network.
+/* local.h — the local provider: speech and video on this machine, no key, no network.
  *
  * The poller runs local_run() in a child process per job (a slow synthesis never
  * delays dispatch; a crash costs one child). The child opens its own database
  * connection, marks the job running, synthesises with libespeak-ng, encodes with
- * libav (local_tts.h), stores the file and records success or failure itself. */
+ * libav (local_tts.h) — or renders a video with the render engine (local_video.h) —,
+ * stores the file and records success or failure itself. */
 #ifndef RV_LOCAL_H
 #define RV_LOCAL_H
 
@@ -19,7 +20,8 @@ typedef struct local_job {
     const char *id, *user_id;
     json_object *input; /* the job's input, as stored */
     const char *poller_id;
-    const char *kind; /* tts; the video steps (video_work.h); NULL: tts */
+    const char *kind; /* tts, video_clip, video_compile, video_render (local_video.h);
+                       * script, narration, images (video_work.h) */
     int attempts;     /* of the job, this one included */
 } local_job;
 

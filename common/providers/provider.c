@@ -16,6 +16,7 @@ static bool always(void)
 static bool local_serves(const char *kind)
 {
     return !strcmp(kind, "tts") || !strcmp(kind, "narration") || !strcmp(kind, "images") ||
+           !strcmp(kind, "video_clip") || !strcmp(kind, "video_compile") ||
            !strcmp(kind, "video_render");
 }
 static bool openai_serves(const char *kind)
@@ -23,11 +24,12 @@ static bool openai_serves(const char *kind)
     return !strcmp(kind, "script") || !strcmp(kind, "estimate");
 }
 
-extern const prov_adapter prov_replicate;
+extern const prov_adapter prov_replicate, prov_runway;
 static const prov_adapter prov_local = {"local", always, local_serves, false};
 /* Run like a local job: one blocking call in a child process (providers/openai.h). */
 static const prov_adapter prov_openai = {"openai", openai_available, openai_serves, false};
-static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate, &prov_openai};
+static const prov_adapter *const adapters[] = {&prov_local, &prov_replicate, &prov_openai,
+                                               &prov_runway};
 enum { N_ADAPTERS = sizeof adapters / sizeof adapters[0] };
 
 const prov_adapter *prov_find(const char *name)
@@ -54,16 +56,14 @@ bool prov_id_valid(const char *s)
     return n >= 1 && n <= 64 && s[n] == '\0';
 }
 
-/* Far below what a file may be in storage: a provider's output is one clip. Video
- * kinds, when they come, get a row of their own. */
+/* Far below what a file may be in storage: a provider's output is one clip. */
 static const struct {
     const char *kind;
     size_t cap;
 } caps[] = {
-    {"tts", 50u << 20},
-    {"sfx", 50u << 20},
-    {"voice_clone", 50u << 20},
-    {"voice_conversion", 50u << 20},
+    {"tts", 50u << 20},         {"sfx", 50u << 20},
+    {"voice_clone", 50u << 20}, {"voice_conversion", 50u << 20},
+    {"video_clip", 200u << 20}, /* a 10 s 720p clip is a few MB */
 };
 enum { DEFAULT_OUTPUT_CAP = 50u << 20 };
 

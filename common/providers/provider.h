@@ -31,6 +31,7 @@ typedef struct prov_status {
     const char *output_url; /* where to fetch the result (expires!); a clone's preview */
     const char *voice_id;   /* voice_clone: the provider's id of the new voice, else NULL */
     const char *message;    /* for failures */
+    const char *code;       /* the job's error code for a failure; NULL: provider_failed */
 } prov_status;
 
 /* How a call went: ok, or an error that may be retried (network, 5xx, 429) or not. */
@@ -81,7 +82,8 @@ typedef struct prov_adapter {
     void (*build_submit)(arena *a, const prov_job *job, http_call *c);
     /* Builds the status call, the cancel call, and the call that lists recent work,
      * newest first (to find a job a dead poller may have submitted): its first page,
-     * or the page_url a previous page named. */
+     * or the page_url a previous page named. build_find and find_page are NULL for a
+     * provider that lists nothing: its rescued jobs are failed, never resubmitted. */
     void (*build_get)(arena *a, const char *provider_job_id, http_call *c);
     void (*build_cancel)(arena *a, const char *provider_job_id, http_call *c);
     void (*build_find)(arena *a, const char *page_url, http_call *c);
@@ -104,6 +106,13 @@ typedef struct prov_adapter {
 /* Reads a provider's status from a prediction-like object; shared by read and
  * read_event of the Replicate adapter (exposed for tests). */
 bool prov_replicate_status(arena *a, json_object *prediction, prov_status *st);
+
+/* Runway (runway.c): the version of its API we speak (X-Runway-Version); a task
+ * object read into st (false when it is none); our ratio (16:9, 9:16, 1:1) as
+ * Runway's output size ("1280:720", "720:1280", "960:960"). Exposed for tests. */
+#define RUNWAY_API_VERSION "2024-11-06"
+bool prov_runway_status(arena *a, json_object *task, prov_status *st);
+const char *prov_runway_ratio(const char *ratio);
 
 /* Whether s is usable as a provider's id of a job or a voice: [A-Za-z0-9_-]{1,64}.
  * Ids go into URL paths and PostgreSQL array literals; anything else is refused

@@ -18,6 +18,15 @@ END $$;
 CREATE OR REPLACE TRIGGER jobs_guard BEFORE UPDATE ON jobs FOR EACH ROW
     EXECUTE FUNCTION rv_jobs_guard();
 
+-- A succeeded job's result: its output, but for a clip {clipId, durationMs} (the
+-- handler adds url and posterUrl from the clip's row; storage keys stay inside).
+CREATE OR REPLACE FUNCTION rv_job_result(j jobs) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT CASE j.kind
+           WHEN 'video_clip' THEN jsonb_build_object('clipId', j.input -> 'clipId',
+                                                     'durationMs', j.output -> 'durationMs')
+           ELSE j.output END
+$$;
+
 -- The job as API.md shows it. `result.url` is added by the handler (it signs it),
 -- as text: `result` must stay the last member (common/views.c). The input's `voice`
 -- (provider ids) and a conversion's `source` (the storage key the poller signs a
@@ -25,12 +34,12 @@ CREATE OR REPLACE TRIGGER jobs_guard BEFORE UPDATE ON jobs FOR EACH ROW
 CREATE OR REPLACE FUNCTION rv_job_json(j jobs) RETURNS json LANGUAGE sql STABLE AS $$
     SELECT json_strip_nulls(json_build_object(
         'id', j.id, 'kind', j.kind, 'status', j.status, 'progress', j.progress,
-        'input', j.input - 'voice' - 'source',
+        'input', j.input - 'voice' - 'source' - 'imageKey',
         'error', CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END,
         'costCredits', j.cost_credits, 'provider', j.provider,
         'createdAt', rv_ts(j.created_at), 'startedAt', rv_ts(j.started_at),
         'completedAt', rv_ts(j.completed_at),
-        'result', CASE WHEN j.status = 'succeeded' THEN j.output END))
+        'result', CASE WHEN j.status = 'succeeded' THEN rv_job_result(j) END))
 $$;
 
 CREATE OR REPLACE FUNCTION rv_job_cost(p_kind text, p_input jsonb) RETURNS bigint

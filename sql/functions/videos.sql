@@ -189,7 +189,7 @@ CREATE OR REPLACE TRIGGER jobs_video_ended AFTER UPDATE OF status ON jobs FOR EA
 --   video_render: {videoKey, posterKey, durationMs, bytes}
 -- Every storage key in it is claimed (storage_pending). Returns false when the job
 -- had already ended (the caller drops its files).
-CREATE OR REPLACE FUNCTION rv_video_job_succeed(p_job uuid, p_output jsonb,
+CREATE OR REPLACE FUNCTION rv_explainer_step_succeed(p_job uuid, p_output jsonb,
                                                 p_audio jsonb DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -278,8 +278,8 @@ BEGIN
     PERFORM pg_notify('reelvox_done', p_job::text);
     RETURN true;
 END $$;
-REVOKE ALL ON FUNCTION rv_video_job_succeed FROM PUBLIC, reelvox_app, reelvox_poller;
-GRANT EXECUTE ON FUNCTION rv_video_job_succeed TO reelvox_poller;
+REVOKE ALL ON FUNCTION rv_explainer_step_succeed FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_explainer_step_succeed TO reelvox_poller;
 
 -- What a step job of the poller's needs to know of its video: the video's row as
 -- JSON (sections included, keys inside), the narration's storage key, and each

@@ -73,12 +73,12 @@ def test_media_answer_headers(api, media_link, rng):
 
 @pytest.fixture
 def frontend_file():
-    """A page of the frontend (the stack serves REPO/web); made for the test when
-    there is no frontend in this tree, and removed after."""
-    web = REPO / "web"
+    """A file of the frontend (the stack serves REPO/web/dist); made for the test
+    when there is no built frontend in this tree, and removed after."""
+    web = REPO / "web" / "dist"
     made_dir = not web.exists()
     name = f"_edges_{uuid.uuid4().hex[:8]}.html"
-    web.mkdir(exist_ok=True)
+    web.mkdir(parents=True, exist_ok=True)
     (web / name).write_text("<!doctype html><title>t</title>")
     try:
         yield "/" + name

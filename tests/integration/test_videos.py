@@ -9,7 +9,7 @@ import pytest
 
 from conftest import UUID_RE, assert_json, assert_problem
 from jobkit import assert_settled, balance, config_patch, no_rate_limit, wait_for_job
-from videokit import (SECTIONS, VIDEO_KEYS, create_video, get_video, prompts_with, run_step,
+from explainerkit import (SECTIONS, VIDEO_KEYS, create_video, get_video, prompts_with, run_step,
                       video_count)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import assert_json, assert_problem
 from jobkit import VOICE, assert_settled, balance, no_rate_limit
-from videokit import SECTIONS, create_video, get_video, run_step
+from explainerkit import SECTIONS, create_video, get_video, run_step
 
 CUE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})$")
 

@@ -377,6 +377,53 @@ static void test_default_bounds_message(void **state)
     assert_string_equal(unit_error_message(&rq, "n"), "must be from -2500000 to 123456789");
 }
 
+/* BIND_UUID_ARRAY: an array of min..max UUID strings, or one error for the field. */
+static void test_uuid_array(void **state)
+{
+    struct ids {
+        json_object *ids;
+    } out;
+    static const bind_field id_fields[] = {
+        {.name = "ids",
+         .type = BIND_UUID_ARRAY,
+         .offset = offsetof(struct ids, ids),
+         .required = true,
+         .min = 1,
+         .max = 2},
+    };
+    static const struct {
+        const char *body;
+        rv_err want;
+        const char *message;
+    } rows[] = {
+        {"{\"ids\":[\"00000000-0000-4000-8000-000000000001\"]}", RV_OK, NULL},
+        {"{\"ids\":[\"00000000-0000-4000-8000-000000000001\","
+         "\"00000000-0000-4000-8000-000000000001\"]}",
+         RV_OK, NULL},
+        {"{\"ids\":[]}", RV_E_VALIDATION, "must be an array of 1 to 2 ids"},
+        {"{\"ids\":[\"a\",\"b\",\"c\"]}", RV_E_VALIDATION, "must be an array of 1 to 2 ids"},
+        {"{\"ids\":\"00000000-0000-4000-8000-000000000001\"}", RV_E_VALIDATION,
+         "must be an array of 1 to 2 ids"},
+        {"{\"ids\":[\"00000000-0000-4000-8000-000000000001\",7]}", RV_E_VALIDATION,
+         "item 2 must be a UUID"},
+        {"{\"ids\":[\"nope\"]}", RV_E_VALIDATION, "item 1 must be a UUID"},
+        {"{}", RV_E_VALIDATION, "is required"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        rv_req rq;
+        unit_req(&rq, *state, NULL);
+        rq.body = rows[i].body;
+        rq.body_len = strlen(rq.body);
+        out.ids = NULL;
+        assert_int_equal(bind_json(&rq, id_fields, BIND_COUNT(id_fields), &out), rows[i].want);
+        if (rows[i].want == RV_OK)
+            assert_true(json_object_is_type(out.ids, json_type_array));
+        else
+            assert_string_equal(unit_error_message(&rq, "ids"), rows[i].message);
+        arena_reset(*state);
+    }
+}
+
 static void test_parse(void **state)
 {
     rv_req rq;
@@ -522,6 +569,7 @@ int main(void)
         T(test_messages),     T(test_default_bounds_message),
         T(test_parse),        T(test_utf8_len),
         T(test_check_email),  T(test_check_language),
+        T(test_uuid_array),
     };
     return cmocka_run_group_tests_name("bind", tests, NULL, NULL);
 }

@@ -2,6 +2,9 @@
 #include "unit.h"
 
 #include "resp.h"
+#include "serve.h"
+
+#include <stdio.h>
 
 static const char PROBLEM_TYPE[] = "application/problem+json; charset=utf-8";
 
@@ -332,6 +335,54 @@ static void test_jobj(void **state)
     assert_int_equal(rq->resp_len, strlen(rq->resp_body));
 }
 
+/* A GET answered 200 with JSON carries an ETag; the same body asked for with that
+ * tag in If-None-Match is a 304 without a body; another body, another method or
+ * another status carry none. */
+static void test_etag(void **state)
+{
+    arena *a = *state;
+    char *get[] = {"REQUEST_METHOD=GET", NULL};
+    rv_req rq;
+    unit_req(&rq, a, get);
+    rq.method_bit = RV_GET;
+    resp_json(&rq, 200, "{\"id\":1}");
+    const char *out = render(&rq);
+    const char *at = strstr(out, "ETag: \"");
+    assert_non_null(at);
+    char tag[64];
+    assert_int_equal(sscanf(at, "ETag: %63s", tag), 1);
+    assert_int_equal(strlen(tag), 34);
+    assert_non_null(strstr(out, "\r\n\r\n{\"id\":1}"));
+
+    char *inm = arena_printf(a, "HTTP_IF_NONE_MATCH=W/\"x\", %s", tag);
+    char *cond[] = {"REQUEST_METHOD=GET", inm, NULL};
+    unit_req(&rq, a, cond);
+    rq.method_bit = RV_GET;
+    resp_json(&rq, 200, "{\"id\":1}");
+    out = render(&rq);
+    assert_true(!strncmp(out, "Status: 304 Not Modified\r\n", 26));
+    assert_null(strstr(out, "Content-Type"));
+    assert_non_null(strstr(out, tag));
+    assert_string_equal(out + strlen(out) - 4, "\r\n\r\n");
+
+    unit_req(&rq, a, cond); /* the body changed: the full answer, a new tag */
+    rq.method_bit = RV_GET;
+    resp_json(&rq, 200, "{\"id\":2}");
+    out = render(&rq);
+    assert_true(!strncmp(out, "Status: 200 OK\r\n", 16));
+    assert_null(strstr(out, tag));
+
+    char *post[] = {"REQUEST_METHOD=POST", NULL};
+    unit_req(&rq, a, post);
+    rq.method_bit = RV_POST;
+    resp_json(&rq, 200, "{\"id\":1}");
+    assert_null(strstr(render(&rq), "ETag"));
+    unit_req(&rq, a, get);
+    rq.method_bit = RV_GET;
+    resp_json(&rq, 202, "{\"id\":1}");
+    assert_null(strstr(render(&rq), "ETag"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_arena_setup, unit_arena_teardown)
@@ -348,6 +399,7 @@ int main(void)
         T(test_json_compact),
         T(test_render_limits),
         T(test_jobj),
+        T(test_etag),
     };
     return cmocka_run_group_tests_name("resp", tests, NULL, NULL);
 }

@@ -129,6 +129,11 @@ static void test_links(void **state)
     char *bad = arena_strdup(a, sig);
     bad[0] = bad[0] == 'A' ? 'B' : 'A';
     assert_false(store_check_link(key, "1800003600", bad, now));
+    /* Links are made to end on a 5-minute step: valid at least the ttl asked for,
+     * and the same for the same file within the step. */
+    assert_non_null(strstr(store_signed_url(a, key, 3600, now + 1), "?exp=1800003900&"));
+    assert_non_null(strstr(store_signed_url(a, key, 3600, now + 300), "?exp=1800003900&"));
+    assert_non_null(strstr(store_signed_url(a, key, 3600, now + 301), "?exp=1800004200&"));
     assert_false(store_check_link(key, "1800003600", "short", now));
     assert_false(store_check_link("../etc/passwd", "1800003600", sig, now));
 }

@@ -26,6 +26,8 @@ static const struct {
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT, RV_E_UNPROCESSABLE, 422},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG, RV_E_UNPROCESSABLE, 422},
     {"input_unstorable", SUBMIT_INPUT_UNSTORABLE, RV_E_MALFORMED_JSON, 400},
+    {"image_not_found", SUBMIT_IMAGE_NOT_FOUND, RV_E_NOT_FOUND, 404},
+    {"project_not_found", SUBMIT_PROJECT_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"not_found", SUBMIT_VIDEO_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"invalid_state", SUBMIT_VIDEO_NOT_READY, RV_E_INVALID_STATE, 409},
 };

@@ -1,0 +1,74 @@
+// What every browser test shares: a page whose console errors and failed requests
+// fail the test, fresh users made through the UI, axe checks and screenshots.
+import { test as base, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+export const RESULTS = process.env.RV_WEB_RESULTS || 'results';
+const SHOTS = join(RESULTS, 'screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+export const test = base.extend({
+  page: async ({ page }, use, info) => {
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error' && !expectedError(m.text())) problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => {
+      const why = r.failure()?.errorText || '';
+      // A media element abandoning a range request when the page moves on is not a failure.
+      if (!why.includes('ERR_ABORTED')) problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 500) problems.push(`server error: ${r.status()} ${r.request().method()} ${r.url()}`);
+    });
+    await use(page);
+    expect(problems, `${info.title}: browser problems`).toEqual([]);
+  },
+});
+export { expect };
+
+// Errors the API is expected to answer in a test (a 4xx is logged by chromium as
+// "Failed to load resource"): the tests that provoke them check what the page shows.
+function expectedError(text) {
+  return /Failed to load resource: the server responded with a status of 4\d\d/.test(text);
+}
+
+let n = 0;
+export function newEmail(tag = 'web') {
+  return `${tag}-${Date.now()}-${process.pid}-${++n}@example.com`;
+}
+
+export async function signUp(page, { email = newEmail(), password = 'correct horse battery', name = 'Web Tester' } = {}) {
+  await page.goto('/signup');
+  await page.getByLabel('Name (optional)').fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page).toHaveURL(/\/tts$/);
+  await expect(page.getByRole('heading', { name: 'Text to speech' })).toBeVisible();
+  return { email, password };
+}
+
+// Serious or critical axe findings fail; a screenshot at phone and desktop width.
+export async function checkPage(page, name) {
+  const axe = await new AxeBuilder({ page }).analyze();
+  const bad = axe.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), `${name}: accessibility`).toEqual([]);
+  for (const [w, h] of [[375, 812], [1280, 800]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.screenshot({ path: join(SHOTS, `${name}-${w}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+// A real audio sample of a tone and noise (a clone needs 10 s to 5 min of audio).
+export function makeSample(seconds = 12) {
+  const path = join(tmpdir(), `rv-web-sample-${process.pid}-${++n}.wav`);
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+    `sine=frequency=180:duration=${seconds}`, '-f', 'lavfi', '-i', `anoisesrc=d=${seconds}:a=0.05`,
+    '-filter_complex', 'amix=inputs=2', '-ar', '22050', '-ac', '1', path]);
+  return path;
+}
