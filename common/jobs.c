@@ -41,6 +41,7 @@ static const struct {
     [SUBMIT_PROJECT_NOT_FOUND] = {RV_E_NOT_FOUND, "no such project"},
     [SUBMIT_VIDEO_NOT_FOUND] = {RV_E_NOT_FOUND, "no such video"},
     [SUBMIT_VIDEO_NOT_READY] = {RV_E_INVALID_STATE, NULL},
+    [SUBMIT_MUSIC_NOT_FOUND] = {RV_E_NOT_FOUND, "no such music track"},
     [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
 };
 

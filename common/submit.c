@@ -51,6 +51,7 @@ static const struct {
     {"project_not_found", SUBMIT_PROJECT_NOT_FOUND},
     {"not_found", SUBMIT_VIDEO_NOT_FOUND},
     {"invalid_state", SUBMIT_VIDEO_NOT_READY},
+    {"music_not_found", SUBMIT_MUSIC_NOT_FOUND},
 };
 
 submit_status submit_status_of(const char *s)

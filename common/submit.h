@@ -33,6 +33,7 @@ typedef enum submit_status {
     SUBMIT_PROJECT_NOT_FOUND, /* video_clip: the project is not the user's */
     SUBMIT_VIDEO_NOT_FOUND,   /* a video step: the video is not the user's */
     SUBMIT_VIDEO_NOT_READY,   /* a video step: what it needs is missing (missing says) */
+    SUBMIT_MUSIC_NOT_FOUND,   /* a render: no such music track */
     SUBMIT_UNKNOWN,           /* a status this code does not know: a bug */
 } submit_status;
 

@@ -112,9 +112,13 @@ static rv_err encode(AVFrame *frame, const char *out_path, int64_t *bytes, char 
     c->height = frame->height;
     c->pix_fmt = frame->format;
     c->time_base = (AVRational){1, 25};
-    c->flags |= AV_CODEC_FLAG_QSCALE;
+    /* A JFIF header (the aspect given) and no encoder comment (bitexact): a reader
+     * that sniffs JPEGs by their first marker (libavformat's jpeg_pipe) knows it. */
+    c->sample_aspect_ratio = (AVRational){1, 1};
+    c->flags |= AV_CODEC_FLAG_QSCALE | AV_CODEC_FLAG_BITEXACT;
     c->global_quality = FF_QP2LAMBDA * 3;
     frame->quality = c->global_quality;
+    frame->sample_aspect_ratio = c->sample_aspect_ratio;
     frame->pts = 0;
     if (avcodec_open2(c, codec, NULL) < 0 || avcodec_send_frame(c, frame) < 0 ||
         avcodec_send_frame(c, NULL) < 0 || avcodec_receive_packet(c, pkt) < 0) {

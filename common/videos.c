@@ -168,19 +168,26 @@ static char *cue_text(arena *a, const char *s)
     return out;
 }
 
-static char *cue(arena *a, char *vtt, long start, long end, const char *text)
-{
-    if (end <= start)
-        end = start + 1;
-    return arena_printf(a, "%s\n%s --> %s\n%s\n", vtt, stamp(a, start), stamp(a, end),
-                        cue_text(a, text));
-}
-
 enum { CUE_WORDS = 7, CUE_CHARS = 42 };
 
-char *videos_vtt(arena *a, json_object *video)
+static void add_cue(arena *a, videos_cue **cs, size_t *n, size_t *cap, long s, long e,
+                    const char *text)
 {
-    char *vtt = arena_strdup(a, "WEBVTT\n");
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        videos_cue *x = arena_alloc(a, nc * sizeof *x);
+        if (*n)
+            memcpy(x, *cs, *n * sizeof *x);
+        *cs = x;
+        *cap = nc;
+    }
+    (*cs)[(*n)++] = (videos_cue){s, e > s ? e : s + 1, text};
+}
+
+size_t videos_cues(arena *a, json_object *video, videos_cue **out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
     json_object *secs = member(video, "sections");
     for (size_t i = 0; secs && i < json_object_array_length(secs); i++) {
         json_object *s = json_object_array_get_idx(secs, i), *words = member(s, "words");
@@ -192,7 +199,7 @@ char *videos_vtt(arena *a, json_object *video)
                         : 0;
         if (nw == 0) {
             json_object *c = member(s, "content");
-            vtt = cue(a, vtt, s0, s1, c ? json_object_get_string(c) : "");
+            add_cue(a, out, &n, &cap, s0, s1, c ? json_object_get_string(c) : "");
             continue;
         }
         /* Words in groups, each cue from its first word's start to its last's end. */
@@ -209,13 +216,24 @@ char *videos_vtt(arena *a, json_object *video)
             line = arena_printf(a, "%s%s%s", line, count ? " " : "", txt);
             count++;
             if (count >= CUE_WORDS || strlen(line) >= CUE_CHARS || k + 1 == nw) {
-                vtt = cue(a, vtt, c0, c1, line);
+                add_cue(a, out, &n, &cap, c0, c1, line);
                 line = arena_strdup(a, "");
                 c0 = -1;
                 count = 0;
             }
         }
     }
+    return n;
+}
+
+char *videos_vtt(arena *a, json_object *video)
+{
+    videos_cue *cs;
+    size_t n = videos_cues(a, video, &cs);
+    char *vtt = arena_strdup(a, "WEBVTT\n");
+    for (size_t i = 0; i < n; i++)
+        vtt = arena_printf(a, "%s\n%s --> %s\n%s\n", vtt, stamp(a, cs[i].start_ms),
+                           stamp(a, cs[i].end_ms), cue_text(a, cs[i].text));
     return vtt;
 }
 

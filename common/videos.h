@@ -130,6 +130,16 @@ bool videos_blank(const char *s);
  * posterUrl) in place of the storage keys. NULL gives NULL. */
 const char *videos_view(rv_req *rq, const char *json);
 
+/* A caption: text shown from start_ms to end_ms. */
+typedef struct videos_cue {
+    long start_ms, end_ms;
+    const char *text; /* as written in the script (not escaped) */
+} videos_cue;
+
+/* The captions of a video JSON (rv_video_json's shape), as videos_vtt() groups
+ * them; *out in the arena. Returns how many. */
+size_t videos_cues(arena *a, json_object *video, videos_cue **out);
+
 /* The WebVTT of a video JSON (rv_video_json's shape): a cue per group of words of
  * at most ~7 words or 42 characters when sections carry words, else a cue per
  * section with startMs/endMs. Sections without times give no cue. Arena-owned. */

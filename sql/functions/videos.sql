@@ -76,7 +76,7 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT p INTO prov FROM jsonb_array_elements_text(cfg -> 'kinds' -> s.kind) p LIMIT 1;
-    input := s.input || jsonb_build_object('videoId', p_video);
+    input := s.input || jsonb_build_object('videoId', p_video) || rv_video_render_source(s.input);
     IF s.kind = 'narration' THEN
         input := input || jsonb_build_object('voice', (SELECT jsonb_build_object(
             'presetKey', x.preset_key, 'providerVoiceIds', x.provider_voice_ids)
@@ -102,6 +102,16 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION rv_video_chain_next FROM PUBLIC, reelvox_app, reelvox_poller;
 
+-- What a render's input adds for the poller (hidden from users: `source`): the
+-- music track's storage key.
+CREATE OR REPLACE FUNCTION rv_video_render_source(p_input jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT COALESCE((SELECT jsonb_build_object('source', jsonb_build_object('music',
+                         jsonb_build_object('storageKey', t.storage_key)))
+                       FROM music_tracks t WHERE t.id = (p_input ->> 'musicTrackId')::uuid), '{}')
+$$;
+REVOKE ALL ON FUNCTION rv_video_render_source FROM PUBLIC, reelvox_app, reelvox_poller;
+
 -- The video status while a step of kind runs.
 CREATE OR REPLACE FUNCTION rv_video_status_of(p_kind text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -121,7 +131,8 @@ DECLARE
 BEGIN
     SELECT * INTO v FROM videos WHERE id = p_video FOR UPDATE;
     WITH gone AS (
-        UPDATE video_steps SET status = p_status
+        UPDATE video_steps SET status = CASE status WHEN 'running' THEN p_status
+                                                    ELSE 'cancelled' END
          WHERE video_id = p_video AND status IN ('pending', 'running')
         RETURNING cost)
     SELECT COALESCE(sum(cost), 0) INTO back FROM gone;
@@ -478,8 +489,14 @@ BEGIN
                  ELSE 'another step is running' END;
         RETURN;
     END IF;
+    IF p_input ? 'musicTrackId' AND NOT EXISTS (
+        SELECT 1 FROM music_tracks t WHERE t.id = (p_input ->> 'musicTrackId')::uuid) THEN
+        RETURN QUERY SELECT 'music_not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint,
+                            NULL::text;
+        RETURN;
+    END IF;
     SELECT * INTO s FROM rv_submit(p_kind, p_input, p_idem, p_available, p_token, p_voice,
-                                   jsonb_build_object('videoId', v.id)) r;
+                                   jsonb_build_object('videoId', v.id) || rv_video_render_source(p_input)) r;
     IF s.status = 'created' THEN
         UPDATE videos SET status = rv_video_status_of(p_kind), step = p_kind, job_id = s.job_id,
                           error = NULL, updated_at = now()

@@ -30,6 +30,7 @@ static const struct {
     {"project_not_found", SUBMIT_PROJECT_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"not_found", SUBMIT_VIDEO_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"invalid_state", SUBMIT_VIDEO_NOT_READY, RV_E_INVALID_STATE, 409},
+    {"music_not_found", SUBMIT_MUSIC_NOT_FOUND, RV_E_NOT_FOUND, 404},
 };
 
 static void test_status_strings(void **state)
