@@ -129,6 +129,23 @@ const char *videos_view(rv_req *rq, const char *json)
     return arena_strdup(rq->a, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 }
 
+const char *videos_view_batch(rv_req *rq, const char *json)
+{
+    json_object *b = json ? json_tokener_parse(json) : NULL;
+    if (!b)
+        return json;
+    req_keep(rq, b);
+    json_object *vs = member(b, "videos");
+    for (size_t i = 0; vs && i < json_object_array_length(vs); i++) {
+        json_object *v = json_object_array_get_idx(vs, i), *imgs = member(v, "images");
+        for (size_t k = 0; imgs && k < json_object_array_length(imgs); k++)
+            sign(rq, json_object_array_get_idx(imgs, k), "storageKey", "url");
+        sign(rq, v, "videoKey", "url");
+        sign(rq, v, "posterKey", "posterUrl");
+    }
+    return arena_strdup(rq->a, json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+}
+
 static long long_of(json_object *o, const char *k, long dflt)
 {
     json_object *v = member(o, k);

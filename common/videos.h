@@ -130,6 +130,9 @@ bool videos_blank(const char *s);
  * posterUrl) in place of the storage keys. NULL gives NULL. */
 const char *videos_view(rv_req *rq, const char *json);
 
+/* A batch JSON of rv_batch_json, each of its videos through videos_view. */
+const char *videos_view_batch(rv_req *rq, const char *json);
+
 /* A caption: text shown from start_ms to end_ms. */
 typedef struct videos_cue {
     long start_ms, end_ms;

@@ -632,9 +632,9 @@ BEGIN
          WHERE s.video_id = vid AND s.job_id = j.id AND NOT rv_job_terminal(j.status);
         PERFORM rv_video_chain_stop(vid, 'cancelled');
     END LOOP;
-    UPDATE batches SET status = CASE WHEN status = 'running' THEN 'cancelled' ELSE status END,
-                       updated_at = now()
-     WHERE id = b.id RETURNING * INTO b;
+    UPDATE batches x SET status = CASE WHEN b.status = 'running' THEN 'cancelled' ELSE x.status END,
+                         updated_at = now()
+     WHERE x.id = b.id RETURNING * INTO b;
     RETURN QUERY SELECT 'ok', rv_batch_json(b);
 END $$;
 REVOKE ALL ON FUNCTION rv_batch_cancel FROM PUBLIC, reelvox_app, reelvox_poller;
