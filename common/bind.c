@@ -409,6 +409,9 @@ rv_err bind_json(rv_req *rq, const bind_field *fields, size_t n_fields, void *ou
         case BIND_NUMBER:
             bind_number(rq, f, v, slot);
             break;
+        case BIND_RAW:
+            *(json_object **)slot = v;
+            break;
         case BIND_UUID_ARRAY:
             bind_uuid_array(rq, f, v, slot);
             break;

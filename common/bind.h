@@ -12,6 +12,8 @@
 
 #include "req.h"
 
+/* BIND_RAW: any JSON value (json_object *, borrowed from the parsed body), for a
+ * caller that checks a nested member itself. */
 typedef enum {
     BIND_STRING,
     BIND_INT,
@@ -19,6 +21,7 @@ typedef enum {
     BIND_BOOL,
     BIND_UUID_ARRAY, /* an array of min..max UUID strings; slot: json_object * (arena) */
     BIND_STRINGS,    /* an array of min..max strings; slot: bind_strings */
+    BIND_RAW,
 } bind_type;
 
 /* A BIND_STRINGS member: an array of strings, each 1..100 characters without NUL

@@ -38,6 +38,9 @@ static const struct {
     [SUBMIT_INPUT_UNSTORABLE] = {RV_E_MALFORMED_JSON, "the input holds text that cannot be stored"},
     [SUBMIT_IMAGE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such image"},
     [SUBMIT_PROJECT_NOT_FOUND] = {RV_E_NOT_FOUND, "no such project"},
+    [SUBMIT_VIDEO_NOT_FOUND] = {RV_E_NOT_FOUND, "no such video"},
+    [SUBMIT_VIDEO_NOT_READY] = {RV_E_INVALID_STATE, NULL},
+    [SUBMIT_MUSIC_NOT_FOUND] = {RV_E_NOT_FOUND, "no such music track"},
     [SUBMIT_UNKNOWN] = {RV_E_INTERNAL, NULL},
 };
 
@@ -69,6 +72,13 @@ rv_err jobs_answer(rv_req *rq, const submit_outcome *o)
         req_problem_set(rq, "balance", json_object_new_int64(o->balance));
         return req_fail(rq, RV_E_INSUFFICIENT_CREDITS, "this job costs %ld credits", o->required);
     }
+    if (o->status == SUBMIT_VIDEO_NOT_READY) {
+        req_problem_set(rq, "missing", json_object_new_string(o->missing ? o->missing : ""));
+        return req_fail(rq, RV_E_INVALID_STATE, "the video is not ready for this step: %s%s",
+                        o->missing && strcmp(o->missing, "another step is running") ? "missing "
+                                                                                    : "",
+                        o->missing ? o->missing : "");
+    }
     if (!refusals[o->status].detail)
         return refusals[o->status].er;
     return req_fail(rq, refusals[o->status].er, "%s", refusals[o->status].detail);
@@ -98,6 +108,14 @@ rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source
                                         .input = input,
                                         .source_id = source_id,
                                         .voice_id = voice_id});
+}
+
+rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id,
+                              json_object *input, const char *voice_id)
+{
+    return submit(rq,
+                  &(submit_request){
+                      .kind = kind, .input = input, .video_id = video_id, .voice_id = voice_id});
 }
 
 rv_err jobs_submit_clip(rv_req *rq, json_object *input)

@@ -27,6 +27,13 @@ rv_err jobs_submit(rv_req *rq, const char *kind, json_object *input, const char 
 rv_err jobs_submit_conversion(rv_req *rq, json_object *input, const char *source_id,
                               const char *voice_id);
 
+/* Submits a step of a narrated video (kind script, narration, images or
+ * video_render) of the caller's video video_id; voice_id: narration's voice. Answers
+ * as jobs_submit(); also 404 for a video not the caller's, 409 invalid_state (with
+ * `missing`) when what the step needs is not there or another step runs. */
+rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id,
+                              json_object *input, const char *voice_id);
+
 /* Submits a video_clip job and its clip: input {projectId, imageId, prompt,
  * durationSeconds, ratio}. Answers 202 {clip, job} as jobs_submit(); also 404 when
  * the image or the project is not the caller's. */

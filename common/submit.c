@@ -24,6 +24,11 @@ static const db_stmt submit_clone = {"SELECT " SUBMIT_COLS ", voice_json, previe
                                      "  FROM rv_clone_submit($1::jsonb, $2, $3::text[], $4)",
                                      4};
 
+static const db_stmt submit_video_step = {
+    "SELECT " SUBMIT_COLS ", NULL, NULL, NULL, NULL, NULL, missing"
+    "  FROM rv_video_step_submit($1, $2, $3::jsonb, $4, $5::text[], $6, $7)",
+    7};
+
 static const struct {
     const char *sql;
     submit_status status;
@@ -44,6 +49,9 @@ static const struct {
     {"input_unstorable", SUBMIT_INPUT_UNSTORABLE}, /* decided in C, before SQL */
     {"image_not_found", SUBMIT_IMAGE_NOT_FOUND},
     {"project_not_found", SUBMIT_PROJECT_NOT_FOUND},
+    {"not_found", SUBMIT_VIDEO_NOT_FOUND},
+    {"invalid_state", SUBMIT_VIDEO_NOT_READY},
+    {"music_not_found", SUBMIT_MUSIC_NOT_FOUND},
 };
 
 submit_status submit_status_of(const char *s)
@@ -73,7 +81,11 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
 
     PGresult *r;
     rv_err er;
-    if (!strcmp(rq->kind, "voice_conversion")) {
+    if (rq->video_id) {
+        const char *p[] = {rq->video_id, rq->kind, json,        rq->idem_key,
+                           available,    token,    rq->voice_id};
+        er = db_run(c, &submit_video_step, p, &r);
+    } else if (!strcmp(rq->kind, "voice_conversion")) {
         const char *p[] = {rq->source_id, rq->voice_id, json, rq->idem_key, available, token};
         er = db_run(c, &submit_conversion, p, &r);
     } else if (!strcmp(rq->kind, "voice_clone")) {
@@ -102,6 +114,7 @@ rv_err submit_job(const db_ctx *c, const submit_request *rq, submit_outcome *out
         .clip_json = db_get(r, 0, 8),
         .clip_video_key = db_get(r, 0, 9),
         .clip_poster_key = db_get(r, 0, 10),
+        .missing = PQnfields(r) > 11 ? db_get(r, 0, 11) : NULL,
     };
     return out->status == SUBMIT_UNKNOWN ? RV_E_INTERNAL : RV_OK;
 }

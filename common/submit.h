@@ -31,6 +31,9 @@ typedef enum submit_status {
     SUBMIT_INPUT_UNSTORABLE,  /* text jsonb refuses ("\u0000"): never sent to SQL */
     SUBMIT_IMAGE_NOT_FOUND,   /* video_clip: the image is not the user's */
     SUBMIT_PROJECT_NOT_FOUND, /* video_clip: the project is not the user's */
+    SUBMIT_VIDEO_NOT_FOUND,   /* a video step: the video is not the user's */
+    SUBMIT_VIDEO_NOT_READY,   /* a video step: what it needs is missing (missing says) */
+    SUBMIT_MUSIC_NOT_FOUND,   /* a render: no such music track */
     SUBMIT_UNKNOWN,           /* a status this code does not know: a bug */
 } submit_status;
 
@@ -41,6 +44,7 @@ typedef struct submit_request {
     const char *idem_key;  /* NULL: none; 1..255 visible ASCII (the caller checks) */
     const char *voice_id;  /* the voice the job speaks with (tts, conversion), or NULL */
     const char *source_id; /* voice_conversion: the source audio */
+    const char *video_id;  /* script, narration, images, video_render: a step of this video */
 } submit_request;
 
 /* The outcome; strings are borrowed from a result on the context's arena. */
@@ -51,6 +55,7 @@ typedef struct submit_outcome {
     const char *clip_json, *clip_video_key, *clip_poster_key; /* video_clip, likewise */
     long retry_after;                                         /* rate_limited: seconds */
     long required, balance;                                   /* insufficient: credits */
+    const char *missing; /* video_not_ready: "script, narration", ... */
 } submit_outcome;
 
 /* Submits rq for c's user. RV_OK with *out filled whatever the SQL decided

@@ -13,6 +13,7 @@
 #include "local_video.h"
 #include "media.h"
 #include "storage.h"
+#include "video_work.h"
 
 static const db_stmt started = {"SELECT rv_job_started_local($1, $2)", 2};
 static const db_stmt fail = {"SELECT rv_job_fail($1, $2::jsonb)", 2};
@@ -119,6 +120,7 @@ int local_run(const local_job *job)
     rv_req rq = {.a = a, .role = "system"};
     int rc = job->kind && !strcmp(job->kind, "estimate") ? estimate_run(&rq, job)
              : local_video_kind(job->kind)               ? local_video_run(&rq, job)
+             : video_work_kind(job->kind)                ? video_work_run(&rq, job)
                                                          : run(&rq, job);
     arena_free(a);
     db_close();

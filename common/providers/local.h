@@ -20,7 +20,8 @@ typedef struct local_job {
     const char *id, *user_id;
     json_object *input; /* the job's input, as stored */
     const char *poller_id;
-    const char *kind; /* tts, video_clip, video_compile, video_render; estimate
+    const char *kind; /* tts, video_clip, video_compile, video_render (local_video.h);
+                       * script, narration, images (video_work.h); estimate
                        * (estimate.h); NULL: tts */
     int attempts;     /* of the job, this one included */
 } local_job;

@@ -260,7 +260,43 @@ typedef struct render {
     rv_err er;
     char *why;
     size_t why_len;
+    int64_t samples;        /* written so far, all segments */
+    local_tts_segment *seg; /* the segment being spoken, when words are wanted */
+    int64_t seg_start_ms;
+    size_t words_cap;
+    arena *a;
 } render;
+
+/* A word event of the segment being spoken: its character position (1-based)
+ * and length turned into bytes of the segment's text. */
+static void note_word(render *r, const espeak_EVENT *e)
+{
+    local_tts_segment *sg = r->seg;
+    if (sg->n_words == r->words_cap) {
+        size_t cap = r->words_cap ? r->words_cap * 2 : 64;
+        local_tts_word *nw = arena_alloc(r->a, cap * sizeof *nw);
+        if (sg->n_words)
+            memcpy(nw, sg->words, sg->n_words * sizeof *nw);
+        sg->words = nw;
+        r->words_cap = cap;
+    }
+    const uint8_t *t = (const uint8_t *)sg->text, *end = t + strlen(sg->text), *p = t;
+    int32_t c;
+    for (int k = 1; k < e->text_position && p < end; k++)
+        if (av_utf8_decode(&c, &p, end, AV_UTF8_FLAG_ACCEPT_NON_CHARACTERS) < 0)
+            return;
+    const uint8_t *w0 = p;
+    for (int k = 0; k < e->length && p < end; k++)
+        if (av_utf8_decode(&c, &p, end, AV_UTF8_FLAG_ACCEPT_NON_CHARACTERS) < 0)
+            return;
+    if (p == w0)
+        return;
+    int64_t at = r->seg_start_ms + e->audio_position;
+    if (sg->n_words && at < sg->words[sg->n_words - 1].start_ms)
+        at = sg->words[sg->n_words - 1].start_ms;
+    sg->words[sg->n_words++] = (local_tts_word){
+        .offset = (size_t)(w0 - t), .len = (size_t)(p - w0), .start_ms = at, .end_ms = at};
+}
 
 /* espeak-ng is process-global and synchronous: the render in progress. */
 static render *current;
@@ -269,12 +305,15 @@ static render *current;
  * Returns 1 to stop synthesis. */
 static int synth_cb(short *wav, int n, espeak_EVENT *ev)
 {
-    (void)ev;
     render *r = current;
     if (!r || r->er != RV_OK)
         return 1;
+    for (; r->seg && ev && ev->type != espeakEVENT_LIST_TERMINATED; ev++)
+        if (ev->type == espeakEVENT_WORD)
+            note_word(r, ev);
     if (!wav || n <= 0)
         return 0;
+    r->samples += n;
     int16_t buf[GAIN_CHUNK];
     for (int off = 0; off < n; off += GAIN_CHUNK) {
         int k = n - off < GAIN_CHUNK ? n - off : GAIN_CHUNK;
@@ -401,6 +440,141 @@ rv_err local_tts_render(const local_tts_params *p, const char *out_path, local_t
         return RV_E_INTERNAL;
     }
 
+    media_written res;
+    if ((er = media_writer_finish(r.w, &res, why, why_len)) != RV_OK) {
+        if (er == RV_E_UNPROCESSABLE)
+            WHY("text produced no speech");
+        return er;
+    }
+    if (out)
+        *out = (local_tts_result){.duration_ms = res.duration_ms,
+                                  .bytes = res.bytes,
+                                  .content_type = res.content_type,
+                                  .sample_rate = res.sample_rate};
+    return RV_OK;
+}
+
+static bool blank_byte(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* espeak-ng reports no word event for some words ("the" before a noun): the
+ * segment's words are its blank-separated tokens, each starting where an event
+ * inside it says, and a token without one placed by characters between its timed
+ * neighbours. Replaces sg->words. */
+static void complete_words(arena *a, local_tts_segment *sg)
+{
+    const char *t = sg->text;
+    size_t n = strlen(t), cap = 0, count = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += !blank_byte(t[i]) && (i == 0 || blank_byte(t[i - 1]));
+    if (cap == 0)
+        return;
+    local_tts_word *w = arena_alloc(a, cap * sizeof *w);
+    bool *timed = arena_alloc(a, cap * sizeof *timed);
+    size_t e = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && blank_byte(t[i]))
+            i++;
+        if (i >= n)
+            break;
+        size_t j = i;
+        while (j < n && !blank_byte(t[j]))
+            j++;
+        w[count] = (local_tts_word){.offset = i, .len = j - i};
+        while (e < sg->n_words && sg->words[e].offset < i)
+            e++;
+        if (e < sg->n_words && sg->words[e].offset < j) {
+            w[count].start_ms = sg->words[e].start_ms;
+            timed[count] = true;
+        }
+        count++;
+        i = j;
+    }
+    for (size_t k = 0; k < count;) {
+        if (timed[k]) {
+            k++;
+            continue;
+        }
+        size_t m = k; /* untimed run [k, m) */
+        while (m < count && !timed[m])
+            m++;
+        int64_t from = k ? w[k - 1].start_ms : sg->start_ms;
+        int64_t to = m < count ? w[m].start_ms : sg->end_ms;
+        size_t chars = (k ? w[k - 1].len : 0), at = 0;
+        for (size_t q = k; q < m; q++)
+            chars += w[q].len;
+        at = k ? w[k - 1].len : 0;
+        for (size_t q = k; q < m; q++) {
+            w[q].start_ms = from + (to - from) * (int64_t)at / (int64_t)(chars ? chars : 1);
+            at += w[q].len;
+        }
+        k = m;
+    }
+    for (size_t k = 0; k < count; k++)
+        w[k].end_ms = k + 1 < count ? w[k + 1].start_ms : sg->end_ms;
+    sg->words = w;
+    sg->n_words = count;
+}
+
+rv_err local_tts_render_segments(const local_tts_params *p, local_tts_segment *segs, size_t n,
+                                 arena *a, const char *out_path, local_tts_result *out, char *why,
+                                 size_t why_len)
+{
+    rv_err er;
+    media_format fmt;
+    char spec[PATH_MAX];
+    if (why && why_len)
+        why[0] = '\0';
+    if (!p || !out_path || !segs || n == 0) {
+        WHY("no parameters, segments or output path");
+        return RV_E_INTERNAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        local_tts_params one = *p;
+        one.text = segs[i].text;
+        if ((er = check_params(&one, &fmt, why, why_len)) != RV_OK)
+            return er;
+    }
+    if ((er = local_tts_init(NULL, why, why_len)) != RV_OK ||
+        (er = resolve_voice(p->voice, p->variant, spec, sizeof spec, why, why_len)) != RV_OK)
+        return er;
+    if (espeak_ng_SetVoiceByName(spec) != ENS_OK || set_prosody(p) != RV_OK) {
+        WHY("espeak-ng cannot load voice %s", spec);
+        return RV_E_INTERNAL;
+    }
+    render r = {.gain = (float)p->volume, .why = why, .why_len = why_len, .a = a};
+    if ((er = media_writer_open(&r.w, out_path, fmt, native_rate, p->sample_rate, why, why_len)) !=
+        RV_OK)
+        return er;
+    media_writer_limit(r.w, (int64_t)LOCAL_TTS_MAX_SECONDS * 1000);
+    espeak_ng_STATUS st = ENS_OK;
+    for (size_t i = 0; i < n && st == ENS_OK && r.er == RV_OK; i++) {
+        local_tts_segment *sg = &segs[i];
+        sg->words = NULL;
+        sg->n_words = 0;
+        r.seg = sg;
+        r.words_cap = 0;
+        r.seg_start_ms = r.samples * 1000 / native_rate;
+        sg->start_ms = r.seg_start_ms;
+        current = &r;
+        /* Plain text only, as local_tts_render(). */
+        st = espeak_ng_Synthesize(sg->text, strlen(sg->text) + 1, 0, POS_CHARACTER, 0,
+                                  espeakCHARS_UTF8 | espeakENDPAUSE, NULL, NULL);
+        current = NULL;
+        sg->end_ms = r.samples * 1000 / native_rate;
+        complete_words(a, sg);
+    }
+    if (r.er != RV_OK) {
+        media_writer_abort(r.w);
+        return r.er;
+    }
+    if (st != ENS_OK) {
+        media_writer_abort(r.w);
+        WHY("speech synthesis failed");
+        return RV_E_INTERNAL;
+    }
     media_written res;
     if ((er = media_writer_finish(r.w, &res, why, why_len)) != RV_OK) {
         if (er == RV_E_UNPROCESSABLE)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "err.h"
 
 enum {
@@ -56,6 +57,33 @@ typedef struct local_tts_result {
  * missing, encoder or file system failure). Initialises espeak-ng on first use. */
 rv_err local_tts_render(const local_tts_params *p, const char *out_path, local_tts_result *out,
                         char *why, size_t why_len);
+
+/* A word of a segment as espeak-ng spoke it: its place in the segment's text (bytes)
+ * and its span in the output. */
+typedef struct local_tts_word {
+    size_t offset, len;       /* bytes of the segment's text */
+    int64_t start_ms, end_ms; /* in the whole output */
+} local_tts_word;
+
+/* One piece of a longer speech (a section of a script). */
+typedef struct local_tts_segment {
+    const char *text;         /* in: as local_tts_params.text */
+    int64_t start_ms, end_ms; /* out: its span in the output */
+    local_tts_word *words;    /* out: in order, from espeak-ng's word events (arena) */
+    size_t n_words;
+} local_tts_segment;
+
+/* Renders the n segments one after another into one file, as local_tts_render()
+ * renders p->text (p->text is not used), and reports each segment's span and its
+ * words' spans. The words are the text's blank-separated tokens, each starting at
+ * espeak-ng's word event inside it (the few it reports none for are placed by
+ * characters between their neighbours) and lasting to the next one's start (the
+ * last to its segment's end). Each segment ends with espeak-ng's natural pause. The word
+ * arrays are allocated in a. Errors as local_tts_render(); a segment's bad text is
+ * RV_E_UNPROCESSABLE. */
+rv_err local_tts_render_segments(const local_tts_params *p, local_tts_segment *segs, size_t n,
+                                 arena *a, const char *out_path, local_tts_result *out, char *why,
+                                 size_t why_len);
 
 /* Initialises espeak-ng for this process (synchronous mode, no audio device) with
  * data from data_path: the espeak-ng-data folder or its parent. NULL looks in

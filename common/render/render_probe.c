@@ -13,8 +13,11 @@
 
 enum { PROBE_WALL_S = 30 };
 
+/* image2 too: a path ending in .jpg or .png (how storage names pictures) makes
+ * libavformat's probe prefer it to the *_pipe demuxers whatever the content; the
+ * picture's codec is checked below. */
 static const char *const picture_formats[] = {
-    [RENDER_IMAGE] = "jpeg_pipe,png_pipe,webp_pipe",
+    [RENDER_IMAGE] = "jpeg_pipe,png_pipe,webp_pipe,image2",
     [RENDER_CLIP] = "mov,matroska",
 };
 
@@ -92,7 +95,10 @@ rv_err render_probe_picture(const char *path, render_kind kind, render_input *ou
         return er;
     int idx = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     const AVCodecParameters *par = idx >= 0 ? fc->streams[idx]->codecpar : NULL;
-    if (!par || par->width <= 0 || par->height <= 0 || par->width > 16384 || par->height > 16384) {
+    bool still = par && (par->codec_id == AV_CODEC_ID_MJPEG || par->codec_id == AV_CODEC_ID_PNG ||
+                         par->codec_id == AV_CODEC_ID_WEBP);
+    if (!par || par->width <= 0 || par->height <= 0 || par->width > 16384 || par->height > 16384 ||
+        (kind == RENDER_IMAGE && !still)) {
         avformat_close_input(&fc);
         RWHY("an input has no usable picture");
         return RV_E_UNPROCESSABLE;

@@ -35,6 +35,9 @@ BEGIN
     IF NOT FOUND OR rv_job_terminal(j.status) THEN
         RETURN false;
     END IF;
+    IF j.kind = 'video_render' THEN -- a narrated explainer's: its video and chain too
+        RETURN rv_explainer_step_succeed(p_job, p_output, NULL);
+    END IF;
     IF p_output ->> 'videoKey' IS NULL OR p_output ->> 'posterKey' IS NULL THEN
         RAISE EXCEPTION 'a video output names its video and poster' USING ERRCODE = 'check_violation';
     END IF;

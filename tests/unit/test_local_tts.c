@@ -225,6 +225,50 @@ static void test_duration_grows(void **state)
     }
 }
 
+/* Segments: one file, contiguous spans, and a span per word (a blank-separated
+ * token) from espeak-ng's word events, in order and inside their segment, "the"
+ * (which espeak-ng reports no event for) included; "café." is one word of six
+ * bytes. */
+static void test_segments(void **state)
+{
+    (void)state;
+    arena *a = arena_new();
+    local_tts_segment segs[] = {{.text = "Hello world."}, {.text = "Rice grows in the café."}};
+    local_tts_params p = params("", "mp3", 32000);
+    char path[600], why[256];
+    unit_path(path, sizeof path, dir, "segments.mp3");
+    local_tts_result res;
+    assert_int_equal(local_tts_render_segments(&p, segs, 2, a, path, &res, why, sizeof why), RV_OK);
+    assert_int_equal(segs[0].start_ms, 0);
+    assert_int_equal(segs[1].start_ms, segs[0].end_ms);
+    assert_true(segs[0].end_ms > 300);
+    assert_true(llabs(segs[1].end_ms - res.duration_ms) < 100);
+    assert_int_equal(segs[0].n_words, 2);
+    for (size_t k = 0; k < segs[1].n_words; k++)
+        print_message("word %zu: %.*s %lld..%lld\n", k, (int)segs[1].words[k].len,
+                      segs[1].text + segs[1].words[k].offset, (long long)segs[1].words[k].start_ms,
+                      (long long)segs[1].words[k].end_ms);
+    assert_int_equal(segs[1].n_words, 5);
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < segs[i].n_words; k++) {
+            local_tts_word *w = &segs[i].words[k];
+            assert_true(w->start_ms >= segs[i].start_ms && w->end_ms <= segs[i].end_ms);
+            assert_true(w->start_ms <= w->end_ms);
+            if (k)
+                assert_true(w->start_ms >= segs[i].words[k - 1].start_ms);
+        }
+    local_tts_word *cafe = &segs[1].words[4];
+    assert_int_equal(cafe->len, 6);
+    assert_memory_equal(segs[1].text + cafe->offset, "caf\xc3\xa9.", 6);
+    assert_true(segs[1].words[0].start_ms > segs[1].start_ms - 1);
+    remove(path);
+    /* A blank segment is refused before anything is written. */
+    local_tts_segment bad[] = {{.text = "Fine."}, {.text = "  "}};
+    assert_int_equal(local_tts_render_segments(&p, bad, 2, a, path, NULL, why, sizeof why),
+                     RV_E_UNPROCESSABLE);
+    arena_free(a);
+}
+
 static void test_speed(void **state)
 {
     (void)state;
@@ -635,6 +679,7 @@ int main(void)
         tests[n++] = ROW_TEST(test_format_rate, &format_rows[i]);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_duration_grows);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_speed);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_segments);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_emotion_render);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_volume);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_pitch);

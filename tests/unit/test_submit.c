@@ -28,6 +28,9 @@ static const struct {
     {"input_unstorable", SUBMIT_INPUT_UNSTORABLE, RV_E_MALFORMED_JSON, 400},
     {"image_not_found", SUBMIT_IMAGE_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"project_not_found", SUBMIT_PROJECT_NOT_FOUND, RV_E_NOT_FOUND, 404},
+    {"not_found", SUBMIT_VIDEO_NOT_FOUND, RV_E_NOT_FOUND, 404},
+    {"invalid_state", SUBMIT_VIDEO_NOT_READY, RV_E_INVALID_STATE, 409},
+    {"music_not_found", SUBMIT_MUSIC_NOT_FOUND, RV_E_NOT_FOUND, 404},
 };
 
 static void test_status_strings(void **state)
