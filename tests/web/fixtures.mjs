@@ -72,3 +72,11 @@ export function makeSample(seconds = 12) {
     '-filter_complex', 'amix=inputs=2', '-ar', '22050', '-ac', '1', path]);
   return path;
 }
+
+// A real photo made by ffmpeg: a test pattern as JPEG or PNG (by the extension).
+export function makePhoto(ext = 'jpg', size = '640x480') {
+  const path = join(tmpdir(), `rv-web-photo-${process.pid}-${++n}.${ext}`);
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:duration=1`,
+    '-frames:v', '1', path]);
+  return path;
+}
