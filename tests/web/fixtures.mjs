@@ -3,10 +3,12 @@
 import { test as base, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RESULTS = process.env.RV_WEB_RESULTS || 'results';
 const SHOTS = join(RESULTS, 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
@@ -79,4 +81,26 @@ export function makePhoto(ext = 'jpg', size = '640x480') {
   execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:duration=1`,
     '-frames:v', '1', path]);
   return path;
+}
+
+// scripts/rvctl against the test stack's database (as tests/integration/test_rvctl.py).
+export function rvctl(...args) {
+  const dir = process.env.RV_DATA_DIR;
+  if (!dir) throw new Error('RV_DATA_DIR is not set: run the browser tests through scripts/test');
+  const pg = realpathSync(join(dir, 'pg'));
+  return execFileSync(join(REPO, 'scripts/rvctl'), args,
+    { env: { ...process.env, RV_MIGRATE_URL: `host=${pg} dbname=reelvox user=postgres` }, encoding: 'utf8' });
+}
+
+export async function signIn(page, { email, password }) {
+  await page.goto('/signin');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/tts$/);
+}
+
+export async function signOut(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
 }

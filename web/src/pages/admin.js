@@ -38,7 +38,7 @@ function Stats() {
   const scalars = Object.entries(s).filter(([, v]) => typeof v !== 'object' || v === null);
   return html`<section aria-label="Overview">
     <dl class="stats">${scalars.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v ?? '—'}</dd></div>`)}</dl>
-    ${Object.entries(s).filter(([, v]) => v && typeof v === 'object').map(([k, v]) => html`<${Bars} title=${k} data=${Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [x.name || x.kind || x.provider || i, x.count ?? x.value ?? JSON.stringify(x)])) : flat(v)} />`)}
+    ${Object.entries(s).filter(([, v]) => v && typeof v === 'object').map(([k, v]) => html`<${Bars} title=${k} data=${Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [x.name || x.kind || x.provider || i, x.jobs ?? x.count ?? x.value ?? 0])) : flat(v)} />`)}
   </section>`;
 }
 
