@@ -3,7 +3,7 @@
 import { test as base, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -103,4 +103,30 @@ export async function signIn(page, { email, password }) {
 export async function signOut(page) {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin$/);
+}
+
+// The link (verify or reset) in the newest mail the SMTP capture server kept for
+// this address (RV_SMTP_CAPTURE_DIR: each message a .eml beside its envelope .json).
+export async function mailLink(email, kind, { after = 0, timeout = 30_000 } = {}) {
+  const dir = process.env.RV_SMTP_CAPTURE_DIR;
+  if (!dir) throw new Error('RV_SMTP_CAPTURE_DIR is not set: run the browser tests through scripts/test');
+  const re = new RegExp(`https?://[^\\s"<>]+/${kind}\\?token=[0-9a-f]+`);
+  const deadline = Date.now() + timeout;
+  for (let wait = 100; ; wait = Math.min(1000, wait * 2)) {
+    let names = [];
+    try { names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort(); } catch { /* not made yet */ }
+    for (const f of names.reverse()) {
+      const path = join(dir, f);
+      let env;
+      try { env = JSON.parse(readFileSync(path, 'utf8')); } catch { continue; }
+      if (!env.to.includes(email) || statSync(path).mtimeMs < after) continue;
+      const raw = readFileSync(path.replace(/\.json$/, '.eml'), 'latin1');
+      const text = [...raw.matchAll(/Content-Transfer-Encoding: base64\r?\n(?:[^\r\n]+\r?\n)*\r?\n([A-Za-z0-9+/=\r\n]+)/g)]
+        .map((m) => Buffer.from(m[1].replace(/\s/g, ''), 'base64').toString('utf8')).join('\n') + raw;
+      const link = text.match(re);
+      if (link) return link[0];
+    }
+    if (Date.now() > deadline) throw new Error(`no ${kind} mail for ${email}`);
+    await new Promise((ok) => setTimeout(ok, wait));
+  }
 }
