@@ -33,8 +33,13 @@ test('clip studio: photos → clips → drag to reorder → compile with music �
 
   // Drag the second clip onto the first: the order flips and is kept.
   const before = await clips.evaluateAll((ls) => ls.map((l) => l.dataset.clip));
+  const project = await page.getByLabel('Project', { exact: true }).inputValue();
+  const saved = () => page.evaluate((id) => fetch(`/api/clips?projectId=${id}&limit=100`).then((r) => r.json())
+    .then((d) => d.items.sort((x, y) => x.position - y.position).map((c) => `${c.id}:${c.approved}`)), project);
+  await expect.poll(saved).toEqual(before.map((id) => `${id}:true`)); // the approvals are kept
   await clips.nth(1).dragTo(clips.nth(0));
   await expect.poll(() => clips.evaluateAll((ls) => ls.map((l) => l.dataset.clip))).toEqual([before[1], before[0]]);
+  await expect.poll(saved).toEqual([before[1], before[0]].map((id) => `${id}:true`)); // and the order
   await expect(page.getByRole('button', { name: 'Compile 2 approved clips' })).toBeEnabled();
   await page.reload();
   await expect(clips).toHaveCount(2);
