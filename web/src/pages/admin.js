@@ -18,11 +18,11 @@ function Bars({ title, data }) {
   const entries = Object.entries(data || {});
   const max = Math.max(1, ...entries.map(([, v]) => Number(v) || 0));
   return html`<figure class="bars"><figcaption>${title}</figcaption>
-    ${entries.length === 0 ? html`<p class="hint">Nothing yet.</p>` : html`<svg role="img" aria-label=${title} viewBox=${`0 0 320 ${entries.length * 22}`} width="100%">
+    ${entries.length === 0 ? html`<p class="hint">Nothing yet.</p>` : html`<svg role="img" aria-label=${title} viewBox=${`0 0 400 ${entries.length * 22}`} width="100%">
       ${entries.map(([k, v], i) => html`<g transform=${`translate(0 ${i * 22})`}>
         <text x="0" y="15" font-size="12">${k}</text>
-        <rect x="130" y="3" height="14" width=${(170 * (Number(v) || 0)) / max} fill="#5b4bd6"></rect>
-        <text x=${136 + (170 * (Number(v) || 0)) / max} y="15" font-size="12">${v}</text></g>`)}
+        <rect x="180" y="3" height="14" width=${(150 * (Number(v) || 0)) / max} fill="#5b4bd6"></rect>
+        <text x=${186 + (150 * (Number(v) || 0)) / max} y="15" font-size="12">${v}</text></g>`)}
     </svg>`}</figure>`;
 }
 
