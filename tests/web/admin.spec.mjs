@@ -1,10 +1,12 @@
 // The admin console as an admin uses it (made one with scripts/rvctl): a price
 // changed in the configuration editor — a wrong type refused inline first — and
-// seen in the audit log; users searched and credits granted; jobs; stats.
+// seen in the audit log; a job refunded (once); users searched and credits
+// granted; stats.
 import { checkPage, expect, rvctl, signIn, signOut, signUp, test } from './fixtures.mjs';
 
-test('an admin changes a price, grants credits, reads jobs, stats and the audit log', async ({ page }) => {
+test('an admin changes a price, refunds a job, grants credits, reads stats and the audit log', async ({ page }) => {
   const customer = await signUp(page);
+  const start = Number((await page.locator('.credits').textContent()).match(/\d+/)[0]);
   await page.getByLabel('Text').fill('A job for the admin to see.');
   await page.getByRole('button', { name: 'Generate speech' }).click();
   await expect(page.locator('section.job')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
@@ -41,22 +43,29 @@ test('an admin changes a price, grants credits, reads jobs, stats and the audit 
   await expect(row.locator('pre')).toContainText(`"flat": ${price}`);
   await checkPage(page, 'admin-audit');
 
+  // The customer's speech (the newest): its charge given back once, refused the second time.
+  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+  await page.getByLabel('Kind').selectOption('tts');
+  await expect(page.getByRole('cell', { name: 'succeeded' }).first()).toBeVisible();
+  await checkPage(page, 'admin-jobs');
+  const job = page.locator('tbody tr').first();
+  await job.getByRole('button', { name: 'Refund' }).click();
+  await expect(page.getByRole('status')).toHaveText('Refunded: 1 credit went back to the user.');
+  await job.getByRole('button', { name: 'Refund' }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+
   await page.getByRole('link', { name: 'Users', exact: true }).click();
   await page.getByLabel('Search').fill(customer.email);
   await expect(page.getByRole('row')).toHaveCount(2); // the header and the customer
   await page.getByRole('button', { name: `Manage ${customer.email}` }).click();
   const detail = page.getByRole('region', { name: `User ${customer.email}` });
   const before = Number(await detail.locator('strong').textContent());
+  expect(before).toBe(start); // the speech was paid, then refunded
   await detail.getByLabel(/Credits to add/).fill('25');
   await detail.getByLabel('Reason').fill('a support gesture');
   await detail.getByRole('button', { name: 'Adjust credits' }).click();
   await expect(detail.locator('strong')).toHaveText(String(before + 25));
   await checkPage(page, 'admin-users');
-
-  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
-  await page.getByLabel('Kind').selectOption('tts');
-  await expect(page.getByRole('cell', { name: 'succeeded' }).first()).toBeVisible();
-  await checkPage(page, 'admin-jobs');
 
   // The price back as it was.
   await page.getByRole('link', { name: 'Configuration', exact: true }).click();

@@ -121,11 +121,19 @@ function Jobs() {
   if (kind) qs.set('kind', kind);
   const list = usePaged(`/api/admin/jobs?${qs}`);
   const a = useAction();
-  const act = (j, what) => a.run(async () => { await call('POST', `/api/admin/jobs/${j.id}/${what}`); list.reload(); });
+  const [done, setDone] = useState(null);
+  const act = (j, what) => {
+    setDone(null);
+    a.run(async () => {
+      const r = await call('POST', `/api/admin/jobs/${j.id}/${what}`);
+      setDone(what === 'refund' ? `Refunded: ${r.delta} credit${r.delta === 1 ? '' : 's'} went back to the user.` : `Retried as a new job (${r.status}).`);
+      list.reload();
+    });
+  };
   return html`<section aria-label="Jobs">
     <div class="row"><${Field} label="Status" as="select" value=${status} onChange=${(e) => setStatus(e.target.value)}><option value="">All</option>${['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => html`<option>${s}</option>`)}<//>
       <${Field} label="Kind" as="select" value=${kind} onChange=${(e) => setKind(e.target.value)}><option value="">All</option>${['tts', 'voice_clone', 'voice_conversion', 'sfx', 'video_clip', 'video_compile', 'script', 'narration', 'images', 'video_render', 'estimate'].map((k) => html`<option value=${k}>${label(k)}</option>`)}<//></div>
-    <${Notice} error=${a.error || list.error} />
+    <${Notice} error=${a.error || list.error} info=${done} />
     <table><caption>Jobs</caption><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Status</th><th scope="col">Error</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
       <tbody>${(list.data?.items || []).map((j) => html`<tr key=${j.id}><td>${when(j.createdAt)}</td><td>${label(j.kind)}</td><td>${j.provider}</td><td><span class=${`status ${j.status}`}>${j.status}</span></td><td>${j.error?.message || ''}</td>
         <td>${j.status === 'failed' && html`<button type="button" onClick=${() => act(j, 'retry')}>Retry</button>`}
