@@ -1,7 +1,8 @@
 // Projects and experts as both sides use them: the owner makes a project with an
 // audio and gets the rule-based estimate; an expert (the role given with
 // scripts/rvctl) saves a profile; the owner assigns them (the price held in escrow),
-// they talk, the expert delivers and submits, the owner accepts and rates.
+// they talk, the expert delivers and submits, the owner asks for changes once,
+// then accepts and rates.
 import { checkPage, expect, makeSample, rvctl, signIn, signOut, signUp, test } from './fixtures.mjs';
 
 test('a project from estimate to rating, with an expert and messages both ways', async ({ page }) => {
@@ -63,9 +64,24 @@ test('a project from estimate to rating, with an expert and messages both ways',
   await expect(page.locator('.status').first()).toHaveText('review');
   await signOut(page);
 
+  // Changes asked once: back to the expert, the request in the thread.
   await signIn(page, owner);
   await page.goto(projectUrl);
   await expect(page.locator('.messages li').first()).toContainText('Will do.');
+  await page.getByLabel('What should change?').fill('A little less reverb, please.');
+  await page.getByRole('button', { name: 'Ask for changes' }).click();
+  await expect(page.locator('.status').first()).toHaveText('in_progress');
+  await expect(page.locator('.messages li').first()).toContainText('A little less reverb, please.');
+  await signOut(page);
+  await signIn(page, expert);
+  await page.goto(projectUrl);
+  await expect(page.locator('.messages')).toContainText('A little less reverb, please.');
+  await page.getByRole('button', { name: 'Submit for review' }).click();
+  await expect(page.locator('.status').first()).toHaveText('review');
+  await signOut(page);
+
+  await signIn(page, owner);
+  await page.goto(projectUrl);
   await page.getByRole('button', { name: 'Accept the delivery' }).click();
   await expect(page.locator('.status').first()).toHaveText('completed');
   await page.getByLabel('Stars').selectOption('4');

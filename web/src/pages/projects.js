@@ -63,7 +63,7 @@ export function Project({ user, path, go, refreshUser }) {
       ${owner && ['draft', 'cancelled'].includes(p.status) && html`<button type="button" class="danger" onClick=${() => a.run(async () => { await call('DELETE', `/api/projects/${id}`); go('/projects'); })}>Delete the project</button>`}
     </div>
     ${owner && p.status === 'completed' && html`<${Rate} id=${id} />`}</section>
-    ${p.expertId && html`<${Messages} id=${id} user=${user} />`}
+    ${p.expertId && html`<${Messages} key=${p.status} id=${id} user=${user} />`}
     <${History} id=${id} />
   </main>`;
 }
