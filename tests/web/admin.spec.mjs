@@ -1,10 +1,10 @@
 // The admin console as an admin uses it (made one with scripts/rvctl): a price
 // changed in the configuration editor — a wrong type refused inline first — and
-// seen in the audit log; a job refunded (once); users searched and credits
-// granted; stats.
+// seen in the audit log; a job refunded (once); users searched, credits granted,
+// an account disabled (its sign-in refused) and enabled again; stats.
 import { checkPage, expect, rvctl, signIn, signOut, signUp, test } from './fixtures.mjs';
 
-test('an admin changes a price, refunds a job, grants credits, reads stats and the audit log', async ({ page }) => {
+test('an admin changes a price, refunds a job, grants credits, disables an account, reads stats and the audit log', async ({ page }) => {
   const customer = await signUp(page);
   const start = Number((await page.locator('.credits').textContent()).match(/\d+/)[0]);
   await page.getByLabel('Text').fill('A job for the admin to see.');
@@ -65,7 +65,23 @@ test('an admin changes a price, refunds a job, grants credits, reads stats and t
   await detail.getByLabel('Reason').fill('a support gesture');
   await detail.getByRole('button', { name: 'Adjust credits' }).click();
   await expect(detail.locator('strong')).toHaveText(String(before + 25));
+  await detail.getByRole('button', { name: 'Disable the account' }).click();
+  await expect(detail).toContainText('disabled');
+  await expect(page.getByRole('row').filter({ hasText: customer.email })).toContainText('(disabled)');
   await checkPage(page, 'admin-users');
+
+  // A disabled account cannot sign in; enabled again, it can.
+  await signOut(page);
+  await page.getByLabel('Email').fill(customer.email);
+  await page.getByLabel('Password').fill(customer.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That email and password do not match an account.');
+  await signIn(page, admin);
+  await page.goto('/admin/users');
+  await page.getByLabel('Search').fill(customer.email);
+  await page.getByRole('button', { name: `Manage ${customer.email}` }).click();
+  await page.getByRole('button', { name: 'Enable the account' }).click();
+  await expect(page.getByRole('row').filter({ hasText: customer.email })).not.toContainText('(disabled)');
 
   // The price back as it was.
   await page.getByRole('link', { name: 'Configuration', exact: true }).click();
