@@ -17,6 +17,11 @@ does: POST with a Stripe-Signature header ("t=<unix>,v1=<hex HMAC-SHA256 of
 prints "stripe-sim listening on PORT" once it accepts connections. Python 3.11
 standard library only.
 
+The hosted checkout page a session's url names (a person in dev mode, a browser
+test): GET /pay/{id} shows the amount with Pay and Cancel buttons; Pay pays the
+session as /_sim/sessions/{id}/pay does and goes to its success_url, Cancel goes
+to its cancel_url.
+
 Control API for tests (no auth), JSON in and out:
   POST /_sim/sessions/{id}/pay       {"async": false}  paid (or, async, complete
                                                         and unpaid until /async)
@@ -41,6 +46,7 @@ first N deliveries of each event count as failed and are retried).
 
 import argparse
 import hashlib
+import html
 import hmac
 import http.client
 import itertools
@@ -326,6 +332,44 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def send_page(self, status, body, location=None):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            if location:
+                self.send_header("Location", location)
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
+    def checkout_page(self, method, sid, raw):
+        """The hosted checkout page a session's url names, for a person in a browser
+        (dev mode) or a browser test: GET shows the amount with Pay and Cancel
+        buttons; POST action=pay pays the session as /_sim/sessions/{id}/pay does
+        and goes to its success_url, action=cancel goes to its cancel_url."""
+        with self.sim.lock:
+            s = self.sim.sessions.get(sid)
+        if not s:
+            return self.send_page(404, b"<!doctype html><title>No such session</title><p>No such session")
+        if method == "POST":
+            action = urllib.parse.parse_qs(raw.decode()).get("action", [""])[0]
+            if action == "pay":
+                code, _ = self.sim.pay(s, False)
+                if code != 200:
+                    return self.send_page(409, b"<!doctype html><title>Closed</title><p>This session is closed")
+                return self.send_page(303, b"", s["success_url"])
+            return self.send_page(303, b"", s["cancel_url"])
+        amount = f"{s['amount_total'] / 100:.2f} {s['currency'].upper()}"
+        name = html.escape(str(s.get("metadata", {}).get("pack_id", "")))
+        page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>Stripe simulator checkout</title>"
+                f"<main><h1>Stripe simulator checkout</h1><p>Pack {name}. Amount: <strong>{amount}</strong></p>"
+                f"<p>Session {html.escape(sid)} is {html.escape(s['status'])}.</p>"
+                f"<form method=post><button name=action value=pay>Pay {amount}</button> "
+                f"<button name=action value=cancel>Cancel</button></form></main></html>")
+        return self.send_page(200, page.encode())
+
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
@@ -347,6 +391,10 @@ class Handler(BaseHTTPRequestHandler):
                     self.sim.stats["unauthorized"] += 1
                 return self.send_json(*stripe_error(401, "Invalid API Key provided"))
             return self.api(method, path, u.query, raw)
+        if path.startswith("/pay/"):
+            return self.checkout_page(method, path[len("/pay/"):], raw)
+        if path == "/favicon.ico":
+            return self.send_page(204, b"")
         if path.startswith("/_sim"):
             try:
                 body = json.loads(raw or b"{}")

@@ -1,5 +1,5 @@
 // Signing up, out and in, and the errors a person sees on the way.
-import { checkPage, expect, newEmail, signUp, test } from './fixtures.mjs';
+import { checkPage, expect, mailLink, newEmail, signIn, signUp, test } from './fixtures.mjs';
 
 test('sign up, sign out, sign in again', async ({ page }) => {
   await page.goto('/');
@@ -53,4 +53,36 @@ test('an expired access token is refreshed silently', async ({ page, context }) 
   await expect(page.getByRole('heading', { name: 'Credits' })).toBeVisible();
   await expect(page.getByText('Balance:')).toBeVisible();
   expect((await context.cookies()).some((c) => c.name === 'rv_access')).toBe(true);
+});
+
+test('verify the email from its mail, then reset a forgotten password', async ({ page }) => {
+  const user = await signUp(page);
+  await page.goto(await mailLink(user.email, 'verify'));
+  await expect(page.getByRole('heading', { name: 'Verify your email' })).toBeVisible();
+  await checkPage(page, 'verify');
+  await page.getByRole('button', { name: 'Verify my email' }).click();
+  await expect(page.getByRole('status')).toHaveText('Your email is verified. Thank you!');
+  expect(await page.evaluate(() => fetch('/api/me').then((r) => r.json()).then((me) => me.emailVerified))).toBe(true);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+
+  await page.goto('/signin');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await checkPage(page, 'forgot');
+  const asked = Date.now() - 1000;
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByRole('status')).toHaveText('If an account has this email, a reset link is on its way.');
+  await page.goto(await mailLink(user.email, 'reset', { after: asked }));
+  await checkPage(page, 'reset');
+  await page.getByLabel('New password').fill('short');
+  await page.getByRole('button', { name: 'Save the password' }).click();
+  await expect(page.locator('.field .error')).toBeVisible(); // too short: said beside the field
+  await page.getByLabel('New password').fill('a brand new passphrase');
+  await page.getByRole('button', { name: 'Save the password' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That email and password do not match an account.');
+  await signIn(page, { email: user.email, password: 'a brand new passphrase' });
 });

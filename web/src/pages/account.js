@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { Field, Notice, Pager, html, useAction, usePaged, when } from '../ui.js';
+import { PaymentStatus } from './money.js';
 
 export function SignIn({ onUser, go }) {
   const a = useAction();
@@ -99,9 +100,12 @@ export function Reset({ go }) {
     </form></main>`;
 }
 
-export function Credits({ user }) {
-  const { data, error, setPage } = usePaged('/api/credits');
+export function Credits({ user, refreshUser }) {
+  const { data, error, setPage, reload } = usePaged('/api/credits');
+  const q = new URLSearchParams(location.search);
+  const payment = q.get('payment');
   return html`<main><h1>Credits</h1>
+    ${payment && html`<${PaymentStatus} id=${payment} cancelled=${q.get('checkout') === 'cancel'} onSettled=${() => { refreshUser(); reload(); }} />`}
     <p class="balance">Balance: <strong>${data ? data.balance : user.credits}</strong> credits</p>
     <p>Your referral code: <code>${user.referralCode}</code></p>
     <${Notice} error=${error} />

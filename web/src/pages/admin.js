@@ -18,11 +18,11 @@ function Bars({ title, data }) {
   const entries = Object.entries(data || {});
   const max = Math.max(1, ...entries.map(([, v]) => Number(v) || 0));
   return html`<figure class="bars"><figcaption>${title}</figcaption>
-    ${entries.length === 0 ? html`<p class="hint">Nothing yet.</p>` : html`<svg role="img" aria-label=${title} viewBox=${`0 0 320 ${entries.length * 22}`} width="100%">
+    ${entries.length === 0 ? html`<p class="hint">Nothing yet.</p>` : html`<svg role="img" aria-label=${title} viewBox=${`0 0 400 ${entries.length * 22}`} width="100%">
       ${entries.map(([k, v], i) => html`<g transform=${`translate(0 ${i * 22})`}>
         <text x="0" y="15" font-size="12">${k}</text>
-        <rect x="130" y="3" height="14" width=${(170 * (Number(v) || 0)) / max} fill="#5b4bd6"></rect>
-        <text x=${136 + (170 * (Number(v) || 0)) / max} y="15" font-size="12">${v}</text></g>`)}
+        <rect x="180" y="3" height="14" width=${(150 * (Number(v) || 0)) / max} fill="#5b4bd6"></rect>
+        <text x=${186 + (150 * (Number(v) || 0)) / max} y="15" font-size="12">${v}</text></g>`)}
     </svg>`}</figure>`;
 }
 
@@ -38,7 +38,7 @@ function Stats() {
   const scalars = Object.entries(s).filter(([, v]) => typeof v !== 'object' || v === null);
   return html`<section aria-label="Overview">
     <dl class="stats">${scalars.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v ?? '—'}</dd></div>`)}</dl>
-    ${Object.entries(s).filter(([, v]) => v && typeof v === 'object').map(([k, v]) => html`<${Bars} title=${k} data=${Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [x.name || x.kind || x.provider || i, x.count ?? x.value ?? JSON.stringify(x)])) : flat(v)} />`)}
+    ${Object.entries(s).filter(([, v]) => v && typeof v === 'object').map(([k, v]) => html`<${Bars} title=${k} data=${Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [x.name || x.kind || x.provider || i, x.jobs ?? x.count ?? x.value ?? 0])) : flat(v)} />`)}
   </section>`;
 }
 
@@ -121,11 +121,19 @@ function Jobs() {
   if (kind) qs.set('kind', kind);
   const list = usePaged(`/api/admin/jobs?${qs}`);
   const a = useAction();
-  const act = (j, what) => a.run(async () => { await call('POST', `/api/admin/jobs/${j.id}/${what}`); list.reload(); });
+  const [done, setDone] = useState(null);
+  const act = (j, what) => {
+    setDone(null);
+    a.run(async () => {
+      const r = await call('POST', `/api/admin/jobs/${j.id}/${what}`);
+      setDone(what === 'refund' ? `Refunded: ${r.delta} credit${r.delta === 1 ? '' : 's'} went back to the user.` : `Retried as a new job (${r.status}).`);
+      list.reload();
+    });
+  };
   return html`<section aria-label="Jobs">
     <div class="row"><${Field} label="Status" as="select" value=${status} onChange=${(e) => setStatus(e.target.value)}><option value="">All</option>${['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => html`<option>${s}</option>`)}<//>
       <${Field} label="Kind" as="select" value=${kind} onChange=${(e) => setKind(e.target.value)}><option value="">All</option>${['tts', 'voice_clone', 'voice_conversion', 'sfx', 'video_clip', 'video_compile', 'script', 'narration', 'images', 'video_render', 'estimate'].map((k) => html`<option value=${k}>${label(k)}</option>`)}<//></div>
-    <${Notice} error=${a.error || list.error} />
+    <${Notice} error=${a.error || list.error} info=${done} />
     <table><caption>Jobs</caption><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Status</th><th scope="col">Error</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
       <tbody>${(list.data?.items || []).map((j) => html`<tr key=${j.id}><td>${when(j.createdAt)}</td><td>${label(j.kind)}</td><td>${j.provider}</td><td><span class=${`status ${j.status}`}>${j.status}</span></td><td>${j.error?.message || ''}</td>
         <td>${j.status === 'failed' && html`<button type="button" onClick=${() => act(j, 'retry')}>Retry</button>`}

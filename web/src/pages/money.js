@@ -12,7 +12,7 @@ export function Buy() {
   useEffect(() => { call('GET', '/api/credit-packs').then((d) => setPacks(d.items)).catch(a.setError); }, []);
   const buy = (p) => a.run(async () => {
     const r = await call('POST', '/api/checkout', { packId: p.id }, { headers: { 'Idempotency-Key': crypto.randomUUID() } });
-    location.assign(r.checkoutUrl); // Stripe's page; it sends the buyer back to /checkout/done
+    location.assign(r.checkoutUrl); // Stripe's page; it sends the buyer back to /credits?payment=…
   });
   return html`<main><h1>Buy credits</h1>
     <${Notice} error=${a.error} />
@@ -23,10 +23,11 @@ export function Buy() {
   </main>`;
 }
 
-// Back from Stripe: says only what the server confirms (the payment's status), and
-// keeps asking while the payment is pending (the webhook may not have arrived yet).
-export function CheckoutDone({ refreshUser }) {
-  const id = new URLSearchParams(location.search).get('payment');
+// Back from Stripe: Stripe sends the buyer to /credits?payment=ID&checkout=success
+// (or =cancel; common/stripe.c). Says only what the server confirms (the payment's
+// status) and keeps asking, with backoff, while the payment is pending (the webhook
+// may not have arrived yet). onSettled runs once it is no longer pending.
+export function PaymentStatus({ id, cancelled, onSettled }) {
   const [pay, setPay] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
@@ -38,7 +39,8 @@ export function CheckoutDone({ refreshUser }) {
         const p = d.items.find((x) => x.id === id) || null;
         if (stop) return;
         setPay(p);
-        if (p && p.status !== 'pending') { refreshUser(); return; }
+        if (p && p.status !== 'pending') { onSettled?.(p); return; }
+        if (cancelled) return; // nothing will happen to it now
       } catch (e) { if (!stop) setError(e); return; }
       delay = Math.min(5000, delay * 1.5);
       if (!stop) setTimeout(look, delay);
@@ -46,12 +48,21 @@ export function CheckoutDone({ refreshUser }) {
     look();
     return () => { stop = true; };
   }, [id]);
-  return html`<main><h1>Your purchase</h1>
+  return html`<section class="purchase" aria-label="Your purchase"><h2>Your purchase</h2>
     <${Notice} error=${error} />
     ${!pay && !error && html`<p role="status">Looking up your payment…</p>`}
-    ${pay?.status === 'pending' && html`<p role="status">Waiting for the payment to be confirmed…</p>`}
+    ${pay?.status === 'pending' && cancelled && html`<p role="status">You left the checkout without paying: no credits were added.</p>`}
+    ${pay?.status === 'pending' && !cancelled && html`<p role="status">Waiting for the payment to be confirmed…</p>`}
     ${pay?.status === 'paid' && html`<${Notice} info=${`Payment confirmed: ${pay.credits} credits were added.`} />`}
     ${pay && !['pending', 'paid'].includes(pay.status) && html`<${Notice} error=${`The payment is ${pay.status}; no credits were added.`} />`}
+  </section>`;
+}
+
+// /checkout/done?payment=ID: the same confirmation on a page of its own.
+export function CheckoutDone({ refreshUser }) {
+  const q = new URLSearchParams(location.search);
+  return html`<main><h1>Your purchase</h1>
+    <${PaymentStatus} id=${q.get('payment')} cancelled=${q.get('checkout') === 'cancel'} onSettled=${refreshUser} />
     <p><a href="/credits">See your credits</a></p>
   </main>`;
 }

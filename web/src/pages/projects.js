@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { Field, JobView, Notice, Pager, html, seconds, useAction, usePaged, when } from '../ui.js';
+import { Uploader } from './voice.js';
 
 export function Projects({ go }) {
   const [status, setStatus] = useState('');
@@ -62,7 +63,7 @@ export function Project({ user, path, go, refreshUser }) {
       ${owner && ['draft', 'cancelled'].includes(p.status) && html`<button type="button" class="danger" onClick=${() => a.run(async () => { await call('DELETE', `/api/projects/${id}`); go('/projects'); })}>Delete the project</button>`}
     </div>
     ${owner && p.status === 'completed' && html`<${Rate} id=${id} />`}</section>
-    ${p.expertId && html`<${Messages} id=${id} />`}
+    ${p.expertId && html`<${Messages} key=${p.status} id=${id} user=${user} />`}
     <${History} id=${id} />
   </main>`;
 }
@@ -71,7 +72,8 @@ function AttachAudio({ onAttach }) {
   const [items, setItems] = useState([]);
   const [sel, setSel] = useState('');
   useEffect(() => { call('GET', '/api/audios?limit=100').then((d) => setItems(d.items)).catch(() => {}); }, []);
-  return html`<div class="row"><${Field} label="Add an audio file" as="select" value=${sel} onChange=${(e) => setSel(e.target.value)}>
+  return html`<${Uploader} what="an audio file for this project" onUploaded=${(x) => onAttach(x.id)} />
+    <div class="row"><${Field} label="Or add one from your library" as="select" value=${sel} onChange=${(e) => setSel(e.target.value)}>
     <option value="">Choose</option>${items.map((x) => html`<option value=${x.id}>${x.filename}</option>`)}<//>
     <button type="button" disabled=${!sel} onClick=${() => onAttach(sel)}>Attach</button></div>`;
 }
@@ -80,8 +82,11 @@ function AssignExpert({ onAssign }) {
   const [q, setQ] = useState({ specialty: '', language: '' });
   const qs = new URLSearchParams(Object.entries(q).filter(([, v]) => v));
   const list = usePaged(`/api/experts?${qs}`);
+  const [known, setKnown] = useState([]);
+  useEffect(() => { call('GET', '/api/experts/specialties').then((d) => setKnown(d.items.map((x) => x.id || x))).catch(() => {}); }, []);
   return html`<section><h2>Choose an expert</h2>
-    <div class="row"><${Field} label="Specialty" value=${q.specialty} onInput=${(e) => setQ({ ...q, specialty: e.target.value })} />
+    <div class="row"><${Field} label="Specialty" as="select" value=${q.specialty} onChange=${(e) => setQ({ ...q, specialty: e.target.value })}>
+        <option value="">Any</option>${known.map((k) => html`<option value=${k}>${k.replace(/_/g, ' ')}</option>`)}<//>
       <${Field} label="Language" value=${q.language} onInput=${(e) => setQ({ ...q, language: e.target.value })} /></div>
     <ul class="cards">${(list.data?.items || []).map((x) => html`<li key=${x.userId} class="card"><h3>${x.name}</h3>
       <p>${x.rating != null ? `★ ${Number(x.rating).toFixed(1)} (${x.ratingCount})` : 'no ratings yet'} · ${(x.hourlyRateCents / 100).toFixed(2)}/h · ${x.availability}</p>
@@ -95,13 +100,15 @@ function Deliverables({ id, canUpload }) {
   const [sel, setSel] = useState('');
   const [mine, setMine] = useState([]);
   const a = useAction();
+  const deliver = (audioId) => a.run(async () => { await call('POST', `/api/projects/${id}/deliverables`, { audioId }); load(); });
   const load = () => call('GET', `/api/projects/${id}/deliverables`).then((d) => setItems(d.items || d)).catch(a.setError);
   useEffect(() => { load(); if (canUpload) call('GET', '/api/audios?limit=100').then((d) => setMine(d.items)).catch(() => {}); }, [id]);
   return html`<section><h2>Deliverables</h2><${Notice} error=${a.error} />
     <ul>${items.map((d) => html`<li key=${d.id}>${d.filename} <audio controls preload="none" src=${d.url} aria-label=${`Play ${d.filename}`}></audio></li>`)}</ul>
-    ${canUpload && html`<div class="row"><${Field} label="Deliver an audio file" as="select" value=${sel} onChange=${(e) => setSel(e.target.value)}>
+    ${canUpload && html`<${Uploader} what="a finished audio file to deliver" onUploaded=${(x) => deliver(x.id)} />
+      <div class="row"><${Field} label="Or deliver one from your library" as="select" value=${sel} onChange=${(e) => setSel(e.target.value)}>
       <option value="">Choose</option>${mine.map((x) => html`<option value=${x.id}>${x.filename}</option>`)}<//>
-      <button type="button" disabled=${!sel} onClick=${() => a.run(async () => { await call('POST', `/api/projects/${id}/deliverables`, { audioId: sel }); load(); })}>Deliver</button></div>`}
+      <button type="button" disabled=${!sel} onClick=${() => deliver(sel)}>Deliver</button></div>`}
   </section>`;
 }
 
@@ -124,7 +131,7 @@ function Rate({ id }) {
     <${Notice} error=${a.error} /><button type="submit" disabled=${a.busy}>Rate the expert</button></form>`;
 }
 
-function Messages({ id }) {
+function Messages({ id, user }) {
   const list = usePaged(`/api/projects/${id}/messages`);
   const [body, setBody] = useState('');
   const a = useAction();
@@ -132,7 +139,7 @@ function Messages({ id }) {
   return html`<section><h2>Messages</h2>
     <form onSubmit=${send} novalidate><${Field} label="Message" as="textarea" rows="2" value=${body} error=${a.fields.body} onInput=${(e) => setBody(e.target.value)} />
       <${Notice} error=${a.error} /><button type="submit" disabled=${a.busy || !body.trim()}>Send</button></form>
-    <ul class="messages">${(list.data?.items || []).map((m) => html`<li key=${m.id}><small>${when(m.createdAt)}</small><p>${m.body}</p></li>`)}</ul>
+    <ul class="messages">${(list.data?.items || []).map((m) => html`<li key=${m.id}><small>${m.authorId === user.id ? 'You' : 'They'} · ${when(m.createdAt)}</small><p>${m.body}</p></li>`)}</ul>
     <${Pager} pagination=${list.data?.pagination} setPage=${list.setPage} />
   </section>`;
 }
@@ -147,12 +154,20 @@ export function ExpertArea({ user }) {
   const [f, setF] = useState(null);
   const a = useAction();
   const list = usePaged('/api/expert/projects');
+  const [known, setKnown] = useState([]);
+  const [saved, setSaved] = useState(false);
   useEffect(() => {
+    call('GET', '/api/experts/specialties').then((d) => setKnown(d.items.map((x) => (typeof x === 'string' ? { id: x, name: x.replace(/_/g, ' ') } : x)))).catch(() => {});
     call('GET', `/api/experts/${user.id}`).then((x) => setF(x)).catch(() => setF({ name: user.name || '', bio: '', hourlyRateCents: 5000, specialties: [], languages: ['en'], availability: 'available' }));
   }, []);
   if (user.role !== 'expert') return html`<main><h1>Expert area</h1><${Notice} error="This area is for experts." /></main>`;
   if (!f) return html`<main><h1>Expert area</h1><p role="status">Loading…</p></main>`;
-  const save = (e) => { e.preventDefault(); a.run(async () => setF(await call('PUT', '/api/experts/me', f))); };
+  const save = (e) => {
+    e.preventDefault();
+    setSaved(false);
+    const body = { name: f.name, bio: f.bio || '', hourlyRateCents: f.hourlyRateCents, specialties: f.specialties || [], languages: f.languages || [], availability: f.availability };
+    a.run(async () => { setF(await call('PUT', '/api/experts/me', body)); setSaved(true); });
+  };
   const list2 = (k) => (e) => setF({ ...f, [k]: e.target.value.split(',').map((s) => s.trim()).filter(Boolean) });
   return html`<main><h1>Expert area</h1>
     <form onSubmit=${save} novalidate><h2>Your profile</h2>
@@ -160,9 +175,11 @@ export function ExpertArea({ user }) {
       <${Field} label="Bio" as="textarea" rows="3" value=${f.bio} error=${a.fields.bio} onInput=${(e) => setF({ ...f, bio: e.target.value })} />
       <div class="row"><${Field} label="Hourly rate (cents)" type="number" value=${f.hourlyRateCents} error=${a.fields.hourlyRateCents} onInput=${(e) => setF({ ...f, hourlyRateCents: Number(e.target.value) })} />
         <${Field} label="Availability" as="select" value=${f.availability} onChange=${(e) => setF({ ...f, availability: e.target.value })}><option>available</option><option>busy</option><option>offline</option><//></div>
-      <${Field} label="Specialties (comma separated)" value=${(f.specialties || []).join(', ')} error=${a.fields.specialties} onChange=${list2('specialties')} />
+      <fieldset class="checks"><legend>Specialties</legend>${known.map((k) => html`<label class="check" key=${k.id}><input type="checkbox" checked=${(f.specialties || []).includes(k.id)}
+        onChange=${(e) => setF({ ...f, specialties: e.target.checked ? [...(f.specialties || []), k.id] : f.specialties.filter((x) => x !== k.id) })} /> ${k.name}</label>`)}
+        ${a.fields.specialties && html`<small class="error" role="alert">${a.fields.specialties}</small>`}</fieldset>
       <${Field} label="Languages (comma separated)" value=${(f.languages || []).join(', ')} error=${a.fields.languages} onChange=${list2('languages')} />
-      <${Notice} error=${a.error} /><button type="submit" disabled=${a.busy}>Save the profile</button></form>
+      <${Notice} error=${a.error} info=${saved && 'Your profile is saved.'} /><button type="submit" disabled=${a.busy}>Save the profile</button></form>
     <section><h2>Assigned projects</h2><ul class="cards">${(list.data?.items || []).map((p) => html`<li key=${p.id} class="card"><h3><a href=${`/projects/${p.id}`}>${p.name}</a></h3><p><span class=${`status ${p.status}`}>${p.status}</span></p></li>`)}</ul></section>
   </main>`;
 }

@@ -45,7 +45,11 @@ export function Clips({ refreshUser }) {
     await call('POST', '/api/clips', { projectId: pr.id, imageId: img.id, durationSeconds }, { headers: { 'Idempotency-Key': crypto.randomUUID() } });
     setTick((x) => x + 1); refreshUser();
   });
-  const patch = (c, body) => a.run(async () => { await call('PATCH', `/api/clips/${c.id}`, body); setTick((x) => x + 1); });
+  // The change shows at once; the list is read again whatever the server answered.
+  const patch = (c, body) => {
+    setClips((cs) => cs.map((x) => (x.id === c.id ? { ...x, ...body } : x)));
+    a.run(async () => { try { await call('PATCH', `/api/clips/${c.id}`, body); } finally { setTick((x) => x + 1); } });
+  };
   const move = (from, to) => {
     if (from === to) return;
     const next = [...clips];
