@@ -132,7 +132,11 @@ export function Video({ path, refreshUser }) {
   const [voiceId, setVoiceId] = useState('');
   const [render, setRender] = useState({ transition: 'fade', captions: 'burned', resolution: '720p', aspect: '16:9' });
   const a = useAction();
-  const load = () => call('GET', `/api/videos/${id}`).then((x) => { setV(x); setSections((s) => s || x.sections?.map((y) => ({ heading: y.heading || '', content: y.content }))); }).catch(a.setError);
+  // The editor holds the server's sections until the person edits them; a step that
+  // writes the script (the AI, a chain) replaces what is unedited.
+  const [edited, setEdited] = useState(false);
+  const fromServer = (x) => (x.sections || []).map((y) => ({ heading: y.heading || '', content: y.content }));
+  const load = () => call('GET', `/api/videos/${id}`).then((x) => { setV(x); setSections((s) => (edited && s ? s : fromServer(x))); }).catch(a.setError);
   useEffect(() => { load(); call('GET', '/api/voices?limit=100').then((d) => { const act = d.items.filter((x) => x.status === 'active'); setVoices(act); setVoiceId(act[0]?.id || ''); }).catch(() => {}); }, [id]);
   // A chain runs on its own: follow it while it is not done.
   useEffect(() => {
@@ -142,9 +146,9 @@ export function Video({ path, refreshUser }) {
   }, [v]);
   if (!v) return html`<main><h1>Video</h1><${Notice} error=${a.error} /></main>`;
   const step = (what, body) => a.run(async () => { setJob(await call('POST', `/api/videos/${id}/${what}`, body)); refreshUser(); });
-  const saveScript = () => a.run(async () => { setV(await call('PUT', `/api/videos/${id}/script`, { sections: sections.map((s) => (s.heading ? s : { content: s.content })) })); });
+  const saveScript = () => a.run(async () => { setV(await call('PUT', `/api/videos/${id}/script`, { sections: sections.map((s) => (s.heading ? s : { content: s.content })) })); setEdited(false); });
   const sec = sections || [];
-  const setSec = (i, k) => (e) => setSections(sec.map((s, j) => (j === i ? { ...s, [k]: e.target.value } : s)));
+  const setSec = (i, k) => (e) => { setEdited(true); setSections(sec.map((s, j) => (j === i ? { ...s, [k]: e.target.value } : s))); };
   return html`<main><h1>${v.title}</h1>
     <ol class="steps" aria-label="Steps">${STEPS.map((s) => html`<li aria-current=${v.status === s ? 'step' : undefined} class=${STEPS.indexOf(s) < STEPS.indexOf(v.status) ? 'done' : ''}>${s}</li>`)}</ol>
     ${!['draft', 'ready', 'failed'].includes(v.status) && html`<${Progress} value=${v.progress || 0} label="Video progress" />`}
@@ -154,7 +158,7 @@ export function Video({ path, refreshUser }) {
       ${sec.map((s, i) => html`<fieldset key=${i}><legend>Section ${i + 1}</legend>
         <${Field} label=${`Heading ${i + 1}`} value=${s.heading} onInput=${setSec(i, 'heading')} error=${a.fields[`sections[${i}].heading`]} />
         <${Field} label=${`Text ${i + 1}`} as="textarea" rows="3" value=${s.content} onInput=${setSec(i, 'content')} error=${a.fields[`sections[${i}].content`]} /></fieldset>`)}
-      <div class="row"><button type="button" onClick=${() => setSections([...sec, { heading: '', content: '' }])}>Add a section</button>
+      <div class="row"><button type="button" onClick=${() => { setEdited(true); setSections([...sec, { heading: '', content: '' }]); }}>Add a section</button>
         <button type="button" disabled=${!sec.length} onClick=${saveScript}>Save the script</button>
         <button type="button" onClick=${() => step('script')}>Write it with AI</button></div></section>
     <section><h2>Narration</h2><div class="row">
