@@ -225,3 +225,6 @@ def test_rls_context_never_leaks_and_jobs_settle_once(pooled):
     direct = db.rows("SELECT usename, count(*) FROM pg_stat_activity "
                      "WHERE datname = 'reelvox' AND usename LIKE 'reelvox_%' GROUP BY 1")
     assert {u: int(n) for u, n in direct}["reelvox_app"] <= POOL_SIZE, direct
+    listening = db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = 'reelvox' "
+                          "AND usename = 'reelvox_poller' AND query LIKE 'LISTEN %'")
+    assert int(listening) >= 1, "the poller's direct LISTEN connection is missing"
