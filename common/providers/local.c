@@ -118,8 +118,8 @@ int local_run(const local_job *job)
     arena *a = arena_new();
     rv_req rq = {.a = a, .role = "system"};
     int rc = job->kind && !strcmp(job->kind, "estimate") ? estimate_run(&rq, job)
-             : local_video_kind(job->kind)                ? local_video_run(&rq, job)
-                                                          : run(&rq, job);
+             : local_video_kind(job->kind)               ? local_video_run(&rq, job)
+                                                         : run(&rq, job);
     arena_free(a);
     db_close();
     return rc;
