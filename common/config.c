@@ -204,6 +204,13 @@ bool config_load(bool need_secret, char *why, size_t why_len)
     cfg.database_url = env_or("RV_DATABASE_URL", "dbname=reelvox");
     cfg.poller_database_url =
         env_or("RV_POLLER_DATABASE_URL", "dbname=reelvox user=reelvox_poller");
+    cfg.listen_database_url = env_or_null("RV_LISTEN_DATABASE_URL");
+    const char *pooler = env_or("RV_DB_POOLER", "none");
+    cfg.db_pooler_transaction = !strcmp(pooler, "transaction");
+    if (!cfg.db_pooler_transaction && strcmp(pooler, "none")) {
+        snprintf(why, why_len, "RV_DB_POOLER must be none or transaction");
+        return false;
+    }
     cfg.jwt_issuer = env_or("RV_JWT_ISSUER", "reelvox");
     cfg.data_dir = env_or("RV_DATA_DIR", "./var");
     static char upload_dir[4096];

@@ -16,6 +16,8 @@ enum { CONFIG_MIN_SECRET = 32, CONFIG_MAX_LOCAL = 16 /* the poller's local slots
 typedef struct rv_config {
     const char *database_url;        /* RV_DATABASE_URL, libpq conninfo */
     const char *poller_database_url; /* RV_POLLER_DATABASE_URL: the poller's role */
+    bool db_pooler_transaction;      /* RV_DB_POOLER=transaction: no session state */
+    const char *listen_database_url; /* RV_LISTEN_DATABASE_URL or NULL: where LISTEN goes */
     const unsigned char *jwt_secret; /* RV_JWT_SECRET, raw bytes */
     size_t jwt_secret_len;
     const char *jwt_issuer; /* RV_JWT_ISSUER, default "reelvox" */
@@ -86,7 +88,6 @@ typedef struct rv_config {
     long render_timeout;         /* RV_RENDER_TIMEOUT 30..86400 s, default 3600: wall time of
                                   * a local render before it is killed and retried */
 
-
     /* Mail (mail_outbox.c): the poller sends the outbox to this SMTP server. */
     const char *smtp_url;       /* RV_SMTP_URL smtp://[user:pass@]host[:port][?starttls] or
                                  * smtps://...; NULL = mail off (the outbox waits) */
@@ -94,7 +95,6 @@ typedef struct rv_config {
                                  * STARTTLS on smtp:// */
     const char *mail_from;      /* RV_MAIL_FROM, default noreply@localhost */
     const char *mail_from_name; /* RV_MAIL_FROM_NAME, default Reelvox */
-
 
     /* Operations (metrics.c, ops.c). */
     const char *metrics_dir; /* RV_METRICS_DIR: the shared counters (metrics.h), default

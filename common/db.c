@@ -11,7 +11,8 @@
 enum { MAX_STMTS = 64 };
 
 static PGconn *conn;
-static const char *conn_url;               /* NULL: config->database_url */
+static PGconn *listen_conn;  /* LISTEN's own, when RV_LISTEN_DATABASE_URL or a pooler */
+static const char *conn_url; /* NULL: config->database_url */
 static const db_stmt *prepared[MAX_STMTS]; /* index i is prepared as "s<i>" */
 static int n_prepared;
 static bool in_tx;
@@ -81,6 +82,26 @@ void db_close(void)
     in_tx = false;
 }
 
+/* Whether LISTEN goes over a connection of its own: under a transaction pooler a
+ * LISTEN would stay on whichever server connection ran it, and the notifications
+ * would reach other clients of the pool (or nobody). */
+static bool listen_apart(void)
+{
+    return config->listen_database_url || config->db_pooler_transaction;
+}
+
+static void listen_all(PGconn *c)
+{
+    for (int i = 0; i < n_channels; i++) {
+        char *q = PQescapeIdentifier(c, channels[i], strlen(channels[i]));
+        char sql[128];
+        snprintf(sql, sizeof sql, "LISTEN %s", q ? q : "\"\"");
+        PQfreemem(q);
+        PGresult *r = PQexec(c, sql);
+        PQclear(r);
+    }
+}
+
 static bool connect_db(void)
 {
     if (conn && PQstatus(conn) == CONNECTION_OK)
@@ -93,14 +114,8 @@ static bool connect_db(void)
         db_close();
         return false;
     }
-    for (int i = 0; i < n_channels; i++) {
-        char *q = PQescapeIdentifier(conn, channels[i], strlen(channels[i]));
-        char sql[128];
-        snprintf(sql, sizeof sql, "LISTEN %s", q ? q : "\"\"");
-        PQfreemem(q);
-        PGresult *r = PQexec(conn, sql);
-        PQclear(r);
-    }
+    if (!listen_apart())
+        listen_all(conn);
     return true;
 }
 
@@ -119,6 +134,8 @@ static bool is_goodbye(const PGresult *r);
  * the server refused it, -2 when the connection turned out dead (nothing ran). */
 static int prepare(const db_stmt *st)
 {
+    if (config->db_pooler_transaction)
+        return 0; /* sent unnamed: see send_stmt() */
     int i = stmt_index(st);
     if (i >= 0)
         return i;
@@ -142,6 +159,27 @@ static int prepare(const db_stmt *st)
         return -1;
     prepared[n_prepared] = st;
     return n_prepared++;
+}
+
+/* Sends st as statement i prepared on this connection, or, under a transaction
+ * pooler (RV_DB_POOLER=transaction), unnamed: parsed afresh in the same pipeline,
+ * since a name prepared on one server connection is unknown on the next. */
+static int send_stmt(const db_stmt *st, int i, const char *const *params)
+{
+    if (config->db_pooler_transaction)
+        return PQsendQueryParams(conn, st->sql, st->n_params, NULL, params, NULL, NULL, 0);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", i);
+    return PQsendQueryPrepared(conn, name, st->n_params, params, NULL, NULL, 0);
+}
+
+static PGresult *exec_stmt(const db_stmt *st, int i, const char *const *params)
+{
+    if (config->db_pooler_transaction)
+        return PQexecParams(conn, st->sql, st->n_params, NULL, params, NULL, NULL, 0);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", i);
+    return PQexecPrepared(conn, name, st->n_params, params, NULL, NULL, 0);
 }
 
 static bool conn_lost(void)
@@ -220,16 +258,12 @@ static rv_err pipeline(const db_ctx *c, const db_stmt *st, const char *const *pa
     if (ci < 0 || (st && si < 0))
         return conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
     const char *cp[2];
-    char cname[16], sname[16];
     ctx_params(c, cp);
-    snprintf(cname, sizeof cname, "s%d", ci);
-    snprintf(sname, sizeof sname, "s%d", si);
 
     if (!PQenterPipelineMode(conn))
         return RV_E_UNAVAILABLE;
     bool sent = (!begin || PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) &&
-                PQsendQueryPrepared(conn, cname, 2, cp, NULL, NULL, 0) &&
-                (!st || PQsendQueryPrepared(conn, sname, st->n_params, params, NULL, NULL, 0)) &&
+                send_stmt(&ctx_stmt, ci, cp) && (!st || send_stmt(st, si, params)) &&
                 PQpipelineSync(conn);
     rv_err er = sent ? RV_OK : RV_E_UNAVAILABLE;
     int expect = (begin ? 1 : 0) + 1 + (st ? 1 : 0);
@@ -441,9 +475,7 @@ static rv_err exec_in_tx(const db_ctx *c, const db_stmt *st, const char *const *
     int i = prepare(st);
     if (i < 0)
         return i == -2 || conn_lost() ? RV_E_UNAVAILABLE : RV_E_INTERNAL;
-    char name[16];
-    snprintf(name, sizeof name, "s%d", i);
-    PGresult *r = PQexecPrepared(conn, name, st->n_params, params, NULL, NULL, 0);
+    PGresult *r = exec_stmt(st, i, params);
     if (!result_ok(r)) {
         remember_error(r);
         bool lost = !r || is_goodbye(r);
@@ -504,12 +536,53 @@ bool db_ping(rv_req *rq)
     return db_query(rq, &ping, NULL, NULL) == RV_OK;
 }
 
+static void listen_close(void)
+{
+    if (listen_conn)
+        PQfinish(listen_conn);
+    listen_conn = NULL;
+}
+
+/* The connection notifications come on, LISTENing on every channel: the statement
+ * connection, or one of its own (listen_apart()) to RV_LISTEN_DATABASE_URL (else
+ * the process's own URL, unless that is a transaction pooler's). NULL when down or
+ * when there is none: the caller sweeps on its timer. */
+static PGconn *listen_connect(void)
+{
+    if (!listen_apart())
+        return connect_db() ? conn : NULL;
+    if (listen_conn && PQstatus(listen_conn) == CONNECTION_OK)
+        return listen_conn;
+    listen_close();
+    const char *url = config->listen_database_url;
+    if (!url && config->db_pooler_transaction)
+        return NULL;
+    listen_conn = PQconnectdb(url ? url : conn_url ? conn_url : config->database_url);
+    if (PQstatus(listen_conn) != CONNECTION_OK) {
+        log_msg(LOG_ERROR, "database connection for LISTEN failed: %s",
+                PQerrorMessage(listen_conn));
+        listen_close();
+        return NULL;
+    }
+    listen_all(listen_conn);
+    return listen_conn;
+}
+
 rv_err db_listen(rv_req *rq, const char *channel)
 {
     (void)rq;
     if (n_channels == 4)
         return RV_E_INTERNAL;
     channels[n_channels++] = channel;
+    if (listen_apart()) {
+        listen_close(); /* the next connect LISTENs on every channel */
+        if (!config->listen_database_url && config->db_pooler_transaction) {
+            log_msg(LOG_WARN, "RV_DB_POOLER=transaction without RV_LISTEN_DATABASE_URL: "
+                              "not listening, sweeping on a timer");
+            return RV_OK;
+        }
+        return listen_connect() ? RV_OK : RV_E_UNAVAILABLE;
+    }
     db_close(); /* the next connect LISTENs on every channel */
     return connect_db() ? RV_OK : RV_E_UNAVAILABLE;
 }
@@ -520,28 +593,32 @@ int db_wait_notify(int timeout_ms, int wake_fd)
      * stop signal that arrives between the caller's check and this wait is not
      * slept through. */
     struct pollfd pfd[2] = {{.fd = -1, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
-    if (!connect_db()) {
+    PGconn *c = listen_connect();
+    if (!c) {
         /* Down: still wait, or the caller's loop spins (and logs) flat out. */
         poll(&pfd[1], 1, timeout_ms);
         return 0;
     }
     int n = 0;
     PGnotify *note;
-    PQconsumeInput(conn);
-    while ((note = PQnotifies(conn))) {
+    PQconsumeInput(c);
+    while ((note = PQnotifies(c))) {
         PQfreemem(note);
         n++;
     }
     if (n)
         return n;
-    pfd[0].fd = PQsocket(conn);
+    pfd[0].fd = PQsocket(c);
     if (poll(pfd, 2, timeout_ms) <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
         return 0;
-    if (!PQconsumeInput(conn)) {
-        db_close();
+    if (!PQconsumeInput(c)) {
+        if (c == conn)
+            db_close();
+        else
+            listen_close();
         return 0;
     }
-    while ((note = PQnotifies(conn))) {
+    while ((note = PQnotifies(c))) {
         PQfreemem(note);
         n++;
     }
@@ -551,6 +628,7 @@ int db_wait_notify(int timeout_ms, int wake_fd)
 void db_forget_after_fork(void)
 {
     conn = NULL;
+    listen_conn = NULL;
     n_prepared = 0;
     in_tx = false;
 }

@@ -1,7 +1,8 @@
 /* db.h — the worker's one PostgreSQL connection and the request's transaction.
  *
  * The connection opens on first use and reconnects after a failure. Statements are
- * declared by handlers as static db_stmt values and prepared once per connection.
+ * declared by handlers as static db_stmt values and prepared once per connection;
+ * under RV_DB_POOLER=transaction (a transaction pooler) they are sent unnamed.
  * Every transaction first sets `reelvox.user_id` and `reelvox.role` locally, for
  * row level security.
  *
@@ -86,7 +87,10 @@ bool db_ping(rv_req *rq);
 /* Closes the connection (tests, shutdown). */
 void db_close(void);
 
-/* LISTENs on channel now and again after every reconnect. At most 4 channels. */
+/* LISTENs on channel now and again after every reconnect. At most 4 channels. With
+ * RV_LISTEN_DATABASE_URL, or under RV_DB_POOLER=transaction, over a connection of
+ * its own (to that URL; under the pooler without it, nowhere: the wait only times
+ * out). */
 rv_err db_listen(rv_req *rq, const char *channel);
 /* Waits up to timeout_ms for notifications; drains them all. Returns how many came
  * (0 on timeout or when the connection is down: the caller's sweep covers it).

@@ -39,7 +39,9 @@ static const char *const VARS[] = {"RV_DATABASE_URL",
                                    "RV_LOCAL_CONCURRENCY",
                                    "RV_LOCAL_TIMEOUT",
                                    "RV_STORAGE_GRACE",
-                                   "RV_STORAGE_SWEEP_INTERVAL"};
+                                   "RV_STORAGE_SWEEP_INTERVAL",
+                                   "RV_DB_POOLER",
+                                   "RV_LISTEN_DATABASE_URL"};
 
 static int clear_env(void **state)
 {
@@ -497,6 +499,30 @@ static void test_storage_settings(void **state)
     expect_load(false, true, NULL);
 }
 
+/* RV_DB_POOLER: none (the default) or transaction, nothing else; the LISTEN URL is
+ * optional. */
+static void test_pooler_settings(void **state)
+{
+    (void)state;
+    expect_load(false, true, NULL);
+    assert_false(config->db_pooler_transaction);
+    assert_null(config->listen_database_url);
+    setenv("RV_DB_POOLER", "transaction", 1);
+    setenv("RV_LISTEN_DATABASE_URL", "host=/run/pg dbname=reelvox user=reelvox_poller", 1);
+    expect_load(false, true, NULL);
+    assert_true(config->db_pooler_transaction);
+    assert_string_equal(config->listen_database_url,
+                        "host=/run/pg dbname=reelvox user=reelvox_poller");
+    setenv("RV_DB_POOLER", "none", 1);
+    expect_load(false, true, NULL);
+    assert_false(config->db_pooler_transaction);
+    static const char *const bad[] = {"session", "Transaction", "1", "transaction "};
+    for (size_t i = 0; i < N_ELEMS(bad); i++) {
+        setenv("RV_DB_POOLER", bad[i], 1);
+        expect_load(false, false, "RV_DB_POOLER");
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, clear_env)
@@ -505,7 +531,7 @@ int main(void)
         T(test_secret_not_needed), T(test_long_values),       T(test_log_level),
         T(test_strings),           T(test_secret_entropy),    T(test_session_recheck),
         T(test_poller_settings),   T(test_download_switches), T(test_replicate_settings),
-        T(test_storage_settings),
+        T(test_storage_settings),  T(test_pooler_settings),
     };
     if (sodium_init() < 0)
         return 1;

@@ -75,12 +75,36 @@ static void test_wait_ends_on_wake(void **state)
     unsetenv("RV_DATABASE_URL");
 }
 
+/* Under a transaction pooler without RV_LISTEN_DATABASE_URL nothing LISTENs (a
+ * LISTEN through the pooler would stay on one pooled server connection): db_listen
+ * connects nowhere, and the wait lasts its timeout, so the poller sweeps on its
+ * timer rather than spinning. */
+static void test_pooler_listens_nowhere(void **state)
+{
+    (void)state;
+    setenv("RV_DATABASE_URL", "host=/nonexistent/reelvox-test dbname=none connect_timeout=1", 1);
+    setenv("RV_DB_POOLER", "transaction", 1);
+    char why[256];
+    assert_true(config_load(false, why, sizeof why));
+    rv_req rq = {0};
+    assert_int_equal(db_listen(&rq, "reelvox_jobs"), RV_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(db_wait_notify(200, -1), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took >= 0.15);
+    unsetenv("RV_DB_POOLER");
+    unsetenv("RV_DATABASE_URL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_error_clear),
         cmocka_unit_test(test_wait_ends_on_wake),
+        cmocka_unit_test(test_pooler_listens_nowhere),
     };
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);
 }
