@@ -48,7 +48,7 @@ def test_every_built_location_is_documented():
         assert openapi_check.find(path)[0] == path, f"{path} is built but not documented"
     for rx in regexes:
         # ^/api/jobs/[^/]+$ is /api/jobs/{id}; (a|b) is each of a and b
-        pattern = rx.pattern.strip("^$").replace("[^/]+", "x")
+        pattern = rx.pattern.strip("^$").replace("[^/]+", "x").replace("\\.", ".")
         alt = re.search(r"\(([^()]*\|[^()]*)\)", pattern)
         samples = ([pattern[:alt.start()] + a + pattern[alt.end():] for a in alt.group(1).split("|")]
                    if alt else [pattern])
