@@ -58,7 +58,8 @@ static const db_stmt list_keys = {
     "       COALESCE((SELECT json_agg(json_build_object('id', k.id, 'service', k.service,"
     "                   'last4', k.last4, 'isActive', k.is_active,"
     "                   'createdAt', rv_ts(k.created_at)) ORDER BY k.service)"
-    "                  FROM (SELECT * FROM api_keys WHERE user_id = $1"
+    "                  FROM (SELECT id, service, last4, is_active, created_at"
+    "                          FROM api_keys WHERE user_id = $1"
     "                         ORDER BY service LIMIT $2 OFFSET $3) k), '[]')",
     3};
 static const db_stmt put_key = {"SELECT rv_api_key_put($1, $2, $3::bytea, $4::bytea, $5)", 5};

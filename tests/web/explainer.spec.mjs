@@ -53,9 +53,11 @@ test('explainer by hand: script editor → narration → images → render', asy
   await page.getByLabel('Captions').selectOption('burned');
   await stepSucceeds(page, 'Render the video');
   await videoPlaysAndDownloads(page);
-  const vtt = await page.request.get(`/api/videos/${page.url().split('/').pop()}/captions.vtt`);
-  expect(vtt.status()).toBe(200);
-  expect(await vtt.text()).toMatch(/^WEBVTT/);
+  // The captions, as the page's own player asks for them (the session's cookie).
+  const vtt = await page.evaluate((id) => fetch(`/api/videos/${id}/captions.vtt`)
+    .then(async (r) => ({ status: r.status, text: await r.text() })), page.url().split('/').pop());
+  expect(vtt.status).toBe(200);
+  expect(vtt.text).toMatch(/^WEBVTT/);
 });
 
 test('explainer in auto mode: one click, the page follows every step', async ({ page }) => {
