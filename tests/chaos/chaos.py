@@ -320,6 +320,15 @@ class Run:
         referenced |= {k for (k,) in db.rows(
             "SELECT input -> 'voice' ->> 'fileKey' FROM jobs WHERE kind = 'voice_clone' "
             "AND input -> 'voice' ->> 'fileKey' IS NOT NULL")}
+        # Every other table that holds stored files: images, clips, music, videos.
+        referenced |= {k for (k,) in db.rows(
+            "SELECT k FROM (SELECT storage_key FROM images UNION ALL SELECT thumb_key FROM images"
+            " UNION ALL SELECT video_key FROM clips UNION ALL SELECT poster_key FROM clips"
+            " UNION ALL SELECT storage_key FROM music_tracks"
+            " UNION ALL SELECT video_key FROM compilations"
+            " UNION ALL SELECT poster_key FROM compilations"
+            " UNION ALL SELECT video_key FROM videos UNION ALL SELECT poster_key FROM videos"
+            ") f(k) WHERE k IS NOT NULL")}
         orphans, temps = [], []
         for root, _, files in os.walk(STORAGE):
             for f in files:
