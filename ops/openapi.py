@@ -539,7 +539,7 @@ PATHS = {
     "/api/videos/{id}/narration": {"post": op("Narrate", {202: JOB}, body="narration",
                                               errors=(402, 404, 409, 429), tags=["video"])},
     "/api/videos/{id}/images": {"post": op("Find or make the images", {202: JOB},
-                                           errors=(402, 404, 409, 429), tags=["video"])},
+                                           errors=(400, 402, 404, 409, 429), tags=["video"])},
     "/api/videos/{id}/images/{position}": {"put": op("Replace one image", {200: ref("Video")},
                                                      body="imageId", errors=(404, 409),
                                                      tags=["video"])},
