@@ -42,9 +42,17 @@ def http(method, path, body=None, token=None, headers=None, timeout=10):
         return None, None
 
 
-def psql(sql):
-    return subprocess.run(["psql", DB, "-X", "-q", "-At", "-F", "|", "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
+def psql(sql, attempts=60):
+    """The answer of sql at the primary; while a failover leaves no primary for a
+    moment, asked again (every 0.5 s, 30 s at most)."""
+    for i in range(attempts):
+        p = subprocess.run(["psql", DB, "-X", "-q", "-At", "-F", "|", "-c", sql],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            return p.stdout.strip()
+        if i == attempts - 1:
+            raise subprocess.CalledProcessError(p.returncode, "psql", p.stdout, p.stderr)
+        time.sleep(0.5)
 
 
 def main():
