@@ -398,11 +398,18 @@ static void close_conn(conn *c)
     c->fd = -1;
 }
 
+/* How many connections a worker holds at once (see RV_SOLO). */
+static int conn_limit(const rv_endpoint *ep)
+{
+    return ep->flags & RV_SOLO ? 1 : MAX_CONNS;
+}
+
 /* Takes up to ACCEPT_BURST waiting connections; the socket is non-blocking, so one
  * another worker took first answers EAGAIN. */
 static int accept_some(const rv_endpoint *ep, conn *conns, int n)
 {
-    for (int k = 0; k < ACCEPT_BURST && n < MAX_CONNS; k++) {
+    int burst = ep->flags & RV_SOLO ? 1 : ACCEPT_BURST;
+    for (int k = 0; k < burst && n < conn_limit(ep); k++) {
         int fd = accept4(0, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
@@ -435,7 +442,7 @@ static int worker_loop(const rv_endpoint *ep)
     int n = 0;
     unsigned turn = 0;
     while (!stopping) {
-        pfd[0] = (struct pollfd){.fd = n < MAX_CONNS ? 0 : -1, .events = POLLIN};
+        pfd[0] = (struct pollfd){.fd = n < conn_limit(ep) ? 0 : -1, .events = POLLIN};
         for (int i = 0; i < n; i++)
             pfd[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
         int r = ppoll(pfd, (nfds_t)n + 1, NULL, &wait_mask);

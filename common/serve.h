@@ -35,6 +35,12 @@ enum {
      * size, held to body_limit) and removes the file after the request, answered
      * however it was: a handler that keeps the file moves it first. */
     RV_BODY_FILE = 1 << 4,
+    /* One connection at a time, not kept: the endpoint's requests can take seconds
+     * (an upload's decode, a wait on the quota's lock, a call to Stripe), and a
+     * request nginx sent down a kept connection of a busy worker would wait behind
+     * it while other workers idle. Its fastcgi_pass line in nginx/endpoints.conf
+     * ends in `# solo`, which leaves its upstream without a keepalive pool. */
+    RV_SOLO = 1 << 5,
 };
 
 typedef struct rv_endpoint {

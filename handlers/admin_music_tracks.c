@@ -101,7 +101,7 @@ static const rv_endpoint endpoint = {
     .name = "admin_music_tracks",
     .route = "/api/admin/music-tracks",
     .methods = RV_POST,
-    .flags = RV_ADMIN | RV_RAW_BODY | RV_BODY_FILE,
+    .flags = RV_ADMIN | RV_RAW_BODY | RV_BODY_FILE | RV_SOLO,
     .body_limit = UPLOAD_LIMIT,
     .handle = add,
 };

@@ -146,7 +146,7 @@ static const rv_endpoint endpoint = {
     .name = "audios",
     .route = "/api/audios",
     .methods = RV_GET | RV_POST,
-    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE,
+    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE | RV_SOLO,
     .body_limit = UPLOAD_LIMIT,
     .handle = audios,
 };

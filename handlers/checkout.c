@@ -133,7 +133,7 @@ static const rv_endpoint endpoint = {
     .name = "checkout",
     .route = "/api/checkout",
     .methods = RV_POST,
-    .flags = RV_AUTH,
+    .flags = RV_AUTH | RV_SOLO, /* waits on Stripe */
     .body_limit = 16 * 1024,
     .handle = checkout,
 };

@@ -182,7 +182,7 @@ static const rv_endpoint endpoint = {
     .name = "images",
     .route = "/api/images",
     .methods = RV_GET | RV_POST,
-    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE,
+    .flags = RV_AUTH | RV_RAW_BODY | RV_BODY_FILE | RV_SOLO,
     .body_limit = IMAGE_MAX_BYTES,
     .handle = images,
 };

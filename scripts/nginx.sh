@@ -30,13 +30,20 @@ rv_nginx_hsts() {
 # keepalive <n>; }` — so that nginx keeps its FastCGI connections open between
 # requests (fastcgi_keep_conn on, nginx/fastcgi.conf). n idle connections are kept per
 # nginx worker: 16 per handler worker (RV_WORKERS), each of which serves many kept
-# connections at once (common/serve.c). The endpoints file itself is rendered with
-# rv_nginx_pass_sed, which points every fastcgi_pass at its upstream.
+# connections at once (common/serve.c). A socket whose fastcgi_pass line ends in
+# `# solo` (RV_SOLO: slow requests, one connection per worker) gets no pool: nginx
+# closes its connection after each request. The endpoints file itself is rendered
+# with rv_nginx_pass_sed, which points every fastcgi_pass at its upstream.
 rv_nginx_upstreams() { # fcgi_dir workers
-    local k=$((${2:-2} * 16)) out="" name
+    local k=$((${2:-2} * 16)) out="" name conf pool
     [ "$k" -ge 8 ] || k=8
-    for name in $(sed -n 's|^[[:space:]]*fastcgi_pass unix:@FCGI@/\([A-Za-z0-9_]*\)\.sock;.*|\1|p' | sort -u); do
-        out+="upstream rv_$name { server unix:$1/$name.sock; keepalive $k; } "
+    conf=$(cat)
+    for name in $(sed -n 's|^[[:space:]]*fastcgi_pass unix:@FCGI@/\([A-Za-z0-9_]*\)\.sock;.*|\1|p' <<<"$conf" | sort -u); do
+        pool=" keepalive $k;"
+        if grep -q "^[[:space:]]*fastcgi_pass unix:@FCGI@/$name\.sock;[[:space:]]*# solo" <<<"$conf"; then
+            pool=""
+        fi
+        out+="upstream rv_$name { server unix:$1/$name.sock;$pool } "
     done
     printf '%s' "$out"
 }
