@@ -184,6 +184,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         if (end != tmp && v >= 0 && v < 86400)
             t->call->retry_after = v;
     }
+    static const char rr[] = "x-ratelimit-remaining:", rs[] = "x-ratelimit-reset:";
+    bool rem = n > sizeof rr && !strncasecmp(data, rr, sizeof rr - 1);
+    if (rem || (n > sizeof rs && !strncasecmp(data, rs, sizeof rs - 1))) {
+        char tmp[32];
+        size_t skip = rem ? sizeof rr - 1 : sizeof rs - 1, m = n - skip;
+        if (m >= sizeof tmp)
+            m = sizeof tmp - 1;
+        memcpy(tmp, data + skip, m);
+        tmp[m] = '\0';
+        char *end;
+        long v = strtol(tmp, &end, 10);
+        if (end != tmp && v >= 0)
+            *(rem ? &t->call->ratelimit_remaining : &t->call->ratelimit_reset) = v;
+    }
     return n;
 }
 
@@ -291,6 +305,7 @@ void http_run(arena *a, http_call *calls, size_t n)
         calls[i].status = 0;
         calls[i].error[0] = '\0';
         calls[i].retry_after = 0;
+        calls[i].ratelimit_remaining = calls[i].ratelimit_reset = -1;
         calls[i].too_large = false;
         calls[i].refused = false;
         setup(&ts[i], multi);

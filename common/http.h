@@ -51,6 +51,9 @@ typedef struct http_call {
     bool refused;       /* an untrusted URL broke its rules (not worth retrying) */
     char error[256];    /* curl's message when status is 0 */
     void *user;         /* caller's */
+    /* X-Ratelimit-Remaining and X-Ratelimit-Reset (a Unix time), as Pexels sends
+     * them; -1 when absent. */
+    long ratelimit_remaining, ratelimit_reset;
 } http_call;
 
 /* Runs every call concurrently and returns when all have finished. */

@@ -6,9 +6,11 @@
 
 #include "db.h"
 #include "filereg.h"
+#include "image.h"
 #include "log.h"
 #include "providers/local_tts.h"
 #include "providers/openai.h"
+#include "providers/pexels.h"
 #include "storage.h"
 #include "titlecard.h"
 #include "videos.h"
@@ -327,7 +329,67 @@ static const char **image_prompts(rv_req *rq, json_object *video, json_object *s
     return out;
 }
 
-/* A picture per section, timed to the narration: a title card of its subject. */
+/* A section's stock photo (pexels.h) stored as its picture and thumbnail (two keys
+ * appended to keys) and described in im; false when there is none (no key, no
+ * photo, rate-limited, a failure: the caller makes a title card instead). */
+static bool stock_image(rv_req *rq, const local_job *job, const char *query,
+                        const char *orientation, size_t i, pexels_limit *lim, const char **keys,
+                        size_t *stored, json_object *im, json_object *e)
+{
+    pexels_photo ph;
+    pexels_status st = pexels_fetch(rq->a, query, orientation, i, IMAGE_MAX_BYTES, lim, &ph);
+    if (st != PEXELS_OK) {
+        if (st != PEXELS_NONE)
+            log_msg(LOG_WARN, "video job %s: section %zu: no stock photo (%s), a title card",
+                    job->id, i + 1, st == PEXELS_LIMITED ? "rate-limited" : "failed");
+        return false;
+    }
+    const char *k[2] = {NULL, store_new_key(rq->a, "images", job->user_id, "stock", "jpg")};
+    image_type t = image_sniff(ph.bytes, ph.len);
+    k[0] = store_new_key(rq->a, "images", job->user_id, "stock", t == IMAGE_PNG ? "png" : "jpg");
+    char *tmp[2];
+    image_result res;
+    if (store_temp_path(rq->a, k[0], &tmp[0]) != RV_OK ||
+        store_temp_path(rq->a, k[1], &tmp[1]) != RV_OK)
+        return false;
+    if (image_process(ph.bytes, ph.len, IMAGE_MAX_PIXELS, tmp[0], tmp[1], &res) != IMAGE_OK) {
+        log_msg(LOG_WARN, "video job %s: section %zu: the stock photo does not decode", job->id,
+                i + 1);
+        remove(tmp[0]);
+        remove(tmp[1]);
+        return false;
+    }
+    if (!store_file(rq, tmp[0], k[0])) {
+        remove(tmp[1]);
+        return false;
+    }
+    if (!store_file(rq, tmp[1], k[1])) {
+        filereg_drop(rq, k[0]);
+        return false;
+    }
+    keys[(*stored)++] = k[0];
+    keys[(*stored)++] = k[1];
+    json_object_object_add(
+        im, "filename",
+        json_object_new_string(arena_printf(rq->a, "section-%zu.%s", i + 1, res.ext)));
+    json_object_object_add(im, "contentType", json_object_new_string(res.content_type));
+    json_object_object_add(im, "width", json_object_new_int(res.width));
+    json_object_object_add(im, "height", json_object_new_int(res.height));
+    json_object_object_add(im, "bytes", json_object_new_int64((int64_t)res.bytes));
+    json_object_object_add(im, "storageKey", json_object_new_string(k[0]));
+    json_object_object_add(im, "thumbKey", json_object_new_string(k[1]));
+    json_object_object_add(im, "source", json_object_new_string("stock"));
+    json_object *at = json_object_new_object();
+    json_object_object_add(at, "provider", json_object_new_string("Pexels"));
+    json_object_object_add(at, "photographer", json_object_new_string(ph.photographer));
+    json_object_object_add(at, "photographerUrl", json_object_new_string(ph.photographer_url));
+    json_object_object_add(at, "url", json_object_new_string(ph.page_url));
+    json_object_object_add(e, "attribution", at);
+    return true;
+}
+
+/* A picture per section, timed to the narration: a stock photo of its prompt when
+ * Pexels is configured and has one, else a title card of its subject. */
 static int run_images(rv_req *rq, const local_job *job, json_object *video)
 {
     json_object *secs = member(video, "sections");
@@ -346,9 +408,21 @@ static int run_images(rv_req *rq, const local_job *job, json_object *video)
     json_object_object_add(out, "images", imgs);
     int rc = LOCAL_OK;
     size_t stored = 0;
+    pexels_limit lim = PEXELS_LIMIT_INIT;
     for (size_t i = 0; i < n && rc == LOCAL_OK; i++) {
         json_object *sec = json_object_array_get_idx(secs, i);
         const char *subject = section_subject(rq->a, sec);
+        json_object *e = json_object_new_object(), *im = json_object_new_object();
+        json_object_object_add(e, "position", json_object_new_int((int)i + 1));
+        json_object_object_add(e, "prompt", json_object_new_string(prompts[i]));
+        long s0 = (long)dbl(sec, "startMs", 0), s1 = (long)dbl(sec, "endMs", 0);
+        json_object_object_add(e, "startMs", json_object_new_int64(s0));
+        json_object_object_add(e, "durationMs", json_object_new_int64(s1 > s0 ? s1 - s0 : 0));
+        json_object_object_add(e, "image", im);
+        json_object_array_add(imgs, e);
+        if (pexels_available() && stock_image(rq, job, prompts[i], pexels_orientation(aspect), i,
+                                              &lim, keys, &stored, im, e))
+            continue;
         for (int t = 0; t < 2 && rc == LOCAL_OK; t++) { /* the picture, then its thumbnail */
             char *key = store_new_key(rq->a, "images", job->user_id, "card", "jpg"), *tmp;
             titlecard_result res;
@@ -366,14 +440,10 @@ static int run_images(rv_req *rq, const local_job *job, json_object *video)
                 break;
             }
             keys[stored++] = key;
-            if (t == 1)
+            if (t == 1) { /* the thumbnail's key */
+                json_object_object_add(im, "thumbKey", json_object_new_string(key));
                 break;
-            json_object *e = json_object_new_object(), *im = json_object_new_object();
-            json_object_object_add(e, "position", json_object_new_int((int)i + 1));
-            json_object_object_add(e, "prompt", json_object_new_string(prompts[i]));
-            long s0 = (long)dbl(sec, "startMs", 0), s1 = (long)dbl(sec, "endMs", 0);
-            json_object_object_add(e, "startMs", json_object_new_int64(s0));
-            json_object_object_add(e, "durationMs", json_object_new_int64(s1 > s0 ? s1 - s0 : 0));
+            }
             json_object_object_add(
                 im, "filename",
                 json_object_new_string(arena_printf(rq->a, "section-%zu.jpg", i + 1)));
@@ -383,12 +453,7 @@ static int run_images(rv_req *rq, const local_job *job, json_object *video)
             json_object_object_add(im, "bytes", json_object_new_int64(res.bytes));
             json_object_object_add(im, "storageKey", json_object_new_string(key));
             json_object_object_add(im, "source", json_object_new_string("generated"));
-            json_object_object_add(e, "image", im);
-            json_object_array_add(imgs, e);
         }
-        if (rc == LOCAL_OK) /* the thumbnail's key */
-            json_object_object_add(member(json_object_array_get_idx(imgs, i), "image"), "thumbKey",
-                                   json_object_new_string(keys[stored - 1]));
     }
     if (rc == LOCAL_OK)
         rc = succeeded(rq, job, out, NULL, keys, stored);

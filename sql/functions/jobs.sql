@@ -118,7 +118,8 @@ GRANT EXECUTE ON FUNCTION rv_job_refund TO reelvox_poller;
 -- A lease (locked_until/locked_by) marks a job one poller is working on; any other
 -- poller skips it until it runs out, so a dead poller's work is taken up again.
 
--- Due queued jobs, and dispatches whose lease ran out (rescue: the caller must look
+-- Due queued jobs, dispatches whose lease ran out, and jobs run here (provider_job_id
+-- local: local work and blocking LLM calls) whose runner died (rescue: the caller must look
 -- the job up at the provider before submitting it again: `rescued` tells; no work
 -- of the job can be older than `created_s`, seconds since the epoch). Only jobs of
 -- p_providers: a poller without a provider's key leaves its jobs to others.
@@ -133,8 +134,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT id, status <> 'queued' AS rescued FROM jobs
          WHERE ((status = 'queued' AND run_at <= now())
                 OR (NOT p_fresh_only AND status = 'dispatching' AND locked_until < now())
-                OR (NOT p_fresh_only AND status = 'running' AND provider = 'local'
-                    AND locked_until < now()))
+                OR (NOT p_fresh_only AND status = 'running' AND provider_job_id = 'local'
+                    AND (locked_until IS NULL OR locked_until < now())))
            AND provider = ANY (p_providers)
          ORDER BY run_at
          LIMIT p_limit
