@@ -36,10 +36,10 @@ enum {
      * however it was: a handler that keeps the file moves it first. */
     RV_BODY_FILE = 1 << 4,
     /* One connection at a time, not kept: the endpoint's requests can take seconds
-     * (an upload's decode, a wait on the quota's lock, a call to Stripe), and a
-     * request nginx sent down a kept connection of a busy worker would wait behind
-     * it while other workers idle. Its fastcgi_pass line in nginx/endpoints.conf
-     * ends in `# solo`, which leaves its upstream without a keepalive pool. */
+     * (an upload's decode, a wait on the quota's lock, a call to Stripe or to check a provider
+     * key), and a request nginx sent down a kept connection of a busy worker would wait behind it
+     * while other workers idle. Its fastcgi_pass line in nginx/endpoints.conf ends in `# solo`,
+     * which leaves its upstream without a keepalive pool. */
     RV_SOLO = 1 << 5,
 };
 

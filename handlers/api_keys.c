@@ -119,7 +119,7 @@ static const rv_endpoint endpoint = {
     .name = "api_keys",
     .route = "/api/api-keys",
     .methods = RV_GET | RV_POST,
-    .flags = RV_AUTH,
+    .flags = RV_AUTH | RV_SOLO, /* POST waits on the provider */
     .body_limit = 8 * 1024,
     .handle = api_keys,
 };
