@@ -11,6 +11,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         OR EXISTS (SELECT 1 FROM images WHERE storage_key = p_key OR thumb_key = p_key)
         OR EXISTS (SELECT 1 FROM clips WHERE video_key = p_key OR poster_key = p_key)
         OR EXISTS (SELECT 1 FROM videos WHERE video_key = p_key OR poster_key = p_key)
+        OR EXISTS (SELECT 1 FROM compilations WHERE video_key = p_key OR poster_key = p_key)
+        OR EXISTS (SELECT 1 FROM music_tracks WHERE storage_key = p_key)
 $$;
 REVOKE ALL ON FUNCTION rv_storage_referenced FROM PUBLIC, reelvox_app, reelvox_poller;
 

@@ -4,6 +4,7 @@ stored, claimed by the commit that references them, never deleted on the spot
 after an unknown commit, and removed by the poller's sweeper once nothing refers to
 them after a grace period, with the work files a killed process left."""
 import os
+import re
 import time
 import uuid
 
@@ -114,3 +115,31 @@ def test_success_refuses_an_unregistered_file(api, db, register):
     err = db.fails("SELECT rv_job_succeed(:'j', :'a'::jsonb)", j=job["id"], a=audio)
     assert "not registered" in err
     assert api.request("DELETE", f"/api/jobs/{job['id']}", token=u.access).status_code == 200
+
+
+# Columns named *_key that do not hold a stored file's key.
+NOT_FILE_KEYS = {"idempotency_key", "request_key", "dedupe_key", "preset_key"}
+
+
+def test_every_file_column_counts_as_a_reference(db):
+    """rv_storage_referenced is what keeps a file whose commit answer was lost: a
+    table that holds stored files and is missing from it would have its files
+    deleted under its rows. Every *_key column of the schema is either a file key
+    it checks or listed above as something else."""
+    body = db.scalar("SELECT replace(pg_get_functiondef('rv_storage_referenced(text)'::regprocedure), "
+                     "E'\\n', ' ')")
+    cols = db.rows("SELECT table_name, column_name FROM information_schema.columns "
+                   "WHERE table_schema = 'public' AND column_name LIKE '%\\_key' "
+                   "AND data_type = 'text' "
+                   "AND table_name NOT IN (SELECT table_name FROM information_schema.views)")
+    missing = [(t, c) for t, c in cols if c not in NOT_FILE_KEYS
+               and not re.search(rf"\b{t}\b[^)]*\b{c}\b", body)]
+    assert missing == [], missing
+
+
+def test_a_music_track_is_kept_when_its_answer_was_lost(db):
+    key = db.scalar("SELECT storage_key FROM music_tracks ORDER BY created_at LIMIT 1")
+    assert key, "scripts/up seeds music tracks"
+    db.rows("SELECT rv_storage_pending(ARRAY[:'k'])", k=key)
+    assert db.scalar("SELECT rv_storage_release(:'k')", k=key) == "keep"
+    assert not pending(db, key)
