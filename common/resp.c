@@ -172,6 +172,14 @@ json_object *resp_pagination(long page, long limit, long total)
     return p;
 }
 
+rv_err resp_list(rv_req *rq, long page, long limit, long total, const char *items)
+{
+    json_object *pg = req_keep(rq, resp_pagination(page, limit, total));
+    return resp_json(rq, 200,
+                     arena_printf(rq->a, "{\"items\":%s,\"pagination\":%s}", items,
+                                  json_object_to_json_string_ext(pg, JSON_C_TO_STRING_PLAIN)));
+}
+
 /* A GET answered 200 with JSON carries a strong ETag, the hash of its body; when the
  * client's If-None-Match names it, the answer is 304 without a body. A page polling
  * a job or a list pays one small answer while nothing changed. The tag is a hash of

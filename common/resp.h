@@ -32,6 +32,10 @@ void resp_problem(rv_req *rq, rv_err er);
 /* The pagination object of API.md for a list of `total` rows. */
 json_object *resp_pagination(long page, long limit, long total);
 
+/* 200 {"items": items (a JSON array, as rendered by the database), "pagination"}:
+ * one page of a list of `total` rows. */
+rv_err resp_list(rv_req *rq, long page, long limit, long total, const char *items);
+
 /* Renders status line, headers and body as FastCGI/CGI output into the arena. */
 char *resp_render(rv_req *rq, size_t *len);
 

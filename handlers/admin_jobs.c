@@ -58,10 +58,7 @@ static rv_err admin_jobs(rv_req *rq)
     PGresult *r;
     if ((er = db_query(rq, &jobs_page, p, &r)) != RV_OK)
         return er;
-    json_object *pg = req_keep(rq, resp_pagination(page, limit, db_get_long(r, 0, 0)));
-    return resp_json(rq, 200,
-                     arena_printf(rq->a, "{\"items\":%s,\"pagination\":%s}", db_get(r, 0, 1),
-                                  json_object_to_json_string_ext(pg, JSON_C_TO_STRING_PLAIN)));
+    return resp_list(rq, page, limit, db_get_long(r, 0, 0), db_get(r, 0, 1));
 }
 
 static const rv_endpoint endpoint = {

@@ -237,6 +237,19 @@ static void test_pagination(void **state)
     }
 }
 
+static void test_list(void **state)
+{
+    arena *a = *state;
+    rv_req rq;
+    unit_req(&rq, a, NULL);
+    assert_int_equal(resp_list(&rq, 2, 2, 5, "[{\"id\":3},{\"id\":4}]"), RV_OK);
+    assert_int_equal(rq.status, 200);
+    assert_string_equal(rq.resp_body,
+                        "{\"items\":[{\"id\":3},{\"id\":4}],\"pagination\":{\"page\":2,"
+                        "\"limit\":2,\"total\":5,\"totalPages\":3,\"hasNext\":true,"
+                        "\"hasPrev\":true}}");
+}
+
 static const char *render(rv_req *rq)
 {
     size_t len;
@@ -395,6 +408,7 @@ int main(void)
         T(test_problem_extras),
         T(test_cookie),
         T(test_pagination),
+        T(test_list),
         T(test_render),
         T(test_json_compact),
         T(test_render_limits),
