@@ -156,7 +156,12 @@ SCHEMAS = {
                           "failed"]),
         "progress": INT, "step": opt(s()), "sections": arr(ref("Section")),
         "images": arr(obj({"position": INT, "imageId": UUID, "url": s(), "prompt": opt(s()),
-                           "attribution": opt(s()), "startMs": INT, "durationMs": INT})),
+                           "attribution": opt({
+                               "type": "object",
+                               "description": "the credit a stock photo's licence asks for",
+                               "properties": {"provider": s(), "photographer": s(),
+                                              "photographerUrl": s(), "url": s()}}),
+                           "startMs": INT, "durationMs": INT})),
         "narrationAudioId": opt(UUID), "url": opt(s()), "posterUrl": opt(s()),
         "durationMs": opt(INT), "error": opt(ANY_OBJ), "createdAt": TIME,
     }, ["id", "title", "topic", "status", "createdAt"]),
