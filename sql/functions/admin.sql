@@ -86,7 +86,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF to_regclass('public.payments') IS NOT NULL THEN
-        EXECUTE 'SELECT COALESCE(jsonb_agg(rv_camel_keys(to_jsonb(p)) ORDER BY p.created_at DESC),'
+        -- the payment shape of GET /api/payments (times RFC 3339 UTC, no Stripe
+        -- session ids or keys)
+        EXECUTE 'SELECT COALESCE(jsonb_agg(rv_payment_json(p)::jsonb ORDER BY p.created_at DESC),'
                 '''[]'') FROM (SELECT * FROM payments WHERE user_id = $1'
                 ' ORDER BY created_at DESC LIMIT 20) p'
            INTO pays USING p_user;
