@@ -304,6 +304,9 @@ rv_err videos_refusal(rv_req *rq, const char *status, long required, long balanc
         return RV_E_INTERNAL;
     if (!strcmp(status, "created") || !strcmp(status, "repeated"))
         return RV_OK;
+    if (!strcmp(status, "idempotency_conflict"))
+        return req_fail(rq, RV_E_IDEMPOTENCY_CONFLICT,
+                        "this Idempotency-Key was used with another request");
     if (!strcmp(status, "project_not_found"))
         return req_fail(rq, RV_E_NOT_FOUND, "no such project");
     if (!strcmp(status, "voice_not_found"))

@@ -156,7 +156,12 @@ SCHEMAS = {
                           "failed"]),
         "progress": INT, "step": opt(s()), "sections": arr(ref("Section")),
         "images": arr(obj({"position": INT, "imageId": UUID, "url": s(), "prompt": opt(s()),
-                           "attribution": opt(s()), "startMs": INT, "durationMs": INT})),
+                           "attribution": opt({
+                               "type": "object",
+                               "description": "the credit a stock photo's licence asks for",
+                               "properties": {"provider": s(), "photographer": s(),
+                                              "photographerUrl": s(), "url": s()}}),
+                           "startMs": INT, "durationMs": INT})),
         "narrationAudioId": opt(UUID), "url": opt(s()), "posterUrl": opt(s()),
         "durationMs": opt(INT), "error": opt(ANY_OBJ), "createdAt": TIME,
     }, ["id", "title", "topic", "status", "createdAt"]),
@@ -524,7 +529,7 @@ PATHS = {
         "get": op("Explainer videos", {200: page_of(ref("Video"))}, query=PAGE, errors=(400,),
                   tags=["video"]),
         "post": op("Start an explainer video", {201: ref("Video")}, body="video",
-                   errors=(402, 404, 429), tags=["video"]),
+                   errors=(402, 404, 409, 429), tags=["video"]),
     },
     "/api/videos/{id}": {
         "get": op("One video", {200: ref("Video")}, errors=(404,), tags=["video"]),
