@@ -601,7 +601,7 @@ PATHS = {
     # Own provider keys
     "/api/api-keys": {
         "get": op("The caller's provider keys", {200: page_of(ref("ApiKey"))}, query=PAGE,
-                  tags=["keys"]),
+                  errors=(400,), tags=["keys"]),
         "post": op("Store a provider key (checked, encrypted)", {201: ref("ApiKey")},
                    body="apiKey", errors=(422, 502), tags=["keys"]),
     },
