@@ -98,3 +98,27 @@ def test_admin_grant_is_a_ledger_row(api, db, register):
         for bad in ("limit=0", "limit=101", "page=0", "limit=x"):
             assert_problem(api.get(f"{path}?{bad}", token=admin.access), 400,
                            "validation_failed")
+
+
+def test_music_track_changes_are_audited(api, db):
+    from audiokit import make_audio
+    admin = with_role(api, db, "admin")
+
+    def audit(action, target):
+        return int(db.scalar("SELECT count(*) FROM audit_log WHERE action = :'a' "
+                             "AND target = :'t' AND actor_id = :'u'",
+                             a=action, t=target, u=admin.id))
+
+    r = api.request("POST", "/api/admin/music-tracks?title=Audit%20track", token=admin.access,
+                    data=make_audio("mp3", seconds=2), ctype="audio/mpeg")
+    track = assert_json(r, 201)
+    assert audit("music_track.add", track["id"]) == 1
+    assert api.request("DELETE", f"/api/admin/music-tracks/{track['id']}",
+                       token=admin.access).status_code == 204
+    assert audit("music_track.delete", track["id"]) == 1
+    assert_problem(api.request("DELETE", f"/api/admin/music-tracks/{track['id']}",
+                               token=admin.access), 404, "not_found")
+    assert audit("music_track.delete", track["id"]) == 1
+    page = assert_json(api.get("/api/admin/audit?limit=100", token=admin.access), 200)
+    assert {("music_track.add", track["id"]), ("music_track.delete", track["id"])} <= {
+        (i["action"], i["target"]) for i in page["items"]}
