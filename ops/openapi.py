@@ -439,8 +439,8 @@ PATHS = {
                                              {200: ref("Project")}, body="expertId",
                                              errors=(402, 403, 404, 409), tags=["projects"])},
     "/api/projects/{id}/deliverables": {
-        "get": op("Deliverables", {200: obj({"items": arr(ref("Deliverable"))}, ["items"])},
-                  errors=(403, 404), tags=["projects"]),
+        "get": op("Deliverables", {200: page_of(ref("Deliverable"))}, query=PAGE,
+                  errors=(400, 403, 404), tags=["projects"]),
         "post": op("Deliver an audio file (the expert)", {201: ref("Deliverable")},
                    body="audioId", errors=(403, 404, 409), tags=["projects"]),
     },
