@@ -259,7 +259,7 @@ TITLES = {
     402: "insufficient_credits (with required and balance)",
     403: "forbidden", 404: "not_found (no such resource, or not yours)",
     412: "precondition_failed (an If-Match or If-Unmodified-Since that fails)",
-    405: "method_not_allowed (with Allow)", 409: "conflict, email_taken, invalid_state",
+    405: "method_not_allowed (with Allow)", 409: "conflict, email_taken, invalid_state, voice_expired",
     413: "payload_too_large", 415: "unsupported_media_type", 416: "Range not satisfiable",
     422: "unprocessable", 429: "rate_limited (with retryAfter and Retry-After)",
     500: "internal", 502: "provider_error", 503: "unavailable or provider_unavailable",
