@@ -122,3 +122,31 @@ def test_music_track_changes_are_audited(api, db):
     page = assert_json(api.get("/api/admin/audit?limit=100", token=admin.access), 200)
     assert {("music_track.add", track["id"]), ("music_track.delete", track["id"])} <= {
         (i["action"], i["target"]) for i in page["items"]}
+
+
+def test_admin_retry_honours_the_idempotency_key(api, db, register):
+    import time
+    from jobkit import sim, wait_for_job
+    admin = with_role(api, db, "admin")
+    u = register()
+    failed = []
+    for prompt in ("boom one ", "boom two "):
+        r = api.post("/api/sfx", {"prompt": prompt + sim(outcome="failed")}, token=u.access)
+        failed.append(wait_for_job(api, u, assert_json(r, 202)["id"])["id"])
+    jobs = "SELECT count(*) FROM jobs WHERE user_id = :'u'"
+    k = f"audit-retry-{time.time_ns()}"
+    r1 = api.post(f"/api/admin/jobs/{failed[0]}/retry", token=admin.access,
+                  headers={"Idempotency-Key": k})
+    j1 = assert_json(r1, 202)
+    assert r1.headers["Location"] == f"/api/jobs/{j1['id']}"
+    n = int(db.scalar(jobs, u=u.id))
+    r2 = api.post(f"/api/admin/jobs/{failed[0]}/retry", token=admin.access,
+                  headers={"Idempotency-Key": k})
+    assert assert_json(r2, 202)["id"] == j1["id"]
+    assert r2.headers["Location"] == r1.headers["Location"]
+    assert_problem(api.post(f"/api/admin/jobs/{failed[1]}/retry", token=admin.access,
+                            headers={"Idempotency-Key": k}), 409, "idempotency_conflict")
+    assert int(db.scalar(jobs, u=u.id)) == n
+    # without a key every retry is a new job
+    assert assert_json(api.post(f"/api/admin/jobs/{failed[0]}/retry", token=admin.access),
+                       202)["id"] != j1["id"]
