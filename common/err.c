@@ -20,6 +20,7 @@ static const rv_err_info table[RV_E__COUNT] = {
     [RV_E_INVALID_STATE] = {409, "invalid_state", "Invalid state", "invalid-state"},
     [RV_E_IDEMPOTENCY_CONFLICT] = {409, "idempotency_conflict", "Idempotency key reused",
                                    "idempotency-conflict"},
+    [RV_E_VOICE_EXPIRED] = {409, "voice_expired", "Voice expired", "voice-expired"},
     [RV_E_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "Payload too large", "payload-too-large"},
     [RV_E_UNSUPPORTED_MEDIA] = {415, "unsupported_media_type", "Unsupported media type",
                                 "unsupported-media-type"},

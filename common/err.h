@@ -22,6 +22,7 @@ typedef enum rv_err {
     RV_E_EMAIL_TAKEN,          /* 409 email_taken */
     RV_E_INVALID_STATE,        /* 409 invalid_state */
     RV_E_IDEMPOTENCY_CONFLICT, /* 409 idempotency_conflict */
+    RV_E_VOICE_EXPIRED,        /* 409 voice_expired: a clone unused for 7 days */
     RV_E_PAYLOAD_TOO_LARGE,    /* 413 */
     RV_E_UNSUPPORTED_MEDIA,    /* 415 */
     RV_E_UNPROCESSABLE,        /* 422 */

@@ -30,7 +30,7 @@ static const struct {
     [SUBMIT_SOURCE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such source audio"},
     [SUBMIT_VOICE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such voice"},
     [SUBMIT_VOICE_NOT_ACTIVE] = {RV_E_INVALID_STATE, "the voice is not ready yet"},
-    [SUBMIT_VOICE_EXPIRED] = {RV_E_INVALID_STATE,
+    [SUBMIT_VOICE_EXPIRED] = {RV_E_VOICE_EXPIRED,
                               "the cloned voice expired after 7 days unused; clone it again"},
     [SUBMIT_SAMPLE_NOT_FOUND] = {RV_E_NOT_FOUND, "no such audio"},
     [SUBMIT_SAMPLE_TOO_SHORT] = {RV_E_UNPROCESSABLE, "the sample must be 10 s to 5 min of audio"},

@@ -360,9 +360,14 @@ static void escrow_member(chk *c, const char *path, json_object *v)
         check_scalar(c, path, v);
 }
 
+/* The members SQL reads (rv_project_price, rv_escrow_percent) cast to numeric: a
+ * string there would fail every assignment, release or cancel. */
 static void k_escrow(chk *c, const char *path, json_object *v)
 {
-    check_object(c, path, v, NULL, 0, false, escrow_member);
+    static const field f[] = {{"centsPerCredit", F_NUM, 0.0001, 1e9, false},
+                              {"feePercent", F_NUM, 0, 100, false},
+                              {"cancelRefundPercent", F_NUM, 0, 100, false}};
+    check_object(c, path, v, f, BIND_COUNT(f), false, escrow_member);
 }
 
 /* expert_specialties: [name] or [{id, name, ...}]. */

@@ -304,12 +304,18 @@ rv_err videos_refusal(rv_req *rq, const char *status, long required, long balanc
         return RV_E_INTERNAL;
     if (!strcmp(status, "created") || !strcmp(status, "repeated"))
         return RV_OK;
+    if (!strcmp(status, "idempotency_conflict"))
+        return req_fail(rq, RV_E_IDEMPOTENCY_CONFLICT,
+                        "this Idempotency-Key was used with another request");
     if (!strcmp(status, "project_not_found"))
         return req_fail(rq, RV_E_NOT_FOUND, "no such project");
     if (!strcmp(status, "voice_not_found"))
         return req_fail(rq, RV_E_NOT_FOUND, "no such voice");
-    if (!strcmp(status, "voice_not_active") || !strcmp(status, "voice_expired"))
+    if (!strcmp(status, "voice_not_active"))
         return req_fail(rq, RV_E_INVALID_STATE, "the voice cannot be used now");
+    if (!strcmp(status, "voice_expired"))
+        return req_fail(rq, RV_E_VOICE_EXPIRED,
+                        "the cloned voice expired after 7 days unused; clone it again");
     if (!strcmp(status, "no_provider"))
         return req_fail(rq, RV_E_PROVIDER_UNAVAILABLE,
                         "no language model is configured to write a script: bring one "

@@ -3,7 +3,9 @@
  * retry: a failed job runs again as a new job of its user, same kind, input and
  * provider, free of charge (the failed job's credits were refunded when it failed;
  * the retry is the operator's, recorded in the audit log; input.retryOf names the
- * failed job) → 202 the new job, Location: /api/jobs/{id}. Only failed jobs (409
+ * failed job) → 202 the new job, Location: /api/jobs/{id}; header Idempotency-Key?: the
+ * same admin's key for the same job answers that retry as it is now (202), for another
+ * job 409 idempotency_conflict. Only failed jobs (409
  * invalid_state otherwise) of kinds whose job stands alone: tts, sfx,
  * voice_conversion (409 invalid_state for the others: the user submits again).
  * refund: an ended job's charge goes back to its user (a succeeded job whose result
@@ -13,11 +15,12 @@
 #include <string.h>
 
 #include "db.h"
+#include "jobs.h"
 #include "resp.h"
 #include "serve.h"
 
 static const db_stmt retry = {
-    "SELECT status, job_json, job_json ->> 'id' FROM rv_admin_job_retry($1)", 1};
+    "SELECT status, job_json, job_json ->> 'id' FROM rv_admin_job_retry($1, $2)", 2};
 static const db_stmt refund = {"SELECT status, entry FROM rv_admin_job_refund($1)", 1};
 
 static rv_err admin_job_action(rv_req *rq)
@@ -26,7 +29,10 @@ static rv_err admin_job_action(rv_req *rq)
     bool is_retry = !strcmp(action, "retry");
     if (!req_is_uuid(id) || (!is_retry && strcmp(action, "refund")))
         return req_fail(rq, RV_E_NOT_FOUND, "no such job");
-    const char *p[] = {id};
+    const char *idem = is_retry ? req_header(rq, "Idempotency-Key") : NULL;
+    if (idem && !jobs_idempotency_key_ok(idem))
+        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    const char *p[] = {id, idem};
     PGresult *r;
     rv_err er = db_query(rq, is_retry ? &retry : &refund, p, &r);
     if (er != RV_OK)
@@ -40,6 +46,9 @@ static rv_err admin_job_action(rv_req *rq)
     if (!strcmp(status, "unsupported"))
         return req_fail(rq, RV_E_INVALID_STATE,
                         "a job of this kind cannot be retried: its user submits it again");
+    if (!strcmp(status, "idempotency_conflict"))
+        return req_fail(rq, RV_E_IDEMPOTENCY_CONFLICT,
+                        "this Idempotency-Key was used to retry another job");
     if (!strcmp(status, "conflict"))
         return req_fail(rq, RV_E_CONFLICT, "the job was refunded already or cost nothing");
     if (!is_retry)

@@ -5,17 +5,20 @@
  * (BCP 47, en), targetSeconds? (15..600, 60), voiceId?, style? (≤100), auto?
  * (false), script? {sections: [{heading? (≤200), content (1..2000)}] (1..50)},
  * and for auto: speed?, transition?, musicTrackId?, musicVolume?, captions?,
- * resolution?, aspect?} → 201 video (draft). With auto: true the whole chain starts
+ * resolution?, aspect?}; header Idempotency-Key? (kept with auto only) → 201 video
+ * (draft). With auto: true the whole chain starts
  * (script unless the request brings one → narration → images → render): its whole
  * cost is held at once (ledger batch_hold; 402 when short), the steps' jobs are paid
  * from the hold, and what a failed step and those after it did not spend goes
- * back (batch_release). 404 for a project or voice not the caller's, 409 a voice
+ * back (batch_release); the same key and body answer that video as it is now, another
+ * body 409 idempotency_conflict. 404 for a project or voice not the caller's, 409 a voice
  * not active, 503 provider_unavailable for auto without a script and no language
  * model. Both: 400, 401, 405, 413, 415, 503 unavailable. */
 #include <stddef.h>
 
 #include "bind.h"
 #include "db.h"
+#include "jobs.h"
 #include "resp.h"
 #include "serve.h"
 #include "videos.h"
@@ -31,8 +34,8 @@ static const db_stmt list_videos = {
     3};
 static const db_stmt create_video = {
     "SELECT status, video_json, required, balance"
-    "  FROM rv_video_create($1::jsonb, $2::jsonb, $3::boolean, $4::jsonb, $5::boolean)",
-    5};
+    "  FROM rv_video_create($1::jsonb, $2::jsonb, $3::boolean, $4::jsonb, $5::boolean, $6)",
+    6};
 
 typedef struct {
     const char *title, *topic, *project_id, *language, *voice_id, *style;
@@ -117,6 +120,10 @@ static rv_err create(rv_req *rq)
     if (er != RV_OK || rq->problem_errors)
         return RV_E_VALIDATION;
 
+    const char *idem = req_header(rq, "Idempotency-Key");
+    if (idem && !jobs_idempotency_key_ok(idem))
+        return req_field_error(rq, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+
     json_object *v = req_keep(rq, json_object_new_object());
     json_object_object_add(v, "title", json_object_new_string(in.title));
     json_object_object_add(v, "topic", json_object_new_string(in.topic));
@@ -130,11 +137,13 @@ static rv_err create(rv_req *rq)
     if (in.style)
         json_object_object_add(v, "style", json_object_new_string(in.style));
     json_object *opts = videos_opts_json(rq, &in.opts, true, in.voice_id);
-    const char *p[] = {
-        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
-        sections ? json_object_to_json_string_ext(sections, JSON_C_TO_STRING_PLAIN) : NULL,
-        in.auto_ ? "true" : "false", json_object_to_json_string_ext(opts, JSON_C_TO_STRING_PLAIN),
-        videos_llm_available(rq) ? "true" : "false"};
+    const char *p[] = {json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+                       sections ? json_object_to_json_string_ext(sections, JSON_C_TO_STRING_PLAIN)
+                                : NULL,
+                       in.auto_ ? "true" : "false",
+                       json_object_to_json_string_ext(opts, JSON_C_TO_STRING_PLAIN),
+                       videos_llm_available(rq) ? "true" : "false",
+                       idem};
     PGresult *r;
     if ((er = db_query(rq, &create_video, p, &r)) != RV_OK)
         return er;

@@ -259,7 +259,7 @@ TITLES = {
     402: "insufficient_credits (with required and balance)",
     403: "forbidden", 404: "not_found (no such resource, or not yours)",
     412: "precondition_failed (an If-Match or If-Unmodified-Since that fails)",
-    405: "method_not_allowed (with Allow)", 409: "conflict, email_taken, invalid_state",
+    405: "method_not_allowed (with Allow)", 409: "conflict, email_taken, invalid_state, voice_expired",
     413: "payload_too_large", 415: "unsupported_media_type", 416: "Range not satisfiable",
     422: "unprocessable", 429: "rate_limited (with retryAfter and Retry-After)",
     500: "internal", 502: "provider_error", 503: "unavailable or provider_unavailable",
@@ -439,8 +439,8 @@ PATHS = {
                                              {200: ref("Project")}, body="expertId",
                                              errors=(402, 403, 404, 409), tags=["projects"])},
     "/api/projects/{id}/deliverables": {
-        "get": op("Deliverables", {200: obj({"items": arr(ref("Deliverable"))}, ["items"])},
-                  errors=(403, 404), tags=["projects"]),
+        "get": op("Deliverables", {200: page_of(ref("Deliverable"))}, query=PAGE,
+                  errors=(400, 403, 404), tags=["projects"]),
         "post": op("Deliver an audio file (the expert)", {201: ref("Deliverable")},
                    body="audioId", errors=(403, 404, 409), tags=["projects"]),
     },
@@ -529,7 +529,7 @@ PATHS = {
         "get": op("Explainer videos", {200: page_of(ref("Video"))}, query=PAGE, errors=(400,),
                   tags=["video"]),
         "post": op("Start an explainer video", {201: ref("Video")}, body="video",
-                   errors=(402, 404, 429), tags=["video"]),
+                   errors=(402, 404, 409, 429), tags=["video"]),
     },
     "/api/videos/{id}": {
         "get": op("One video", {200: ref("Video")}, errors=(404,), tags=["video"]),
@@ -601,7 +601,7 @@ PATHS = {
     # Own provider keys
     "/api/api-keys": {
         "get": op("The caller's provider keys", {200: page_of(ref("ApiKey"))}, query=PAGE,
-                  tags=["keys"]),
+                  errors=(400,), tags=["keys"]),
         "post": op("Store a provider key (checked, encrypted)", {201: ref("ApiKey")},
                    body="apiKey", errors=(422, 502), tags=["keys"]),
     },

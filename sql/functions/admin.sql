@@ -86,7 +86,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF to_regclass('public.payments') IS NOT NULL THEN
-        EXECUTE 'SELECT COALESCE(jsonb_agg(rv_camel_keys(to_jsonb(p)) ORDER BY p.created_at DESC),'
+        -- the payment shape of GET /api/payments (times RFC 3339 UTC, no Stripe
+        -- session ids or keys)
+        EXECUTE 'SELECT COALESCE(jsonb_agg(rv_payment_json(p)::jsonb ORDER BY p.created_at DESC),'
                 '''[]'') FROM (SELECT * FROM payments WHERE user_id = $1'
                 ' ORDER BY created_at DESC LIMIT 20) p'
            INTO pays USING p_user;
@@ -218,20 +220,38 @@ GRANT EXECUTE ON FUNCTION rv_admin_job_refund TO reelvox_app;
 -- credits were refunded when it failed; the retry is the operator's, recorded in
 -- the audit log; input.retryOf names the failed job). Only kinds whose job stands
 -- alone (tts, sfx, voice_conversion): the others own rows (voices, clips, videos)
--- that a second job would not fit. status: ok | not_found | invalid_state | unsupported.
-CREATE OR REPLACE FUNCTION rv_admin_job_retry(p_job uuid)
+-- that a second job would not fit. p_idem: the request's Idempotency-Key (NULL:
+-- none), kept in the audit row: the same admin's key for the same job answers the
+-- retry it made (repeated, as it is now), for another job idempotency_conflict.
+-- status: ok | repeated | idempotency_conflict | not_found | invalid_state | unsupported.
+CREATE OR REPLACE FUNCTION rv_admin_job_retry(p_job uuid, p_idem text)
 RETURNS TABLE (status text, job_json json)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     j jobs;
     n jobs;
     cfg jsonb := (SELECT value FROM admin_config WHERE key = 'providers');
+    prior audit_log;
 BEGIN
     PERFORM rv_admin_required();
     SELECT * INTO j FROM jobs WHERE id = p_job FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::json;
         RETURN;
+    END IF;
+    IF p_idem IS NOT NULL THEN
+        SELECT * INTO prior FROM audit_log a
+         WHERE a.action = 'job.retry' AND a.actor_id = rv_uid()
+           AND a.new_value ->> 'idempotencyKey' = p_idem
+         ORDER BY a.id DESC LIMIT 1;
+        IF FOUND AND prior.target <> p_job::text THEN
+            RETURN QUERY SELECT 'idempotency_conflict', NULL::json;
+            RETURN;
+        ELSIF FOUND THEN
+            SELECT * INTO n FROM jobs x WHERE x.id = (prior.new_value ->> 'jobId')::uuid;
+            RETURN QUERY SELECT 'repeated', rv_job_json(n);
+            RETURN;
+        END IF;
     END IF;
     IF j.status <> 'failed' THEN
         RETURN QUERY SELECT 'invalid_state', NULL::json;
@@ -249,7 +269,8 @@ BEGIN
             0)
     RETURNING * INTO n;
     PERFORM rv_audit('job.retry', p_job::text, jsonb_build_object('status', j.status),
-                     jsonb_build_object('jobId', n.id, 'costCredits', 0));
+                     jsonb_strip_nulls(jsonb_build_object('jobId', n.id, 'costCredits', 0,
+                                                          'idempotencyKey', p_idem)));
     PERFORM pg_notify('reelvox_jobs', n.id::text);
     RETURN QUERY SELECT 'ok', rv_job_json(n);
 END $$;

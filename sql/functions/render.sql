@@ -70,7 +70,7 @@ BEGIN
 END $$;
 
 -- An admin adds a track; the file is stored under p_key already (registered by the
--- handler, claimed here). status: ok | forbidden.
+-- handler, claimed here); audited. status: ok | forbidden.
 CREATE OR REPLACE FUNCTION rv_music_track_add(p_title text, p_content_type text, p_bytes bigint,
                                               p_duration_ms bigint, p_key text)
 RETURNS TABLE (status text, track_json json)
@@ -87,13 +87,15 @@ BEGIN
                               created_by)
     VALUES (p_title, p_content_type, p_bytes, p_duration_ms, p_key, 'upload', rv_uid())
     RETURNING * INTO t;
+    PERFORM rv_audit('music_track.add', t.id::text, NULL,
+                     jsonb_build_object('title', t.title, 'durationMs', t.duration_ms));
     RETURN QUERY SELECT 'ok', rv_music_track_json(t);
 END $$;
 REVOKE ALL ON FUNCTION rv_music_track_add FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_music_track_add TO reelvox_app;
 
--- An admin removes a track, unless a compilation that has not ended plays it.
--- status: ok | forbidden | not_found | in_use; storage_key: the file to remove
+-- An admin removes a track, unless a compilation that has not ended plays it;
+-- audited. status: ok | forbidden | not_found | in_use; storage_key: the file to remove
 -- once this has committed. Finished compilations keep their rendered video.
 CREATE OR REPLACE FUNCTION rv_music_track_delete(p_track uuid)
 RETURNS TABLE (status text, storage_key text)
@@ -117,6 +119,8 @@ BEGIN
         RETURN;
     END IF;
     DELETE FROM music_tracks x WHERE x.id = t.id;
+    PERFORM rv_audit('music_track.delete', t.id::text,
+                     jsonb_build_object('title', t.title, 'durationMs', t.duration_ms), NULL);
     RETURN QUERY SELECT 'ok', t.storage_key;
 END $$;
 REVOKE ALL ON FUNCTION rv_music_track_delete FROM PUBLIC, reelvox_app, reelvox_poller;

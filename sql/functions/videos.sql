@@ -315,7 +315,7 @@ GRANT EXECUTE ON FUNCTION rv_video_for_job TO reelvox_poller;
 -- status: created | project_not_found | voice_not_found | voice_not_active |
 -- no_provider | insufficient (required, balance).
 CREATE OR REPLACE FUNCTION rv_video_create(p_input jsonb, p_script jsonb, p_auto boolean,
-                                           p_options jsonb, p_llm boolean)
+                                           p_options jsonb, p_llm boolean, p_idem text)
 RETURNS TABLE (status text, video_json json, video_id uuid, required bigint, balance bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -323,7 +323,28 @@ DECLARE
     v videos;
     chk record;
     st record;
+    b batches;
+    hash text;
 BEGIN
+    -- auto: the key lives on the chain's hidden batch; the same key and body answer
+    -- that video as it is now, another body (or a key of a visible batch) a conflict.
+    -- Without auto nothing starts: the key is not kept.
+    IF p_auto AND p_idem IS NOT NULL THEN
+        hash := rv_request_hash('video', jsonb_build_object('input', p_input, 'script', p_script,
+                                                            'options', p_options));
+        PERFORM 1 FROM users WHERE id = uid FOR UPDATE;
+        SELECT * INTO b FROM batches x WHERE x.user_id = uid AND x.idempotency_key = p_idem;
+        IF FOUND THEN
+            SELECT * INTO v FROM videos x WHERE x.batch_id = b.id;
+            IF b.visible OR b.request_hash IS DISTINCT FROM hash OR v.id IS NULL THEN
+                RETURN QUERY SELECT 'idempotency_conflict', NULL::json, NULL::uuid, 0::bigint,
+                                    0::bigint;
+            ELSE
+                RETURN QUERY SELECT 'repeated', rv_video_json(v), v.id, 0::bigint, 0::bigint;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
     IF p_input ? 'projectId' AND NOT EXISTS (
         SELECT 1 FROM projects p WHERE p.id = (p_input ->> 'projectId')::uuid AND p.user_id = uid) THEN
         RETURN QUERY SELECT 'project_not_found', NULL::json, NULL::uuid, 0::bigint, 0::bigint;
@@ -346,12 +367,13 @@ BEGIN
         PERFORM rv_video_sections_set(v.id, p_script);
     END IF;
     IF p_auto THEN
-        SELECT * INTO st FROM rv_chain_make(ARRAY[v.id], p_options, false, NULL, p_llm) c;
+        SELECT * INTO st FROM rv_chain_make(ARRAY[v.id], p_options, false, p_idem, p_llm) c;
         IF st.status <> 'created' THEN
             DELETE FROM videos x WHERE x.id = v.id;
             RETURN QUERY SELECT st.status, NULL::json, NULL::uuid, st.required, st.balance;
             RETURN;
         END IF;
+        UPDATE batches x SET request_hash = hash WHERE x.id = st.batch_id;
     END IF;
     SELECT * INTO v FROM videos x WHERE x.id = v.id;
     RETURN QUERY SELECT 'created', rv_video_json(v), v.id, 0::bigint, 0::bigint;
@@ -466,11 +488,23 @@ DECLARE
     v videos;
     s record;
     lacks text[] := '{}';
+    prior jobs;
 BEGIN
     SELECT * INTO v FROM videos x WHERE x.id = p_video AND x.user_id = rv_uid() FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint, NULL::text;
         RETURN;
+    END IF;
+    -- A repeated Idempotency-Key answers its job as it is now (rv_submit: the same
+    -- step and body, else a conflict) before the state checks, which the running
+    -- step itself would fail; a key used for another video's step is a conflict.
+    IF p_idem IS NOT NULL THEN
+        SELECT * INTO prior FROM jobs x WHERE x.user_id = v.user_id AND x.idempotency_key = p_idem;
+        IF FOUND AND prior.input ->> 'videoId' IS DISTINCT FROM v.id::text THEN
+            RETURN QUERY SELECT 'idempotency_conflict', NULL::json, prior.id, 0, 0::bigint,
+                                0::bigint, NULL::text;
+            RETURN;
+        END IF;
     END IF;
     IF p_kind <> 'script' AND NOT EXISTS (SELECT 1 FROM video_sections x WHERE x.video_id = v.id) THEN
         lacks := lacks || 'script'::text;
@@ -482,8 +516,8 @@ BEGIN
         SELECT 1 FROM video_images x WHERE x.video_id = v.id AND x.image_id IS NOT NULL) THEN
         lacks := lacks || 'images'::text;
     END IF;
-    IF cardinality(lacks) > 0 OR (v.job_id IS NOT NULL AND rv_job_status(v.job_id) NOT IN
-                                  ('succeeded', 'failed', 'cancelled')) THEN
+    IF prior.id IS NULL AND (cardinality(lacks) > 0 OR (v.job_id IS NOT NULL AND rv_job_status(v.job_id) NOT IN
+                                  ('succeeded', 'failed', 'cancelled'))) THEN
         RETURN QUERY SELECT 'invalid_state', NULL::json, NULL::uuid, 0, 0::bigint, 0::bigint,
             CASE WHEN cardinality(lacks) > 0 THEN array_to_string(lacks, ', ')
                  ELSE 'another step is running' END;
@@ -560,8 +594,9 @@ GRANT EXECUTE ON FUNCTION rv_batch_json TO reelvox_app;
 
 -- A batch: a video per topic (title = the topic, cut to 200), the chains and the
 -- hold. p_topics checked by the caller (1..20 non-blank strings ≤ 500). A repeated
--- key answers the first batch. status: created | repeated | insufficient |
--- no_provider | voice_not_found | voice_not_active.
+-- key answers the first batch, or idempotency_conflict for another request (or a
+-- key an auto video used). status: created | repeated | idempotency_conflict |
+-- insufficient | no_provider | voice_not_found | voice_not_active.
 CREATE OR REPLACE FUNCTION rv_batch_submit(p_topics text[], p_video jsonb, p_options jsonb,
                                            p_idem text, p_llm boolean)
 RETURNS TABLE (status text, batch_json json, batch_id uuid, required bigint, balance bigint)
@@ -574,11 +609,16 @@ DECLARE
     t text;
     ids uuid[] := '{}';
     vid uuid;
+    hash text := rv_request_hash('batch', jsonb_build_object('topics', to_jsonb(p_topics),
+                                                             'video', p_video, 'options', p_options));
 BEGIN
     PERFORM 1 FROM users WHERE id = uid FOR UPDATE;
     IF p_idem IS NOT NULL THEN
         SELECT * INTO b FROM batches x WHERE x.user_id = uid AND x.idempotency_key = p_idem;
-        IF FOUND THEN
+        IF FOUND AND (NOT b.visible OR b.request_hash <> hash) THEN
+            RETURN QUERY SELECT 'idempotency_conflict', NULL::json, b.id, 0::bigint, 0::bigint;
+            RETURN;
+        ELSIF FOUND THEN
             RETURN QUERY SELECT 'repeated', rv_batch_json(b), b.id, 0::bigint, 0::bigint;
             RETURN;
         END IF;
@@ -602,7 +642,7 @@ BEGIN
         RETURN QUERY SELECT st.status, NULL::json, NULL::uuid, st.required, st.balance;
         RETURN;
     END IF;
-    SELECT * INTO b FROM batches x WHERE x.id = st.batch_id;
+    UPDATE batches x SET request_hash = hash WHERE x.id = st.batch_id RETURNING * INTO b;
     RETURN QUERY SELECT 'created', rv_batch_json(b), b.id, st.required, st.balance;
 END $$;
 REVOKE ALL ON FUNCTION rv_batch_submit FROM PUBLIC, reelvox_app, reelvox_poller;

@@ -54,7 +54,7 @@ def test_an_expired_clone_is_refused_by_every_kind(api, db, register):
     jobs = "SELECT count(*) FROM jobs WHERE user_id = :'u'"
     n = db.scalar(jobs, u=u.id)
     for r in (tts(api, u, vid), convert(api, u, src, vid)):
-        body = assert_problem(r, 409, "invalid_state")
+        body = assert_problem(r, 409, "voice_expired")  # API.md, Voice
         assert "expired" in body["detail"]
     assert db.scalar(jobs, u=u.id) == n
     assert last_used(db, vid) == "never"  # a refusal is no use

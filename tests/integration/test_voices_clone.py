@@ -111,7 +111,7 @@ def test_clone_end_to_end(api, register, db):
     db.rows("UPDATE voices SET last_used_at = now() - interval '8 days' WHERE id = :'v'",
             v=v["id"])
     assert_problem(api.post("/api/tts", {"text": "Hi.", "voiceId": v["id"]}, token=u.access),
-                   409, "invalid_state")
+                   409, "voice_expired")  # API.md, Voice
     assert db.credits(u.id) == 100 - CLONE_COST - 1
 
     # In the list, after the presets.

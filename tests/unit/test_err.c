@@ -23,6 +23,7 @@ static const struct {
     {RV_E_EMAIL_TAKEN, 409, "email_taken"},
     {RV_E_INVALID_STATE, 409, "invalid_state"},
     {RV_E_IDEMPOTENCY_CONFLICT, 409, "idempotency_conflict"},
+    {RV_E_VOICE_EXPIRED, 409, "voice_expired"},
     {RV_E_PAYLOAD_TOO_LARGE, 413, "payload_too_large"},
     {RV_E_UNSUPPORTED_MEDIA, 415, "unsupported_media_type"},
     {RV_E_UNPROCESSABLE, 422, "unprocessable"},

@@ -90,6 +90,8 @@ static const row rows[] = {
     {"system_prompts", "{\"script\": \"\"}", "value.script"},
     {"escrow", "{\"platformFeePercent\": 150}", "value.platformFeePercent"},
     {"escrow", "{\"holdDays\": -1}", "value.holdDays"},
+    {"escrow", "{\"feePercent\": \"x\", \"centsPerCredit\": 0, \"cancelRefundPercent\": 101}",
+     "value.centsPerCredit value.feePercent value.cancelRefundPercent"},
     {"expert_specialties", "[\"\", 3]", "value[0] value[1]"},
     {"expert_specialties", "{}", "value"},
 };

@@ -21,7 +21,7 @@ static const struct {
     {"source_not_found", SUBMIT_SOURCE_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"voice_not_found", SUBMIT_VOICE_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"voice_not_active", SUBMIT_VOICE_NOT_ACTIVE, RV_E_INVALID_STATE, 409},
-    {"voice_expired", SUBMIT_VOICE_EXPIRED, RV_E_INVALID_STATE, 409},
+    {"voice_expired", SUBMIT_VOICE_EXPIRED, RV_E_VOICE_EXPIRED, 409},
     {"audio_not_found", SUBMIT_SAMPLE_NOT_FOUND, RV_E_NOT_FOUND, 404},
     {"sample_too_short", SUBMIT_SAMPLE_TOO_SHORT, RV_E_UNPROCESSABLE, 422},
     {"sample_too_long", SUBMIT_SAMPLE_TOO_LONG, RV_E_UNPROCESSABLE, 422},
