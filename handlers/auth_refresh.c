@@ -4,8 +4,9 @@
  * 200 {user, accessToken, refreshToken, expiresIn} + cookies; the presented token
  * is spent. The new token is derived from the presented one (auth_refresh_successor),
  * so the same token presented again within the grace window (auth_limits.
- * refreshGraceSeconds, 10 s) while its successor is live answers that same
- * successor: two tabs refreshing at once stay signed in. 401 unauthorized for an
+ * refreshGraceSeconds: 0, off, by default as API.md says; an operator may open it
+ * for clients that refresh at once) while its successor is live answers that same
+ * successor. 401 unauthorized for an
  * unknown, expired or spent token, or a session past its absolute lifetime
  * (auth_limits.sessionMaxDays, 90; rotation does not extend it) — a token spent
  * outside the grace window also revokes its whole family (a stolen token was used

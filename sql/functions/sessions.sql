@@ -18,9 +18,10 @@ REVOKE ALL ON FUNCTION rv_session_start FROM PUBLIC, reelvox_app, reelvox_poller
 
 -- Rotation: the presented token is spent and p_new of the same family issued, no
 -- later than the family's end. The handler derives p_new from the presented token,
--- so a second use of a just-spent token within refreshGraceSeconds, while its
--- successor is still live, answers that same successor ('ok': two tabs refreshing
--- at once). Any other use of a spent token revokes its whole family.
+-- so a second use of a just-spent token within refreshGraceSeconds (0, off, by
+-- default: API.md), while its successor is still live, answers that same successor
+-- ('ok': clients refreshing at once). Any other use of a spent token revokes its
+-- whole family.
 -- status: ok | reused | invalid.
 CREATE OR REPLACE FUNCTION rv_refresh_rotate(p_old text, p_new text, p_ttl integer)
 RETURNS TABLE (status text, user_json json, user_id uuid, role text, session_id uuid)
@@ -40,7 +41,7 @@ BEGIN
         SELECT t.user_id, t.family_id, t.revoked_at, t.replaced_by INTO uid, fam, spent, successor
           FROM refresh_tokens t WHERE t.token_hash = decode(p_old, 'hex');
         IF spent IS NOT NULL AND successor = decode(p_new, 'hex')
-           AND spent > now() - make_interval(secs => rv_auth_limit('refreshGraceSeconds', 10))
+           AND spent > now() - make_interval(secs => rv_auth_limit('refreshGraceSeconds', 0))
            AND EXISTS (SELECT 1 FROM refresh_tokens s
                         WHERE s.token_hash = successor AND s.revoked_at IS NULL
                           AND s.expires_at > now()) THEN

@@ -1,9 +1,10 @@
 """POST /api/auth/refresh (public).
 
 The token comes from the rv_refresh cookie or {refreshToken}. 200 as login with a
-new refresh token; the old one is spent. The same token again within the grace
-window (10 s) while its successor lives answers that successor; otherwise a spent
-token presented again → 401 and its whole family is revoked. A session ends
+new refresh token; the old one is spent. A spent token presented again → 401 and
+its whole family is revoked — unless an operator opened a grace window
+(auth_limits.refreshGraceSeconds, 0 by default): then the same token again within
+it, while its successor lives, answers that successor. A session ends
 after sessionMaxDays (90) however often it rotates. 400; 401; 405; 413; 415; 429 (test_nginx); 503
 (test_zz_db_restart)."""
 import concurrent.futures
@@ -17,6 +18,16 @@ from conftest import (Api, assert_json, assert_problem, assert_session_cookies, 
                       b64url, jwt_claims, login)
 
 REFRESH = "/api/auth/refresh"
+
+
+@pytest.fixture
+def grace(db):
+    """auth_limits.refreshGraceSeconds set to 10 for the test, then back."""
+    before = db.scalar("SELECT value::text FROM admin_config WHERE key = 'auth_limits'")
+    db.rows("UPDATE admin_config SET value = jsonb_set(value, '{refreshGraceSeconds}', '10') "
+            "WHERE key = 'auth_limits'")
+    yield 10
+    db.rows("UPDATE admin_config SET value = :'v'::jsonb WHERE key = 'auth_limits'", v=before)
 
 
 def refresh_body(api, token):
@@ -84,9 +95,21 @@ def test_refresh_reuse_revokes_the_family(api, db, register):
     assert_refreshed(api, refresh_body(api, other_refresh), u)
 
 
-def test_refresh_concurrent_use_of_one_token(register, db):
-    """Two tabs refreshing at once with the same token: both are answered, with the
-    same successor, and the session lives on."""
+def test_refresh_grace_is_off_by_default(api, db, register):
+    """API.md: a spent token presented again, even at once, answers 401 and ends
+    the family."""
+    assert json.loads(db.scalar("SELECT value::text FROM admin_config "
+                                "WHERE key = 'auth_limits'"))["refreshGraceSeconds"] == 0
+    u = register()
+    first = assert_refreshed(api, refresh_body(api, u.refresh), u)
+    assert_problem(refresh_body(api, u.refresh), 401, "unauthorized")
+    assert_problem(refresh_body(api, first["refreshToken"]), 401, "unauthorized")
+    assert all(rev for fam, rev in db.tokens(u.id) if fam == u.session_id)
+
+
+def test_refresh_concurrent_use_of_one_token(register, db, grace):
+    """With a grace window: two clients refreshing at once with the same token are
+    both answered, with the same successor, and the session lives on."""
     u = register()
     barrier = threading.Barrier(2)
 
@@ -112,7 +135,7 @@ def test_refresh_concurrent_use_of_one_token(register, db):
     assert db.tokens(u.id)[-1] == (u.session_id, False)
 
 
-def test_refresh_grace_window_answers_the_same_successor(api, db, register):
+def test_refresh_grace_window_answers_the_same_successor(api, db, register, grace):
     u = register()
     first = assert_refreshed(api, refresh_body(api, u.refresh), u)
     # A second use right after, by cookie this time: the same successor, no revocation.
@@ -123,7 +146,7 @@ def test_refresh_grace_window_answers_the_same_successor(api, db, register):
     assert_refreshed(api, refresh_body(api, first["refreshToken"]), u)
 
 
-def test_refresh_grace_window_ends(api, db, register):
+def test_refresh_grace_window_ends(api, db, register, grace):
     u = register()
     first = assert_refreshed(api, refresh_body(api, u.refresh), u)
     # As if the rotation happened a minute ago: a second use is a reuse again.
@@ -134,7 +157,7 @@ def test_refresh_grace_window_ends(api, db, register):
     assert all(rev for fam, rev in db.tokens(u.id) if fam == u.session_id)
 
 
-def test_refresh_grace_needs_a_live_successor(api, db, register):
+def test_refresh_grace_needs_a_live_successor(api, db, register, grace):
     """Within the window, but the successor was spent too (or the family revoked):
     the old token does not bring the session back."""
     u = register()

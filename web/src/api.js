@@ -16,11 +16,20 @@ export class ApiError extends Error {
 
 let refreshing = null;
 
+// A spent refresh token presented again ends the session (API.md), so the tabs of
+// one browser refresh one at a time: each under the same Web Lock, each sending the
+// cookie as it is once the lock is theirs (a tab that waited sends the token the
+// one before it was given).
+function rotate() {
+  const go = () => fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin' })
+    .then((r) => r.ok)
+    .catch(() => false);
+  return navigator.locks ? navigator.locks.request('rv-refresh', go) : go();
+}
+
 async function refresh() {
   if (!refreshing) {
-    refreshing = fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin' })
-      .then((r) => r.ok)
-      .catch(() => false)
+    refreshing = rotate()
       .finally(() => { setTimeout(() => { refreshing = null; }, 0); });
   }
   return refreshing;
