@@ -79,7 +79,8 @@ BEGIN
     input := s.input || jsonb_build_object('videoId', p_video) || rv_video_render_source(s.input);
     IF s.kind = 'narration' THEN
         input := input || jsonb_build_object('voice', (SELECT jsonb_build_object(
-            'presetKey', x.preset_key, 'providerVoiceIds', x.provider_voice_ids)
+            'presetKey', x.preset_key, 'providerVoiceIds', x.provider_voice_ids,
+            'speechModel', cfg -> 'replicate' -> 'models' -> 'tts')
             FROM voices x WHERE x.id = (s.input ->> 'voiceId')::uuid));
     END IF;
     INSERT INTO jobs (user_id, kind, input, provider, provider_model, callback_token,
