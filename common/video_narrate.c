@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
 #include "media.h"
@@ -13,7 +14,7 @@
 
 /* How long a create waits for its prediction's end (Prefer: wait), and how often a
  * prediction still going is asked for after that. */
-enum { CREATE_WAIT_S = 30, POLL_INTERVAL_MS = 500 };
+enum { CREATE_WAIT_S = 5, POLL_INTERVAL_MS = 500 };
 
 static double now_s(void)
 {
@@ -42,15 +43,82 @@ static bool ended(prov_state s)
     return s == PROV_SUCCEEDED || s == PROV_FAILED || s == PROV_CANCELLED;
 }
 
-/* Creates every section's prediction and waits for them all to end (until the
- * child's own time is nearly out). st[i] gets each one's last status. */
-static narrate_status predict(arena *a, const narrate_request *r, const local_tts_segment *segs,
+static const db_stmt parts_of = {"SELECT rv_narration_parts_of($1)", 1};
+static const db_stmt parts_keep = {"SELECT rv_narration_parts_keep($1, $2, $3::jsonb)", 3};
+
+/* The predictions an earlier attempt of the job kept (ids[i], else NULL). */
+static void parts_kept(rv_req *rq, const narrate_request *r, const char **ids, size_t n)
+{
+    PGresult *res;
+    const char *p[] = {r->job_id};
+    if (db_query(rq, &parts_of, p, &res) != RV_OK || PQntuples(res) != 1 || !db_get(res, 0, 0))
+        return;
+    json_object *arr = json_tokener_parse(db_get(res, 0, 0));
+    if (arr && json_object_is_type(arr, json_type_array) && json_object_array_length(arr) == n)
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(arr, i);
+            const char *id =
+                json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+            ids[i] = id && prov_id_valid(id) ? arena_strdup(rq->a, id) : NULL;
+        }
+    json_object_put(arr);
+}
+
+/* Keeps the sections' predictions in the job's row (best effort: without it, a
+ * later attempt asks again). */
+static void parts_keep_all(rv_req *rq, const narrate_request *r, const prov_status *st, size_t n)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, json_object_new_string(st[i].provider_job_id));
+    const char *p[] = {
+        r->job_id, r->poller_id,
+        arena_strdup(rq->a, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN))};
+    json_object_put(arr);
+    if (db_query(rq, &parts_keep, p, NULL) != RV_OK)
+        log_msg(LOG_WARN, "narration of job %s: its predictions could not be kept", r->job_id);
+}
+
+/* Each section's prediction: the one an earlier attempt kept while the provider
+ * still has it going or done, else a new one; all kept in the job's row, then
+ * waited for until they end (or the child's time is nearly out). st[i] gets each
+ * one's last status. */
+static narrate_status predict(rv_req *rq, const narrate_request *r, const local_tts_segment *segs,
                               size_t n, prov_status *st, const char **code, const char **message)
 {
+    arena *a = rq->a;
     const prov_adapter *ad = prov_find("replicate");
     http_call *calls = arena_alloc(a, n * sizeof *calls);
-    memset(calls, 0, n * sizeof *calls);
+    const char **ids = arena_alloc(a, n * sizeof *ids);
+    memset(ids, 0, n * sizeof *ids);
+    parts_kept(rq, r, ids, n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i]) {
+            memset(&calls[k], 0, sizeof calls[k]);
+            ad->build_get(a, ids[i], &calls[k]);
+            calls[k++].user = &st[i];
+        }
+    http_run(a, calls, k);
+    for (size_t i = 0; i < k; i++) {
+        prov_status *s = calls[i].user;
+        prov_result res = ad->read(a, &calls[i]);
+        if (res.outcome == PROV_TRANSIENT) {
+            *code = "provider_unavailable";
+            *message = res.message;
+            return NARRATE_TRANSIENT;
+        }
+        /* Gone, failed or cancelled: that section is asked for again. */
+        if (res.outcome == PROV_OK && res.status.state != PROV_FAILED &&
+            res.status.state != PROV_CANCELLED)
+            *s = res.status;
+        else
+            ids[s - st] = NULL;
+    }
+    k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (ids[i])
+            continue;
         json_object *in = section_input(r, segs[i].text);
         prov_job pj = {.id = r->job_id,
                        .kind = "tts",
@@ -58,23 +126,28 @@ static narrate_status predict(arena *a, const narrate_request *r, const local_tt
                        .user_id = r->user_id,
                        .input = in,
                        .created_s = r->created_s};
-        prov_replicate_build_plain(a, &pj, CREATE_WAIT_S, &calls[i]);
-        calls[i].timeout_ms = (CREATE_WAIT_S + 15) * 1000L;
+        memset(&calls[k], 0, sizeof calls[k]);
+        prov_replicate_build_plain(a, &pj, CREATE_WAIT_S, &calls[k]);
+        calls[k].timeout_ms = (CREATE_WAIT_S + 15) * 1000L;
+        calls[k++].user = &st[i];
         json_object_put(in);
     }
-    http_run(a, calls, n);
-    for (size_t i = 0; i < n; i++) {
+    http_run(a, calls, k);
+    for (size_t i = 0; i < k; i++) {
+        prov_status *s = calls[i].user;
         prov_result res = ad->read(a, &calls[i]);
         if (res.outcome != PROV_OK) {
             *code = res.outcome == PROV_TRANSIENT ? "provider_unavailable" : "provider_rejected";
-            *message = arena_printf(a, "section %zu: %s", i + 1, res.message);
+            *message = arena_printf(a, "section %zu: %s", (size_t)(s - st) + 1, res.message);
             return res.outcome == PROV_TRANSIENT ? NARRATE_TRANSIENT : NARRATE_FAILED;
         }
-        st[i] = res.status;
+        *s = res.status;
     }
+    if (k > 0)
+        parts_keep_all(rq, r, st, n);
     double deadline = now_s() + (double)config->local_timeout - 30;
     for (;;) {
-        size_t k = 0;
+        k = 0;
         for (size_t i = 0; i < n; i++)
             if (!ended(st[i].state)) {
                 memset(&calls[k], 0, sizeof calls[k]);
@@ -235,17 +308,19 @@ static narrate_status join(arena *a, const narrate_request *r, local_tts_segment
     return NARRATE_OK;
 }
 
-narrate_status video_narrate_replicate(arena *a, const narrate_request *r, local_tts_segment *segs,
-                                       size_t n, const char *out_path, local_tts_result *res,
-                                       const char **code, const char **message)
+narrate_status video_narrate_replicate(rv_req *rq, const narrate_request *r,
+                                       local_tts_segment *segs, size_t n, const char *out_path,
+                                       local_tts_result *res, const char **code,
+                                       const char **message)
 {
+    arena *a = rq->a;
     if (!prov_find("replicate") || !prov_find("replicate")->available()) {
         *code = "provider_unavailable";
         *message = "no provider here can speak this voice";
         return NARRATE_FAILED;
     }
     prov_status *st = arena_alloc(a, (n ? n : 1) * sizeof *st);
-    narrate_status ns = predict(a, r, segs, n, st, code, message);
+    narrate_status ns = predict(rq, r, segs, n, st, code, message);
     if (ns != NARRATE_OK)
         return ns;
     for (size_t i = 0; i < n; i++)

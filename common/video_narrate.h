@@ -7,14 +7,19 @@
  * track, each section's span from its decoded samples.
  *
  * Replicate's speech models give no word timestamps: each section's words are
- * spread over its real span by their lengths (wordsEstimated). A crash of the child
- * leaves nothing behind but predictions nobody waits for; the job's next attempt
- * asks for every section again (the job is charged once, whatever the attempts). */
+ * spread over its real span by their lengths (wordsEstimated).
+ *
+ * Crash-safe by keeping the partial state in the job's row: once every section's
+ * prediction is created, their ids are kept there (rv_narration_parts_keep), so
+ * the attempt after a killed poller (or a transient failure) looks them up and
+ * waits for them instead of asking again; only a section whose prediction is gone,
+ * failed or cancelled is asked for anew. The job is charged once, whatever the
+ * attempts. */
 #ifndef RV_VIDEO_NARRATE_H
 #define RV_VIDEO_NARRATE_H
 
-#include "arena.h"
 #include "providers/local_tts.h"
+#include "req.h"
 
 typedef enum {
     NARRATE_OK,
@@ -24,10 +29,11 @@ typedef enum {
 
 typedef struct narrate_request {
     const char *job_id, *user_id;
-    const char *voice_id; /* the provider's id of the voice */
-    const char *model;    /* the tts model; NULL: the adapter's default */
-    double speed;         /* 0.5..2 */
-    long created_s;       /* the job's creation (signed links stay the same) */
+    const char *poller_id; /* the poller holding the job (its lease) */
+    const char *voice_id;  /* the provider's id of the voice */
+    const char *model;     /* the tts model; NULL: the adapter's default */
+    double speed;          /* 0.5..2 */
+    long created_s;        /* the job's creation (signed links stay the same) */
 } narrate_request;
 
 /* The rate of the joined track (mp3, mono). */
@@ -35,10 +41,11 @@ enum { NARRATE_RATE = 32000 };
 
 /* Speaks segs[0..n-1].text in r's voice at Replicate into one mp3 at out_path
  * (appears only when complete), filling each segment's start_ms/end_ms and its
- * words (arena a) and *res. On NARRATE_FAILED and NARRATE_TRANSIENT, *code and
+ * words (rq's arena) and *res. On NARRATE_FAILED and NARRATE_TRANSIENT, *code and
  * *message (arena or static) say what happened; nothing is left at out_path. */
-narrate_status video_narrate_replicate(arena *a, const narrate_request *r, local_tts_segment *segs,
-                                       size_t n, const char *out_path, local_tts_result *res,
-                                       const char **code, const char **message);
+narrate_status video_narrate_replicate(rv_req *rq, const narrate_request *r,
+                                       local_tts_segment *segs, size_t n, const char *out_path,
+                                       local_tts_result *res, const char **code,
+                                       const char **message);
 
 #endif

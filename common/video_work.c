@@ -238,12 +238,12 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
     if (!lv) {
         narrate_request nr = {.job_id = job->id,
                               .user_id = job->user_id,
+                              .poller_id = job->poller_id,
                               .voice_id = remote,
                               .model = str(voice, "speechModel", NULL),
                               .speed = dbl(job->input, "speed", 1)};
         const char *code = "provider_failed", *message = "the narration failed";
-        narrate_status ns =
-            video_narrate_replicate(rq->a, &nr, segs, n, tmp, &res, &code, &message);
+        narrate_status ns = video_narrate_replicate(rq, &nr, segs, n, tmp, &res, &code, &message);
         if (ns == NARRATE_FAILED)
             return failed(rq, job, code, message);
         if (ns == NARRATE_TRANSIENT)

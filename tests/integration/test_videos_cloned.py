@@ -1,15 +1,23 @@
 """Narration in a cloned voice: each section spoken at Replicate (the simulator) by
 the voice's tts model, joined locally into one track with the sections' real spans
 and estimated word timings; a failed section fails the job with a refund; auto
-mode with a clone renders; a clone no configured provider knows is refused."""
+mode with a clone renders; a clone no configured provider knows is refused; a
+poller killed mid-narration loses nothing and asks for nothing twice."""
+import os
+import signal
+import sys
 import uuid
 
 import pytest
 
 from conftest import assert_json, assert_problem
-from jobkit import assert_settled, balance, no_rate_limit, sim_all_predictions
+from jobkit import (assert_settled, balance, group_alive, no_rate_limit, poller_loop_pid,
+                    sim_all_predictions, start_poller_loop, wait_for_job, wait_until)
 from explainerkit import create_video, get_video, run_step, wait_video
 from voicekit import clone, make_audio, wait_voice
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
+import simctl  # noqa: E402
 
 SECTIONS = [{"heading": "Seeds", "content": "Rice starts as a seed in wet soil."},
             {"heading": "Growth", "content": "It grows for about four months in warm water."},
@@ -125,3 +133,49 @@ def test_a_clone_no_provider_here_knows_is_refused(api, register, db):
     assert int(db.scalar("SELECT count(*) FROM jobs WHERE user_id = :'u' "
                          "AND kind = 'narration'", u=u.id)) == 0
     assert get_video(api, u, v["id"])["status"] == "draft"
+
+
+def test_poller_killed_mid_narration(api, register, db):
+    """The poller (and its child) killed while the sections' predictions run: the
+    next attempt waits for the predictions kept in the job's row instead of asking
+    again; the job succeeds once, charged once."""
+    u = register()
+    voice, pid = cloned(api, db, u)
+    tag = uuid.uuid4().hex[:6]
+    secs = [dict(s, content=f"{s['content']} {tag}") for s in SECTIONS]
+    v = create_video(api, u, script={"sections": secs})
+    before = balance(db, u)
+
+    def mine():
+        return [p for p in sim_all_predictions()
+                if p["input"].get("voice_id") == pid and tag in p["input"].get("text", "")]
+
+    simctl.gate(False)
+    simctl.config(finish_gate=1)  # the predictions stay processing while the gate is shut
+    try:
+        job = assert_json(api.post(f"/api/videos/{v['id']}/narration", {"voiceId": voice},
+                                   token=u.access), 202)
+        kept = lambda: db.scalar("SELECT COALESCE(jsonb_array_length(output -> 'predictions'), 0)"
+                                 " FROM jobs WHERE id = :'j'", j=job["id"])
+        wait_until(lambda: kept() == "3", 30, what="the predictions kept in the job's row")
+        assert len(mine()) == 3
+        loop = poller_loop_pid()
+        try:
+            os.killpg(loop, signal.SIGKILL)
+            wait_until(lambda: not group_alive(loop), 5, what="the poller loop to die")
+            # The dead poller's lease (RV_LOCAL_TIMEOUT + 60 s) brought forward.
+            db.rows("UPDATE jobs SET locked_until = now() WHERE id = :'j'", j=job["id"])
+        finally:
+            start_poller_loop()
+        wait_until(lambda: db.scalar("SELECT attempts FROM jobs WHERE id = :'j'",
+                                     j=job["id"]) == "2", 30, what="the job's second attempt")
+        simctl.gate(True)
+        done = wait_for_job(api, u, job["id"], timeout=90)
+        asked = len(mine())
+    finally:
+        simctl.reset()
+    assert done["status"] == "succeeded", done
+    assert asked == 3  # nothing asked twice
+    assert_settled(db, done, refunded=False)
+    assert balance(db, u) == before - done["costCredits"]
+    check_timings(api, u, get_video(api, u, v["id"]))
