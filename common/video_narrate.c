@@ -204,9 +204,7 @@ static rv_err append(void *ctx, const float *x, int n)
     return RV_OK;
 }
 
-/* Spreads a segment's blank-separated words over its span, each by its length in
- * characters (UTF-8 continuation bytes not counted). */
-static void spread_words(arena *a, local_tts_segment *s)
+void video_narrate_spread(arena *a, local_tts_segment *s)
 {
     const char *t = s->text;
     size_t len = strlen(t), n = 0, chars = 0;
@@ -236,9 +234,11 @@ static void spread_words(arena *a, local_tts_segment *s)
         local_tts_word *wd = &s->words[at++];
         wd->offset = i;
         wd->len = w;
-        wd->start_ms = s->start_ms + (int64_t)((double)span * (double)done / (double)chars);
+        wd->start_ms =
+            s->start_ms + (int64_t)((double)span * (double)done / (double)(chars ? chars : 1));
         done += c;
-        wd->end_ms = s->start_ms + (int64_t)((double)span * (double)done / (double)chars);
+        wd->end_ms =
+            s->start_ms + (int64_t)((double)span * (double)done / (double)(chars ? chars : 1));
         i += w;
     }
 }
@@ -286,7 +286,7 @@ static narrate_status join(arena *a, const narrate_request *r, local_tts_segment
             *message =
                 arena_printf(a, "section %zu: the provider's output is not playable audio", i + 1);
         }
-        spread_words(a, &segs[i]);
+        video_narrate_spread(a, &segs[i]);
     }
     for (size_t i = 0; i < n; i++)
         remove(calls[i].save_to);

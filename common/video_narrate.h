@@ -39,6 +39,13 @@ typedef struct narrate_request {
 /* The rate of the joined track (mp3, mono). */
 enum { NARRATE_RATE = 32000 };
 
+/* Spreads s->text's blank-separated words over [s->start_ms, s->end_ms], each by
+ * its length in characters (UTF-8 continuation bytes not counted): s->words (in
+ * arena a; offsets and lengths in bytes of s->text) and s->n_words. Consecutive
+ * words touch; the first starts at start_ms, the last ends at end_ms. A text of
+ * only blanks gives no words. */
+void video_narrate_spread(arena *a, local_tts_segment *s);
+
 /* Speaks segs[0..n-1].text in r's voice at Replicate into one mp3 at out_path
  * (appears only when complete), filling each segment's start_ms/end_ms and its
  * words (rq's arena) and *res. On NARRATE_FAILED and NARRATE_TRANSIENT, *code and
