@@ -179,3 +179,23 @@ def test_poller_killed_mid_narration(api, register, db):
     assert_settled(db, done, refunded=False)
     assert balance(db, u) == before - done["costCredits"]
     check_timings(api, u, get_video(api, u, v["id"]))
+
+
+def test_auto_mode_stops_at_a_failed_section(api, register, db):
+    u = register()
+    voice, _ = cloned(api, db, u)
+    bad = [dict(s) for s in SECTIONS]
+    bad[2]["content"] += f" {uuid.uuid4().hex[:6]} [[sim outcome=failed]]"
+    before = balance(db, u)
+    v = create_video(api, u, auto=True, voiceId=voice, script={"sections": bad})
+    got = wait_video(api, u, v["id"], ("failed",), timeout=120)
+    assert got["error"]["step"] == "narration" and got["error"]["code"] == "provider_failed", got
+    assert "section 3" in got["error"]["message"], got
+    steps = db.rows("SELECT kind, status FROM video_steps WHERE video_id = :'v' ORDER BY position",
+                    v=v["id"])
+    assert steps == [("narration", "failed"), ("images", "cancelled"),
+                     ("video_render", "cancelled")]
+    kinds = db.rows("SELECT kind, delta FROM credit_ledger WHERE user_id = :'u' "
+                    "AND kind LIKE 'batch%' ORDER BY created_at", u=u.id)
+    assert kinds == [("batch_hold", "-18"), ("batch_release", "18")]
+    assert balance(db, u) == before
