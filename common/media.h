@@ -161,6 +161,17 @@ typedef struct media_normalized {
 rv_err media_normalize(const char *in_path, const char *out_path, int rate, media_normalized *res,
                        char *why, size_t why_len);
 
+/* Takes n mono float samples (-1..1); anything but RV_OK stops the decoding. */
+typedef rv_err (*media_pcm_sink)(void *ctx, const float *x, int n);
+
+/* Decodes the best audio stream of path (opened as media_probe() opens a file, with
+ * its bounds) to mono float samples at rate, handed to sink piece by piece; a
+ * damaged packet is skipped. path borrowed. Errors: RV_E_UNPROCESSABLE when path is
+ * not decodable audio or passes the bounds, RV_E_INTERNAL when out of memory, or
+ * the sink's error. */
+rv_err media_decode(const char *path, int rate, media_pcm_sink sink, void *ctx, char *why,
+                    size_t why_len);
+
 /* Sends libav's log lines (warnings and worse) to log_msg() at LOG_DEBUG, once per
  * process. Called by every function above; exposed for code that uses libav
  * directly. */

@@ -12,8 +12,7 @@
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
 
-/* Takes n mono float samples; anything but RV_OK stops the decoding with that error. */
-typedef rv_err (*pcm_sink)(void *ctx, const float *x, int n);
+typedef media_pcm_sink pcm_sink;
 
 typedef struct pcm_decoder {
     AVFormatContext *fc;
@@ -174,6 +173,13 @@ done:
     avcodec_free_context(&d.dec);
     avformat_close_input(&d.fc);
     return er;
+}
+
+rv_err media_decode(const char *path, int rate, media_pcm_sink sink, void *ctx, char *why,
+                    size_t why_len)
+{
+    media_init();
+    return pcm_decode(path, rate, sink, ctx, why, why_len);
 }
 
 /* ---- a filter chain: mono float in, whatever its filters make out ------------------- */

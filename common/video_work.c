@@ -13,6 +13,7 @@
 #include "providers/pexels.h"
 #include "storage.h"
 #include "titlecard.h"
+#include "video_narrate.h"
 #include "videos.h"
 #include "work.h"
 
@@ -185,7 +186,7 @@ static bool store_file(rv_req *rq, const char *tmp, const char *key)
 
 /* The narration's timings as its result carries them: per section its span and
  * its words [{text, startMs, endMs}] (from the speech engine's word events). */
-static json_object *timings(const local_tts_segment *segs, size_t n)
+static json_object *timings(const local_tts_segment *segs, size_t n, bool estimated)
 {
     json_object *arr = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
@@ -203,13 +204,18 @@ static json_object *timings(const local_tts_segment *segs, size_t n)
             json_object_array_add(ws, o);
         }
         json_object_object_add(s, "words", ws);
-        json_object_object_add(s, "wordsEstimated", json_object_new_boolean(0));
+        json_object_object_add(s, "wordsEstimated", json_object_new_boolean(estimated));
         json_object_array_add(arr, s);
     }
     return arr;
 }
 
-/* Speech for every section, one track: libespeak-ng with the word events. */
+static int narrated(rv_req *rq, const local_job *job, const local_tts_segment *segs, size_t n,
+                    char *key, const char *tmp, const local_tts_result *res, bool estimated);
+
+/* Speech for every section, one track: libespeak-ng with the word events for a
+ * voice it has, else the voice's provider (a clone at Replicate: video_narrate.h,
+ * its words estimated). */
 static int run_narration(rv_req *rq, const local_job *job, json_object *video)
 {
     json_object *secs = member(video, "sections"), *voice = member(job->input, "voice");
@@ -217,12 +223,33 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
     if (n == 0)
         return failed(rq, job, "no_script", "the video has no script to narrate");
     const local_voice *lv = local_tts_voice(str(voice, "presetKey", ""));
-    if (!lv)
+    const char *remote = str(member(voice, "providerVoiceIds"), "replicate", NULL);
+    if (!lv && !remote)
         return failed(rq, job, "voice_unavailable",
                       "this voice is not available on the local provider");
     local_tts_segment *segs = arena_alloc(rq->a, n * sizeof *segs);
+    memset(segs, 0, n * sizeof *segs);
     for (size_t i = 0; i < n; i++)
         segs[i].text = str(json_object_array_get_idx(secs, i), "content", "");
+    char *key = store_new_key(rq->a, "audios", job->user_id, "narration", "mp3"), *tmp;
+    if (store_temp_path(rq->a, key, &tmp) != RV_OK)
+        return LOCAL_TRANSIENT;
+    local_tts_result res;
+    if (!lv) {
+        narrate_request nr = {.job_id = job->id,
+                              .user_id = job->user_id,
+                              .poller_id = job->poller_id,
+                              .voice_id = remote,
+                              .model = str(voice, "speechModel", NULL),
+                              .speed = dbl(job->input, "speed", 1)};
+        const char *code = "provider_failed", *message = "the narration failed";
+        narrate_status ns = video_narrate_replicate(rq, &nr, segs, n, tmp, &res, &code, &message);
+        if (ns == NARRATE_FAILED)
+            return failed(rq, job, code, message);
+        if (ns == NARRATE_TRANSIENT)
+            return again(rq, job, 0, code, message);
+        return narrated(rq, job, segs, n, key, tmp, &res, true);
+    }
     local_tts_params p = {.voice = lv->voice,
                           .variant = lv->variant,
                           .emotion = "neutral",
@@ -230,10 +257,6 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
                           .volume = 1,
                           .format = "mp3",
                           .sample_rate = 32000};
-    char *key = store_new_key(rq->a, "audios", job->user_id, "narration", "mp3"), *tmp;
-    if (store_temp_path(rq->a, key, &tmp) != RV_OK)
-        return LOCAL_TRANSIENT;
-    local_tts_result res;
     char why[256] = "";
     rv_err er = local_tts_render_segments(&p, segs, n, rq->a, tmp, &res, why, sizeof why);
     if (er != RV_OK) {
@@ -243,18 +266,25 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
         log_msg(LOG_WARN, "video job %s: narration failed: %s", job->id, why);
         return LOCAL_TRANSIENT;
     }
+    return narrated(rq, job, segs, n, key, tmp, &res, false);
+}
+
+/* The narration track at tmp stored as key and recorded with its timings. */
+static int narrated(rv_req *rq, const local_job *job, const local_tts_segment *segs, size_t n,
+                    char *key, const char *tmp, const local_tts_result *res, bool estimated)
+{
     if (!store_file(rq, tmp, key))
         return LOCAL_TRANSIENT;
     json_object *a = json_object_new_object(), *out = json_object_new_object();
     json_object_object_add(
         a, "filename", json_object_new_string(arena_printf(rq->a, "narration-%.8s.mp3", job->id)));
-    json_object_object_add(a, "contentType", json_object_new_string(res.content_type));
-    json_object_object_add(a, "bytes", json_object_new_int64(res.bytes));
-    json_object_object_add(a, "durationMs", json_object_new_int64(res.duration_ms));
-    json_object_object_add(a, "sampleRate", json_object_new_int(res.sample_rate));
+    json_object_object_add(a, "contentType", json_object_new_string(res->content_type));
+    json_object_object_add(a, "bytes", json_object_new_int64(res->bytes));
+    json_object_object_add(a, "durationMs", json_object_new_int64(res->duration_ms));
+    json_object_object_add(a, "sampleRate", json_object_new_int(res->sample_rate));
     json_object_object_add(a, "channels", json_object_new_int(1));
     json_object_object_add(a, "storageKey", json_object_new_string(key));
-    json_object_object_add(out, "sections", timings(segs, n));
+    json_object_object_add(out, "sections", timings(segs, n, estimated));
     int rc = succeeded(rq, job, out, a, (const char *const *)&key, 1);
     json_object_put(a);
     json_object_put(out);

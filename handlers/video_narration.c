@@ -4,12 +4,16 @@
  * narration) + Location: every section spoken in the voice into one audio track
  * (an audios row of the caller's), each section's startMs/endMs from the real
  * durations and its words [{text, startMs, endMs}] from the speech engine's word
- * events — in the video and in the job's result. Cost: job_costs.narration.
+ * events — in the video and in the job's result. A cloned voice is spoken at its
+ * provider (Replicate, a prediction per section, joined here; the job's provider
+ * stays local), its words spread over each section by length (wordsEstimated:
+ * true). Cost: job_costs.narration.
  * 404 for an unknown id, someone else's video or a voice that is not a preset or
  * the caller's; 409 invalid_state (with `missing`: script) when the video has no
  * script or another step runs, a voice not active | idempotency_conflict; 402, 429,
- * 503 provider_unavailable when no provider can speak the voice (a clone lives at
- * its provider). 400, 401, 405, 413, 415, 503 unavailable. */
+ * 503 provider_unavailable when no provider can speak the voice (a clone of a
+ * provider this deployment has no key for). 400, 401, 405, 413, 415, 503
+ * unavailable. */
 #include <stddef.h>
 
 #include "bind.h"

@@ -11,7 +11,9 @@
  * cost is held at once (ledger batch_hold; 402 when short), the steps' jobs are paid
  * from the hold, and what a failed step and those after it did not spend goes
  * back (batch_release); the same key and body answer that video as it is now, another
- * body 409 idempotency_conflict. 404 for a project or voice not the caller's, 409 a voice
+ * body 409 idempotency_conflict. A cloned voice narrates at its provider (Replicate):
+ * with no key for it here, the chain's narration step fails (provider_unavailable) and
+ * the hold goes back. 404 for a project or voice not the caller's, 409 a voice
  * not active, 503 provider_unavailable for auto without a script and no language
  * model. Both: 400, 401, 405, 413, 415, 503 unavailable. */
 #include <stddef.h>

@@ -107,6 +107,13 @@ typedef struct prov_adapter {
  * read_event of the Replicate adapter (exposed for tests). */
 bool prov_replicate_status(arena *a, json_object *prediction, prov_status *st);
 
+/* A create of job's prediction at Replicate as build_submit makes it (the same
+ * model and input for its kind), but with no webhook: for work the poller waits on
+ * itself (a narration's sections, video_narrate.h), whose events would match no
+ * job's prediction. wait_s > 0 asks the answer to wait up to that long for the end
+ * (Prefer: wait, at most 60). Read the answer with the adapter's read. */
+void prov_replicate_build_plain(arena *a, const prov_job *job, int wait_s, http_call *c);
+
 /* Runway (runway.c): the version of its API we speak (X-Runway-Version); a task
  * object read into st (false when it is none); our ratio (16:9, 9:16, 1:1) as
  * Runway's output size ("1280:720", "720:1280", "960:960"). Exposed for tests. */

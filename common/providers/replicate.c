@@ -29,10 +29,12 @@ static bool available(void)
     return config->replicate_token != NULL;
 }
 
+/* A narration's sections in a voice cloned here are speech predictions too, made
+ * by the poller itself (video_narrate.h): the job's provider stays local. */
 static bool serves(const char *kind)
 {
     return !strcmp(kind, "tts") || !strcmp(kind, "sfx") || !strcmp(kind, "voice_clone") ||
-           !strcmp(kind, "voice_conversion");
+           !strcmp(kind, "voice_conversion") || !strcmp(kind, "narration");
 }
 
 static void auth_headers(arena *a, http_call *c)
@@ -99,7 +101,9 @@ static json_object *model_input(arena *a, const prov_job *job)
     return in;
 }
 
-static void build_submit(arena *a, const prov_job *job, http_call *c)
+/* A create of job's prediction; with a webhook (our callback URL, the job's id and
+ * token) unless plain, and Prefer: wait=wait_s when wait_s > 0. */
+static void build_create(arena *a, const prov_job *job, bool plain, int wait_s, http_call *c)
 {
     json_object *body = json_object_new_object();
     const char *model = job->model ? job->model : "minimax/speech-02-turbo";
@@ -111,18 +115,34 @@ static void build_submit(arena *a, const prov_job *job, http_call *c)
         c->url = arena_printf(a, "%s/v1/models/%s/predictions", base_url(), model);
     }
     json_object_object_add(body, "input", model_input(a, job));
-    json_object_object_add(
-        body, "webhook",
-        json_object_new_string(arena_printf(a, "%s/webhooks/replicate?job=%s&token=%s",
-                                            config->public_url, job->id, job->callback_token)));
-    json_object *filter = json_object_new_array();
-    json_object_array_add(filter, json_object_new_string("start"));
-    json_object_array_add(filter, json_object_new_string("completed"));
-    json_object_object_add(body, "webhook_events_filter", filter);
+    if (!plain) {
+        json_object_object_add(
+            body, "webhook",
+            json_object_new_string(arena_printf(a, "%s/webhooks/replicate?job=%s&token=%s",
+                                                config->public_url, job->id, job->callback_token)));
+        json_object *filter = json_object_new_array();
+        json_object_array_add(filter, json_object_new_string("start"));
+        json_object_array_add(filter, json_object_new_string("completed"));
+        json_object_object_add(body, "webhook_events_filter", filter);
+    }
     c->method = "POST";
     c->body = arena_strdup(a, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
     json_object_put(body);
     auth_headers(a, c);
+    if (wait_s > 0) {
+        c->headers[2] = arena_printf(a, "Prefer: wait=%d", wait_s);
+        c->headers[3] = NULL;
+    }
+}
+
+static void build_submit(arena *a, const prov_job *job, http_call *c)
+{
+    build_create(a, job, false, 0, c);
+}
+
+void prov_replicate_build_plain(arena *a, const prov_job *job, int wait_s, http_call *c)
+{
+    build_create(a, job, true, wait_s, c);
 }
 
 static void build_get(arena *a, const char *id, http_call *c)

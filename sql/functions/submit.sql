@@ -111,6 +111,16 @@ BEGIN
         IF v.is_cloned THEN
             avail := ARRAY(SELECT unnest(avail)
                            INTERSECT SELECT jsonb_object_keys(v.provider_voice_ids));
+            -- A narration is run by the poller itself (provider local), which has the
+            -- clone's provider speak each section: it can when the deployment has a
+            -- key for one that knows the voice (Replicate; users' own keys are not
+            -- used for it). The speech model is the tts job's.
+            IF p_kind = 'narration' THEN
+                avail := CASE WHEN 'replicate' = ANY (p_available) AND 'replicate' = ANY (avail)
+                              THEN ARRAY['local'] ELSE '{}' END;
+                input := jsonb_set(input, '{voice,speechModel}',
+                                   COALESCE(cfg -> 'replicate' -> 'models' -> 'tts', 'null'));
+            END IF;
         END IF;
     END IF;
     SELECT p INTO prov FROM jsonb_array_elements_text(cfg -> 'kinds' -> p_kind) p

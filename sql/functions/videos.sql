@@ -79,7 +79,8 @@ BEGIN
     input := s.input || jsonb_build_object('videoId', p_video) || rv_video_render_source(s.input);
     IF s.kind = 'narration' THEN
         input := input || jsonb_build_object('voice', (SELECT jsonb_build_object(
-            'presetKey', x.preset_key, 'providerVoiceIds', x.provider_voice_ids)
+            'presetKey', x.preset_key, 'providerVoiceIds', x.provider_voice_ids,
+            'speechModel', cfg -> 'replicate' -> 'models' -> 'tts')
             FROM voices x WHERE x.id = (s.input ->> 'voiceId')::uuid));
     END IF;
     INSERT INTO jobs (user_id, kind, input, provider, provider_model, callback_token,
@@ -291,6 +292,29 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION rv_explainer_step_succeed FROM PUBLIC, reelvox_app, reelvox_poller;
 GRANT EXECUTE ON FUNCTION rv_explainer_step_succeed TO reelvox_poller;
+
+-- The predictions a narration in a cloned voice asked its provider for, one per
+-- section in order (video_narrate.c), kept in the job's row while it runs (output,
+-- which the result replaces at success; users see output only then): the attempt
+-- after a killed poller waits for them instead of asking again. Kept only by the
+-- poller that holds the job. rv_narration_parts_of: what is kept, or NULL.
+CREATE OR REPLACE FUNCTION rv_narration_parts_keep(p_job uuid, p_poller text, p_parts jsonb)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    UPDATE jobs SET output = jsonb_build_object('predictions', p_parts)
+     WHERE id = p_job AND kind = 'narration' AND status = 'running' AND locked_by = p_poller;
+    RETURN FOUND;
+END $$;
+REVOKE ALL ON FUNCTION rv_narration_parts_keep FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_narration_parts_keep TO reelvox_poller;
+
+CREATE OR REPLACE FUNCTION rv_narration_parts_of(p_job uuid) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT output -> 'predictions' FROM jobs
+     WHERE id = p_job AND kind = 'narration' AND status = 'running'
+$$;
+REVOKE ALL ON FUNCTION rv_narration_parts_of FROM PUBLIC, reelvox_app, reelvox_poller;
+GRANT EXECUTE ON FUNCTION rv_narration_parts_of TO reelvox_poller;
 
 -- What a step job of the poller's needs to know of its video: the video's row as
 -- JSON (sections included, keys inside), the narration's storage key, and each
