@@ -3,6 +3,7 @@ photo per section with the credit Pexels asks for, the search's query escaped an
 its orientation the video's; a rate-limited search (429) or a photo that is not one
 gives that section a title card, and the video still renders."""
 import os
+import uuid
 
 import pytest
 import requests
@@ -23,6 +24,12 @@ def unlimited(db):
         yield
 
 
+def tag():
+    """A word no other run's searches have: the simulator keeps every search it
+    was asked while it runs, across passes of the suite."""
+    return uuid.uuid4().hex[:10]
+
+
 def searches(word):
     got = requests.get(STOCK_URL + "/_sim/requests", timeout=10).json()["requests"]
     return [q for q in got if word in q["query"]]
@@ -41,7 +48,8 @@ def image_rows(db, got):
 
 def test_stock_photos_with_attribution(api, register, db):
     u = register()
-    v = narrated(api, u, "Stock photos & rice fields?")
+    t = tag()
+    v = narrated(api, u, f"Stock photos {t} & rice fields?")
     job = run_step(api, u, v["id"], "images", {"aspect": "9:16"})
     assert job["status"] == "succeeded", job
     assert_settled(db, job, refunded=False)
@@ -57,21 +65,22 @@ def test_stock_photos_with_attribution(api, register, db):
     # A different photo per section; portrait ones for a 9:16 video, re-encoded by us.
     assert len({i["attribution"]["url"] for i in got["images"]}) == 3
     assert image_rows(db, got) == [("360", "640", "stock", "Pexels")] * 3
-    seen = searches("Stock photos")
+    seen = searches(t)
     assert seen and all(q["auth"] and q["orientation"] == "portrait" for q in seen)
-    assert all("Stock photos & rice fields?" in q["query"] for q in seen)  # escaped, intact
+    assert all(f"Stock photos {t} & rice fields?" in q["query"] for q in seen)  # escaped, intact
 
 
 def test_rate_limited_falls_back_and_renders(api, register, db, tmp_path):
     u = register()
-    v = narrated(api, u, "Stock ratelimit of rice")
+    t = tag()
+    v = narrated(api, u, f"Stock ratelimit {t} of rice")
     job = run_step(api, u, v["id"], "images")
     assert job["status"] == "succeeded", job
     got = get_video(api, u, v["id"])
     assert all("attribution" not in i for i in got["images"])
     assert [r[2] for r in image_rows(db, got)] == ["generated"] * 3
     # After the 429 (remaining 0 until the reset) the job asks no more.
-    assert len(searches("Stock ratelimit")) == 1
+    assert len(searches(t)) == 1
     job = run_step(api, u, v["id"], "render", timeout=300)
     assert job["status"] == "succeeded", job
     got = get_video(api, u, v["id"])
