@@ -16,6 +16,31 @@ bool jobs_idempotency_key_ok(const char *k)
     return true;
 }
 
+/* As the jobs table's CHECKs say (sql/003_studio.sql, sql/002_jobs.sql). */
+static const char *const kinds[] = {"tts",        "voice_clone",   "voice_conversion", "sfx",
+                                    "video_clip", "video_compile", "script",           "narration",
+                                    "images",     "video_render",  "estimate",         NULL};
+static const char *const statuses[] = {"queued", "dispatching", "running", "succeeded",
+                                       "failed", "cancelled",   NULL};
+
+static bool one_of(const char *v, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(v, *set))
+            return true;
+    return false;
+}
+
+bool jobs_kind_known(const char *kind)
+{
+    return one_of(kind, kinds);
+}
+
+bool jobs_status_known(const char *status)
+{
+    return one_of(status, statuses);
+}
+
 /* The refusals: an error and its detail, one row per outcome. */
 static const struct {
     rv_err er;

@@ -39,6 +39,10 @@ rv_err jobs_submit_video_step(rv_req *rq, const char *kind, const char *video_id
  * the image or the project is not the caller's. */
 rv_err jobs_submit_clip(rv_req *rq, json_object *input);
 
+/* Whether kind is a job kind, status a job status (the filters of the job lists). */
+bool jobs_kind_known(const char *kind);
+bool jobs_status_known(const char *status);
+
 /* Whether k is a valid Idempotency-Key: 1..255 visible ASCII characters. */
 bool jobs_idempotency_key_ok(const char *k);
 

@@ -2,11 +2,12 @@
  *
  * 200 {items: [job + {userId, attempts}], pagination}, newest first, every user's
  * jobs. Filters: status (queued|dispatching|running|succeeded|failed|cancelled),
- * kind and provider (1..64 characters), userId (a UUID). 400 (a bad filter, page,
+ * kind (a job kind), provider (1..64 characters), userId (a UUID). 400 (a bad filter, page,
  * limit), 401, 403, 405, 503. */
 #include <string.h>
 
 #include "db.h"
+#include "jobs.h"
 #include "resp.h"
 #include "serve.h"
 
@@ -22,27 +23,16 @@ static const db_stmt jobs_page = {
     "                '[]')",
     6};
 
-static const char *const statuses[] = {"queued", "dispatching", "running", "succeeded",
-                                       "failed", "cancelled",   NULL};
-
-static bool one_of(const char *s, const char *const *set)
-{
-    for (; *set; set++)
-        if (!strcmp(s, *set))
-            return true;
-    return false;
-}
-
 static rv_err admin_jobs(rv_req *rq)
 {
     long page, limit;
     rv_err er = req_page(rq, &page, &limit);
     const char *status = req_query(rq, "status"), *kind = req_query(rq, "kind");
     const char *provider = req_query(rq, "provider"), *user = req_query(rq, "userId");
-    if (status && !one_of(status, statuses))
+    if (status && !jobs_status_known(status))
         er = req_field_error(rq, "status", "must be a job status");
-    if (kind && (strlen(kind) < 1 || strlen(kind) > 64))
-        er = req_field_error(rq, "kind", "must be 1 to 64 characters");
+    if (kind && !jobs_kind_known(kind))
+        er = req_field_error(rq, "kind", "is not a job kind");
     if (provider && (strlen(provider) < 1 || strlen(provider) > 64))
         er = req_field_error(rq, "provider", "must be 1 to 64 characters");
     if (user && !req_is_uuid(user))

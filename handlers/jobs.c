@@ -5,15 +5,10 @@
 #include <string.h>
 
 #include "db.h"
+#include "jobs.h"
 #include "views.h"
 #include "resp.h"
 #include "serve.h"
-
-static const char *const kinds[] = {"tts",      "voice_clone", "voice_conversion", "sfx",
-                                    "script",   "images",      "video_clip",       "video_compile",
-                                    "estimate", NULL};
-static const char *const statuses[] = {"queued", "dispatching", "running", "succeeded",
-                                       "failed", "cancelled",   NULL};
 
 static const db_stmt list_jobs = {
     "WITH f AS (SELECT * FROM jobs WHERE user_id = $1"
@@ -31,22 +26,14 @@ static const db_stmt list_jobs = {
     " ORDER BY x.created_at DESC, x.id DESC",
     5};
 
-static bool one_of(const char *v, const char *const *set)
-{
-    for (; *set; set++)
-        if (!strcmp(v, *set))
-            return true;
-    return false;
-}
-
 static rv_err list(rv_req *rq)
 {
     long page, limit;
     rv_err er = req_page(rq, &page, &limit);
     const char *kind = req_query(rq, "kind"), *status = req_query(rq, "status");
-    if (kind && !one_of(kind, kinds))
+    if (kind && !jobs_kind_known(kind))
         er = req_field_error(rq, "kind", "is not a job kind");
-    if (status && !one_of(status, statuses))
+    if (status && !jobs_status_known(status))
         er = req_field_error(rq, "status", "is not a job status");
     if (er != RV_OK)
         return er;
