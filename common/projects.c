@@ -150,3 +150,18 @@ rv_err projects_estimate(rv_req *rq, const char *project_id)
     };
     return jobs_answer(rq, &o);
 }
+
+static const char *const statuses[] = {"draft",  "estimating", "ready",     "in_progress",
+                                       "review", "completed",  "cancelled", NULL};
+
+rv_err projects_list_query(rv_req *rq, long *page, long *limit, const char **status)
+{
+    rv_err er = req_page(rq, page, limit);
+    *status = req_query(rq, "status");
+    bool known = !*status;
+    for (size_t i = 0; *status && statuses[i]; i++)
+        known |= !strcmp(*status, statuses[i]);
+    if (!known)
+        er = req_field_error(rq, "status", "must be a project status");
+    return er;
+}

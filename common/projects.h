@@ -50,6 +50,10 @@ rv_err projects_call(rv_req *rq, const db_stmt *st, const char *const *p, int st
  * 409) or the submit's (400 key, 402, 409 idempotency_conflict, 429, 503). */
 rv_err projects_estimate(rv_req *rq, const char *project_id);
 
+/* The query of a project list: page, limit and status (NULL when absent; else one
+ * of the lifecycle's statuses). 400 naming each bad one. */
+rv_err projects_list_query(rv_req *rq, long *page, long *limit, const char **status);
+
 /* The {id} of the route when it is a UUID, else NULL (the caller answers 404). */
 const char *projects_id(rv_req *rq, const char *name);
 

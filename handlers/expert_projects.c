@@ -14,9 +14,6 @@ static const db_stmt page = {"SELECT total, project_json FROM rv_projects_page(t
                              " $2::integer, $3::integer)",
                              3};
 
-static const char *const statuses[] = {"draft",  "estimating", "ready",     "in_progress",
-                                       "review", "completed",  "cancelled", NULL};
-
 static const char *project_view(rv_req *rq, const char *json, const char *key)
 {
     (void)key;
@@ -26,13 +23,8 @@ static const char *project_view(rv_req *rq, const char *json, const char *key)
 static rv_err expert_projects(rv_req *rq)
 {
     long pg, limit;
-    const char *status = req_query(rq, "status");
-    bool known = !status;
-    for (size_t i = 0; status && statuses[i]; i++)
-        known |= !strcmp(status, statuses[i]);
-    rv_err er = req_page(rq, &pg, &limit);
-    if (!known)
-        er = req_field_error(rq, "status", "must be a project status");
+    const char *status;
+    rv_err er = projects_list_query(rq, &pg, &limit, &status);
     if (er != RV_OK)
         return er;
     const char *p[] = {status, arena_printf(rq->a, "%ld", limit),

@@ -21,9 +21,6 @@ static const db_stmt page_own = {"SELECT total, project_json FROM rv_projects_pa
                                  3};
 static const db_stmt create = {"SELECT outcome, project_json FROM rv_project_create($1, $2)", 2};
 
-static const char *const statuses[] = {"draft",  "estimating", "ready",     "in_progress",
-                                       "review", "completed",  "cancelled", NULL};
-
 typedef struct {
     const char *name, *description;
 } project_input;
@@ -52,13 +49,8 @@ static const char *project_view(rv_req *rq, const char *json, const char *key)
 static rv_err list(rv_req *rq)
 {
     long page, limit;
-    const char *status = req_query(rq, "status");
-    bool known = !status;
-    for (size_t i = 0; status && statuses[i]; i++)
-        known |= !strcmp(status, statuses[i]);
-    rv_err er = req_page(rq, &page, &limit);
-    if (!known)
-        er = req_field_error(rq, "status", "must be a project status");
+    const char *status;
+    rv_err er = projects_list_query(rq, &page, &limit, &status);
     if (er != RV_OK)
         return er;
     const char *p[] = {status, arena_printf(rq->a, "%ld", limit),
