@@ -3,7 +3,6 @@
  * 200 {items: [project], pagination}: the projects assigned to the caller, newest
  * first (empty for anyone with none). status: one of the lifecycle's (else 400).
  * 401, 405, 503. */
-#include <string.h>
 
 #include "db.h"
 #include "projects.h"
