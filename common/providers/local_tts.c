@@ -397,6 +397,35 @@ static rv_err set_prosody(const local_tts_params *p)
     return RV_OK;
 }
 
+/* After espeak-ng has spoken everything into r's writer: the file finished and its
+ * figures in *out (when out), or the writer dropped and the failure told. */
+static rv_err finish(render *r, espeak_ng_STATUS st, local_tts_result *out, char *why,
+                     size_t why_len)
+{
+    if (r->er != RV_OK) {
+        media_writer_abort(r->w);
+        return r->er;
+    }
+    if (st != ENS_OK) {
+        media_writer_abort(r->w);
+        WHY("speech synthesis failed");
+        return RV_E_INTERNAL;
+    }
+    media_written res;
+    rv_err er = media_writer_finish(r->w, &res, why, why_len);
+    if (er != RV_OK) {
+        if (er == RV_E_UNPROCESSABLE)
+            WHY("text produced no speech");
+        return er;
+    }
+    if (out)
+        *out = (local_tts_result){.duration_ms = res.duration_ms,
+                                  .bytes = res.bytes,
+                                  .content_type = res.content_type,
+                                  .sample_rate = res.sample_rate};
+    return RV_OK;
+}
+
 rv_err local_tts_render(const local_tts_params *p, const char *out_path, local_tts_result *out,
                         char *why, size_t why_len)
 {
@@ -430,28 +459,7 @@ rv_err local_tts_render(const local_tts_params *p, const char *out_path, local_t
     espeak_ng_STATUS st = espeak_ng_Synthesize(p->text, strlen(p->text) + 1, 0, POS_CHARACTER, 0,
                                                espeakCHARS_UTF8 | espeakENDPAUSE, NULL, NULL);
     current = NULL;
-    if (r.er != RV_OK) {
-        media_writer_abort(r.w);
-        return r.er;
-    }
-    if (st != ENS_OK) {
-        media_writer_abort(r.w);
-        WHY("speech synthesis failed");
-        return RV_E_INTERNAL;
-    }
-
-    media_written res;
-    if ((er = media_writer_finish(r.w, &res, why, why_len)) != RV_OK) {
-        if (er == RV_E_UNPROCESSABLE)
-            WHY("text produced no speech");
-        return er;
-    }
-    if (out)
-        *out = (local_tts_result){.duration_ms = res.duration_ms,
-                                  .bytes = res.bytes,
-                                  .content_type = res.content_type,
-                                  .sample_rate = res.sample_rate};
-    return RV_OK;
+    return finish(&r, st, out, why, why_len);
 }
 
 static bool blank_byte(char c)
@@ -566,25 +574,5 @@ rv_err local_tts_render_segments(const local_tts_params *p, local_tts_segment *s
         sg->end_ms = r.samples * 1000 / native_rate;
         complete_words(a, sg);
     }
-    if (r.er != RV_OK) {
-        media_writer_abort(r.w);
-        return r.er;
-    }
-    if (st != ENS_OK) {
-        media_writer_abort(r.w);
-        WHY("speech synthesis failed");
-        return RV_E_INTERNAL;
-    }
-    media_written res;
-    if ((er = media_writer_finish(r.w, &res, why, why_len)) != RV_OK) {
-        if (er == RV_E_UNPROCESSABLE)
-            WHY("text produced no speech");
-        return er;
-    }
-    if (out)
-        *out = (local_tts_result){.duration_ms = res.duration_ms,
-                                  .bytes = res.bytes,
-                                  .content_type = res.content_type,
-                                  .sample_rate = res.sample_rate};
-    return RV_OK;
+    return finish(&r, st, out, why, why_len);
 }
