@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jobj.h"
 #include "db.h"
 #include "filereg.h"
 #include "image.h"
@@ -36,21 +37,9 @@ const char video_work_script_schema[] =
     "200 characters\"},\"content\":{\"type\":\"string\",\"description\":\"the narration of the "
     "section, 1 to 2000 characters\"}}}}}}";
 
-static json_object *member(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *str(json_object *o, const char *k, const char *dflt)
-{
-    json_object *v = member(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : dflt;
-}
-
 char *video_work_script_prompt(arena *a, json_object *v)
 {
-    json_object *t = member(v, "targetSeconds");
+    json_object *t = jobj_member(v, "targetSeconds");
     long secs = t ? (long)json_object_get_int64(t) : 60;
     long words = secs * 150 / 60, sections = secs / 15;
     if (sections < 1)
@@ -62,8 +51,9 @@ char *video_work_script_prompt(arena *a, json_object *v)
                         "Title: %s\nTopic: %s\nLanguage: %s\nStyle: %s\n"
                         "Length: about %ld seconds when read aloud (about %ld words), in about "
                         "%ld sections; every section at most 2000 characters.",
-                        str(v, "title", ""), str(v, "topic", ""), str(v, "language", "en"),
-                        str(v, "style", "clear and friendly"), secs, words, sections);
+                        jobj_str(v, "title", ""), jobj_str(v, "topic", ""),
+                        jobj_str(v, "language", "en"), jobj_str(v, "style", "clear and friendly"),
+                        secs, words, sections);
 }
 
 struct first_problem {
@@ -84,7 +74,7 @@ const char *video_work_script_check(arena *a, json_object *answer, void *user)
     struct first_problem p = {0};
     if (json_object_object_length(answer) != 1)
         return "it must hold sections only";
-    if (videos_sections_check(a, member(answer, "sections"), "sections", keep_first, &p, user))
+    if (videos_sections_check(a, jobj_member(answer, "sections"), "sections", keep_first, &p, user))
         return arena_printf(a, "%s %s", p.field, p.message);
     return NULL;
 }
@@ -164,7 +154,7 @@ static int run_script(rv_req *rq, const local_job *job, json_object *video)
 
 static double dbl(json_object *o, const char *k, double dflt)
 {
-    json_object *v = member(o, k);
+    json_object *v = jobj_member(o, k);
     return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
                ? json_object_get_double(v)
                : dflt;
@@ -218,19 +208,19 @@ static int narrated(rv_req *rq, const local_job *job, const local_tts_segment *s
  * its words estimated). */
 static int run_narration(rv_req *rq, const local_job *job, json_object *video)
 {
-    json_object *secs = member(video, "sections"), *voice = member(job->input, "voice");
+    json_object *secs = jobj_member(video, "sections"), *voice = jobj_member(job->input, "voice");
     size_t n = secs ? json_object_array_length(secs) : 0;
     if (n == 0)
         return failed(rq, job, "no_script", "the video has no script to narrate");
-    const local_voice *lv = local_tts_voice(str(voice, "presetKey", ""));
-    const char *remote = str(member(voice, "providerVoiceIds"), "replicate", NULL);
+    const local_voice *lv = local_tts_voice(jobj_str(voice, "presetKey", ""));
+    const char *remote = jobj_str(jobj_member(voice, "providerVoiceIds"), "replicate", NULL);
     if (!lv && !remote)
         return failed(rq, job, "voice_unavailable",
                       "this voice is not available on the local provider");
     local_tts_segment *segs = arena_alloc(rq->a, n * sizeof *segs);
     memset(segs, 0, n * sizeof *segs);
     for (size_t i = 0; i < n; i++)
-        segs[i].text = str(json_object_array_get_idx(secs, i), "content", "");
+        segs[i].text = jobj_str(json_object_array_get_idx(secs, i), "content", "");
     char *key = store_new_key(rq->a, "audios", job->user_id, "narration", "mp3"), *tmp;
     if (store_temp_path(rq->a, key, &tmp) != RV_OK)
         return LOCAL_TRANSIENT;
@@ -240,7 +230,7 @@ static int run_narration(rv_req *rq, const local_job *job, json_object *video)
                               .user_id = job->user_id,
                               .poller_id = job->poller_id,
                               .voice_id = remote,
-                              .model = str(voice, "speechModel", NULL),
+                              .model = jobj_str(voice, "speechModel", NULL),
                               .speed = dbl(job->input, "speed", 1)};
         const char *code = "provider_failed", *message = "the narration failed";
         narrate_status ns = video_narrate_replicate(rq, &nr, segs, n, tmp, &res, &code, &message);
@@ -294,10 +284,10 @@ static int narrated(rv_req *rq, const local_job *job, const local_tts_segment *s
 /* What a section's picture shows: its heading, else its first sentence. */
 static const char *section_subject(arena *a, json_object *sec)
 {
-    const char *h = str(sec, "heading", "");
+    const char *h = jobj_str(sec, "heading", "");
     if (!videos_blank(h))
         return h;
-    const char *c = str(sec, "content", "");
+    const char *c = jobj_str(sec, "content", "");
     size_t n = strcspn(c, ".!?");
     return arena_strndup(a, c, n < 160 ? n : 160);
 }
@@ -315,7 +305,7 @@ struct prompts_want {
 static const char *prompts_check(arena *a, json_object *answer, void *user)
 {
     struct prompts_want *w = user;
-    json_object *p = member(answer, "prompts");
+    json_object *p = jobj_member(answer, "prompts");
     if (!p || !json_object_is_type(p, json_type_array) || json_object_array_length(p) != w->n)
         return arena_printf(a, "it must hold %zu prompts", w->n);
     for (size_t i = 0; i < w->n; i++) {
@@ -342,7 +332,7 @@ static const char **image_prompts(rv_req *rq, json_object *video, json_object *s
     char *task = arena_printf(rq->a,
                               "Suggest one stock-photo search query per section of this video, "
                               "%zu in all, in order.\nTopic: %s\n",
-                              n, str(video, "topic", ""));
+                              n, jobj_str(video, "topic", ""));
     for (size_t i = 0; i < n; i++)
         task = arena_printf(rq->a, "%sSection %zu: %s\n", task, i + 1, out[i]);
     openai_request r = {.user_prompt = task,
@@ -422,11 +412,11 @@ static bool stock_image(rv_req *rq, const local_job *job, const char *query,
  * Pexels is configured and has one, else a title card of its subject. */
 static int run_images(rv_req *rq, const local_job *job, json_object *video)
 {
-    json_object *secs = member(video, "sections");
+    json_object *secs = jobj_member(video, "sections");
     size_t n = secs ? json_object_array_length(secs) : 0;
     if (n == 0)
         return failed(rq, job, "no_script", "the video has no script");
-    const char *aspect = str(member(job->input, "render"), "aspect", "16:9");
+    const char *aspect = jobj_str(jobj_member(job->input, "render"), "aspect", "16:9");
     int w = 1280, h = 720;
     if (!strcmp(aspect, "9:16"))
         w = 720, h = 1280;

@@ -4,17 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "jobj.h"
 #include "bind.h"
 #include "providers/provider.h"
 #include "storage.h"
-
-static json_object *member(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v)
-               ? v
-               : NULL;
-}
 
 bool videos_blank(const char *s)
 {
@@ -78,7 +71,7 @@ int videos_sections_check(arena *a, json_object *v, const char *prefix, videos_r
                 PROBLEM(arena_printf(a, "%s.%s", at, bind_utf8_len(key) > 64 ? "(unknown)" : key),
                         "is not a known field");
         }
-        json_object *h = member(s, "heading"), *c = member(s, "content");
+        json_object *h = jobj_member(s, "heading"), *c = jobj_member(s, "content");
         const char *why;
         if (h && (why = text_problem(h, 0, VIDEOS_HEADING_MAX, true)) && *why)
             PROBLEM(arena_printf(a, "%s.heading", at), why);
@@ -107,7 +100,7 @@ int videos_sections_check(arena *a, json_object *v, const char *prefix, videos_r
 /* Replaces o[key_member] (a storage key) with o[url_member] (a signed link). */
 static void sign(rv_req *rq, json_object *o, const char *key_member, const char *url_member)
 {
-    json_object *k = member(o, key_member);
+    json_object *k = jobj_member(o, key_member);
     if (k && json_object_is_type(k, json_type_string))
         json_object_object_add(o, url_member,
                                json_object_new_string(store_signed_url(
@@ -121,7 +114,7 @@ const char *videos_view(rv_req *rq, const char *json)
     if (!v)
         return json;
     req_keep(rq, v);
-    json_object *imgs = member(v, "images");
+    json_object *imgs = jobj_member(v, "images");
     for (size_t i = 0; imgs && i < json_object_array_length(imgs); i++)
         sign(rq, json_object_array_get_idx(imgs, i), "storageKey", "url");
     sign(rq, v, "videoKey", "url");
@@ -135,9 +128,9 @@ const char *videos_view_batch(rv_req *rq, const char *json)
     if (!b)
         return json;
     req_keep(rq, b);
-    json_object *vs = member(b, "videos");
+    json_object *vs = jobj_member(b, "videos");
     for (size_t i = 0; vs && i < json_object_array_length(vs); i++) {
-        json_object *v = json_object_array_get_idx(vs, i), *imgs = member(v, "images");
+        json_object *v = json_object_array_get_idx(vs, i), *imgs = jobj_member(v, "images");
         for (size_t k = 0; imgs && k < json_object_array_length(imgs); k++)
             sign(rq, json_object_array_get_idx(imgs, k), "storageKey", "url");
         sign(rq, v, "videoKey", "url");
@@ -148,7 +141,7 @@ const char *videos_view_batch(rv_req *rq, const char *json)
 
 static long long_of(json_object *o, const char *k, long dflt)
 {
-    json_object *v = member(o, k);
+    json_object *v = jobj_member(o, k);
     return v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
                ? (long)json_object_get_int64(v)
                : dflt;
@@ -205,9 +198,9 @@ size_t videos_cues(arena *a, json_object *video, videos_cue **out)
 {
     size_t n = 0, cap = 0;
     *out = NULL;
-    json_object *secs = member(video, "sections");
+    json_object *secs = jobj_member(video, "sections");
     for (size_t i = 0; secs && i < json_object_array_length(secs); i++) {
-        json_object *s = json_object_array_get_idx(secs, i), *words = member(s, "words");
+        json_object *s = json_object_array_get_idx(secs, i), *words = jobj_member(s, "words");
         long s0 = long_of(s, "startMs", -1), s1 = long_of(s, "endMs", -1);
         if (s0 < 0 || s1 < 0)
             continue;
@@ -215,7 +208,7 @@ size_t videos_cues(arena *a, json_object *video, videos_cue **out)
                         ? json_object_array_length(words)
                         : 0;
         if (nw == 0) {
-            json_object *c = member(s, "content");
+            json_object *c = jobj_member(s, "content");
             add_cue(a, out, &n, &cap, s0, s1, c ? json_object_get_string(c) : "");
             continue;
         }
@@ -224,7 +217,7 @@ size_t videos_cues(arena *a, json_object *video, videos_cue **out)
         long c0 = -1, c1 = -1;
         int count = 0;
         for (size_t k = 0; k < nw; k++) {
-            json_object *w = json_object_array_get_idx(words, k), *t = member(w, "text");
+            json_object *w = json_object_array_get_idx(words, k), *t = jobj_member(w, "text");
             const char *txt =
                 t && json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
             if (c0 < 0)

@@ -10,6 +10,7 @@
  * picture where its section ends. */
 #include <string.h>
 
+#include "jobj.h"
 #include "db.h"
 #include "pgjson.h"
 #include "local_video.h"
@@ -17,26 +18,6 @@
 
 static const db_stmt for_job = {
     "SELECT video_json, narration_key, image_keys FROM rv_video_for_job($1)", 1};
-
-static json_object *member(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *str(json_object *o, const char *k, const char *dflt)
-{
-    json_object *v = member(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : dflt;
-}
-
-static double num(json_object *o, const char *k, double dflt)
-{
-    json_object *v = member(o, k);
-    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
-               ? json_object_get_double(v)
-               : dflt;
-}
 
 static void put_json(void *o)
 {
@@ -70,7 +51,7 @@ int local_video_render(rv_req *rq, const local_job *job)
     if (!video)
         return local_video_fail(rq, job, "video_gone", "the video was deleted");
     arena_defer(rq->a, put_json, video);
-    json_object *in = job->input, *imgs = member(video, "images");
+    json_object *in = job->input, *imgs = jobj_member(video, "images");
     int n = imgs ? (int)json_object_array_length(imgs) : 0;
     const char *narration = db_get(r, 0, 1);
     render_resolution res;
@@ -78,9 +59,9 @@ int local_video_render(rv_req *rq, const local_job *job)
     render_transition tr;
     if (!narration || n < 1 || n > RENDER_MAX_SEGMENTS)
         return local_video_fail(rq, job, "invalid_input", "the video has no narration or images");
-    if (!render_resolution_parse(str(in, "resolution", "720p"), &res) ||
-        !render_aspect_parse(str(in, "aspect", "16:9"), &asp) ||
-        !render_transition_parse(str(in, "transition", "fade"), &tr))
+    if (!render_resolution_parse(jobj_str(in, "resolution", "720p"), &res) ||
+        !render_aspect_parse(jobj_str(in, "aspect", "16:9"), &asp) ||
+        !render_transition_parse(jobj_str(in, "transition", "fade"), &tr))
         return local_video_fail(rq, job, "invalid_input", "unknown render options");
     int64_t tms = tr == RENDER_TRANSITION_NONE ? 0 : TRANSITION_MS;
 
@@ -88,10 +69,10 @@ int local_video_render(rv_req *rq, const local_job *job)
     for (int i = 0; i < n; i++) {
         json_object *im = json_object_array_get_idx(imgs, (size_t)i);
         const char *path;
-        int rc = input(rq, job, str(im, "storageKey", NULL), &path, "picture");
+        int rc = input(rq, job, jobj_str(im, "storageKey", NULL), &path, "picture");
         if (rc != LOCAL_OK)
             return rc;
-        int64_t d = (int64_t)num(im, "durationMs", 0) + (i + 1 < n ? tms : 0);
+        int64_t d = (int64_t)jobj_num(im, "durationMs", 0) + (i + 1 < n ? tms : 0);
         segs[i] =
             (render_segment){.kind = RENDER_IMAGE,
                              .path = path,
@@ -103,11 +84,12 @@ int local_video_render(rv_req *rq, const local_job *job)
     int n_audio = 1, rc = input(rq, job, narration, &tracks[0].path, "narration");
     if (rc != LOCAL_OK)
         return rc;
-    const char *music = str(member(member(in, "source"), "music"), "storageKey", NULL);
+    const char *music =
+        jobj_str(jobj_member(jobj_member(in, "source"), "music"), "storageKey", NULL);
     if (music) {
         if ((rc = input(rq, job, music, &tracks[1].path, "music track")) != LOCAL_OK)
             return rc;
-        double vol = num(in, "musicVolume", 20);
+        double vol = jobj_num(in, "musicVolume", 20);
         tracks[1] = (render_audio){.path = tracks[1].path,
                                    .volume = (vol < 0     ? 0
                                               : vol > 100 ? 100
@@ -121,7 +103,7 @@ int local_video_render(rv_req *rq, const local_job *job)
     }
     videos_cue *cues = NULL;
     size_t n_cues =
-        strcmp(str(in, "captions", "burned"), "burned") ? 0 : videos_cues(rq->a, video, &cues);
+        strcmp(jobj_str(in, "captions", "burned"), "burned") ? 0 : videos_cues(rq->a, video, &cues);
     if (n_cues > RENDER_MAX_CAPTIONS)
         n_cues = RENDER_MAX_CAPTIONS;
     render_caption *caps = arena_alloc(rq->a, (n_cues ? n_cues : 1) * sizeof *caps);
